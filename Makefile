@@ -8,6 +8,7 @@ TORCH := torch==2.13.0
 export OMP_NUM_THREADS ?= 1
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
+export S2KD_COASTLINES ?= $(CURDIR)/.cache/cartopy/usr/share/cartopy/data
 
 .PHONY: reproduce test setup export clean-nbs check-sync coastlines
 

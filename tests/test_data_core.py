@@ -1,0 +1,75 @@
+"Bad input gets a clear error naming what is wrong and where (data layer core)."
+import json
+import numpy as np
+import pytest
+import torch
+
+from s2kd.core import DataError
+from s2kd.data.core import WindowDataset, load_windows, split_dataset, toy_dataset, validate_dataset
+from s2kd.data.embedded import load_dataset
+
+
+def test_wrong_dims_named():
+    ds = toy_dataset().transpose("member", "time", "x", "y")
+    with pytest.raises(DataError, match=r"variable 'u' has dims \('member', 'time', 'x', 'y'\)"):
+        validate_dataset(ds, "f.nc")
+
+
+def test_wrong_rank_named():
+    ds = toy_dataset().isel(member=0)
+    with pytest.raises(DataError, match="f.nc: variable 'u'"):
+        validate_dataset(ds, "f.nc")
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_nonfinite_named(bad):
+    ds = toy_dataset(); ds["v"].values[1, 2, 0, 0] = bad
+    with pytest.raises(DataError, match="variable 'v' has 1 NaN/inf"):
+        WindowDataset(ds, 2, 2, name="mine")
+
+
+def test_short_series():
+    with pytest.raises(DataError, match="series of 12 time steps is shorter than T_in\\+T_out = 10\\+10"):
+        WindowDataset(toy_dataset(), 10, 10)
+
+
+def test_unknown_dataset_name():
+    with pytest.raises(DataError, match="unknown dataset 'weatherbench'.*embedded datasets are"):
+        load_windows("weatherbench")
+
+
+def test_unknown_split_kind_and_param():
+    ds = toy_dataset()
+    with pytest.raises(DataError, match="unknown kind 'random'"):
+        split_dataset(ds, {"kind": "random"})
+    with pytest.raises(DataError, match="parameter 'heat_release' is not a coordinate"):
+        split_dataset(ds, {"kind": "param", "param": "heat_release", "train": [1], "val": [1], "test": [2]})
+
+
+def test_param_split_is_out_of_distribution():
+    ds = toy_dataset(n_member=4).assign_coords(heat_release=("member", [1., 2., 1., 3.]))
+    sp = split_dataset(ds, {"kind": "param", "param": "heat_release", "train": [1., 2.], "val": [1.], "test": [3.]})
+    assert set(sp["test"].heat_release.values) == {3.}
+    assert not set(sp["train"].heat_release.values) & set(sp["test"].heat_release.values)
+
+
+def test_normalizer_uses_train_only():
+    ds = toy_dataset(n_time=30)
+    ds["u"].values[:, 20:] += 100.0  # shift the val/test period only
+    w = load_windows(ds, 3, 2)
+    assert abs(w.normalizer.mean[0]) < 1.0  # fitted on train, blind to the shift
+    x, _ = w.test.frames(0)
+    assert x[:, 0].mean() > 50  # frames come back in physical units
+
+
+def test_corrupt_cache_file_is_regenerated(cache, monkeypatch):
+    import s2kd.data.embedded as emb, sys, types
+    mod = types.ModuleType("_gen_toy"); mod.make = lambda size, seed, device: toy_dataset(seed=seed)
+    monkeypatch.setitem(sys.modules, "_gen_toy", mod); monkeypatch.setitem(emb.EMBEDDED, "toy", "_gen_toy:make")
+    a = load_dataset("toy")
+    f = next((cache / "data").glob("toy-*.nc"))
+    f.write_bytes(b"not a netcdf file")
+    with pytest.warns(UserWarning, match="unreadable cached dataset"):
+        b = load_dataset("toy")
+    np.testing.assert_array_equal(a["u"].values, b["u"].values)
+    np.testing.assert_array_equal(load_dataset("toy")["u"].values, a["u"].values)  # the rebuilt file reads back

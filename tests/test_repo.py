@@ -1,0 +1,48 @@
+"The repository's promises: two commands, CI runs the README's test command, notebooks stay papermill-ready."
+import json, re, subprocess, sys, tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_readme_shows_the_two_commands_and_ci_runs_the_test_one():
+    readme = (ROOT / "README.md").read_text()
+    assert "make reproduce" in readme and "make test" in readme
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert re.search(r"^make test$", ci, re.M), "CI must call exactly the README's test command"
+    assert "OMP_NUM_THREADS=1" in ci
+
+
+def test_readme_is_rendered_from_index():
+    r = subprocess.run([sys.executable, str(ROOT / "tools" / "make_readme.py"), "--check"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout
+
+
+def test_environment_yml_mirrors_pyproject():
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    env = (ROOT / "environment.yml").read_text()
+    names = lambda spec: re.split(r"[<>=!\[ ]", spec)[0]
+    for d in deps:
+        assert names(d) in env, f"environment.yml lacks {d}"
+
+
+def test_papermill_parameters_tag_survives_nbdev_clean(tmp_path):
+    nb = {"cells": [{"cell_type": "code", "id": "a", "metadata": {"tags": ["parameters"], "scrolled": True},
+                     "source": ["epochs: int = 2"], "outputs": [], "execution_count": 3}],
+          "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+          "nbformat": 4, "nbformat_minor": 5}
+    f = tmp_path / "p.ipynb"; f.write_text(json.dumps(nb))
+    exe = Path(sys.executable).parent / "nbdev_clean"
+    subprocess.run([str(exe), "--fname", str(f)], cwd=ROOT, check=True, capture_output=True)  # reads settings.ini
+    cell = json.loads(f.read_text())["cells"][0]
+    assert cell["metadata"] == {"tags": ["parameters"]}  # kept for papermill; "scrolled" dropped
+    assert cell["execution_count"] is None
+
+
+def test_console_script_lists_commands():
+    exe = Path(sys.executable).parent / "s2kd"
+    r = subprocess.run([str(exe), "--help"], capture_output=True, text=True, check=True)
+    for cmd in ("data", "models", "narrate", "bench latency", "bench distill", "reproduce"):
+        assert f"  {cmd} " in r.stdout, cmd
+    r = subprocess.run([str(exe), "data", "list"], capture_output=True, text=True, check=True)
+    assert "winds" in r.stdout and "REAL" in r.stdout
