@@ -20,8 +20,39 @@ def test_freq_split_is_exact_and_real_on_odd_grids(h, w, kind):
     lo, hi = freq_split(f, cutoff=0.3, kind=kind)
     assert lo.dtype == torch.float64 and lo.shape == f.shape
     torch.testing.assert_close(lo + hi, f)
-    spec = torch.fft.fft2(lo)                      # the filtered part is real: its spectrum is Hermitian
-    torch.testing.assert_close(spec, torch.conj(torch.roll(torch.flip(spec, (-2, -1)), (1, 1), (-2, -1))))
+    m = lowpass_mask(h, w, cutoff=0.3, kind=kind)   # symmetric under k -> -k, so filtering a real field stays real
+    torch.testing.assert_close(m, torch.roll(torch.flip(m, (0, 1)), (1, 1), (0, 1)))
+    full = torch.fft.ifftn(torch.fft.fftn(f, dim=(-2, -1)) * m, dim=(-2, -1))
+    assert float(full.imag.abs().max()) < 1e-12     # nothing was thrown away by `.real`
+    torch.testing.assert_close(full.real, lo)
+
+
+@pytest.mark.parametrize("h,w", [(7, 9), (8, 5), (6, 16)])
+def test_mask_matches_closed_form_per_axis_normalization(h, w):
+    "|k| = √((2·k_y/h)² + (2·k_x/w)²) with signed integer bins; each axis by its own length (odd too)."
+    signed = lambda n: torch.tensor([j if j < (n + 1) // 2 else j - n for j in range(n)], dtype=torch.float64)
+    k2 = (2 * signed(h) / h)[:, None] ** 2 + (2 * signed(w) / w)[None, :] ** 2
+    for c in (0.2, 0.3, 0.5, 1.0):
+        torch.testing.assert_close(lowpass_mask(h, w, cutoff=c), (k2 <= c ** 2 + 1e-9).float())
+        torch.testing.assert_close(lowpass_mask(h, w, cutoff=c, kind="gaussian").double(),
+                                   torch.exp(-k2 * math.log(2) / c ** 2), atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize("fn", [
+    lambda a, b: sdkd_loss(a, b, w_low=0.5), lambda a, b: sdkd_loss(a, b, temporal=True, kind="gaussian"),
+    lambda a, b: s2kd_loss(a, b)[0], spectral_l1, ab_loss, fitnet_hint, task_mse])
+def test_losses_promote_low_precision_inputs(fn):
+    "bf16/fp16 features (a model under autocast) give a float32 loss equal to the float32 loss of the same values."
+    g = torch.Generator().manual_seed(5)
+    a, b = torch.randn(2, 3, 2, 7, 10, generator=g), torch.randn(2, 3, 2, 7, 10, generator=g)
+    for dt, amp in [(torch.bfloat16, True), (torch.bfloat16, False), (torch.float16, False)]:
+        a16, b16 = a.to(dt).requires_grad_(True), b.to(dt)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):   # FFTs reject bf16/fp16 outside autocast
+            loss = fn(a16, b16)
+        assert loss.dtype == torch.float32
+        torch.testing.assert_close(loss, fn(a16.detach().float(), b16.float()), rtol=1e-6, atol=1e-7)
+        loss.backward()
+        assert a16.grad.dtype == dt and torch.isfinite(a16.grad).all()
 
 
 def test_radial_split_is_an_orthogonal_projection():

@@ -1,0 +1,165 @@
+"""Narrators and the narrative/embedding cache on the embedded datasets: determinism, domain phrasing, identities,
+cache keying, resume after an interruption, torn-line recovery, embeddings and the `s2kd narrate` CLI."""
+import json, os, time, warnings
+
+os.environ.setdefault("OMP_NUM_THREADS", "1"); os.environ.setdefault("HF_HUB_OFFLINE", "1")
+import pytest, torch
+from torch.utils.data import DataLoader
+
+from s2kd.core import DataError
+from s2kd.data.core import load_windows
+import s2kd.narrate.core as core
+from s2kd.narrate.core import EventNarrator, StatisticalNarrator, get_narrator, render_prompt, summarize
+from s2kd.narrate.cache import (NarrativeCache, TextConditioned, build_embeddings, build_narratives, cli_narrate,
+                                load_embeddings, window_sample)
+
+torch.set_num_threads(1)
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory): return tmp_path_factory.mktemp("s2kd-cache")
+
+@pytest.fixture(scope="module")
+def windows(root):
+    "Tiny embedded datasets, generated once into the test's cache."
+    out = {}
+    for name in ("traffic", "navier_stokes", "plume"):
+        try: out[name] = load_windows(name, size="tiny", cache_dir=root)
+        except ModuleNotFoundError: pass   # generator not written yet
+    if "traffic" not in out: pytest.skip("the traffic generator is not available")
+    return out
+
+def key(name): return f"{name}-tiny-seed0"
+
+def test_determinism(windows):
+    for name, w in windows.items():
+        samples = [window_sample(w.train, i) for i in range(3)]
+        for n in ("stat-coarse", "stat-rich", "event"):
+            a, b = get_narrator(n)(samples), get_narrator(n)([window_sample(w.train, i) for i in range(3)])
+            assert a == b, (name, n)
+        rich = get_narrator("stat-rich")(samples)
+        assert len(set(rich)) == 3, f"{name}: different windows should read differently: {rich}"
+        json.dumps(summarize(samples[0]))
+
+def test_domain_phrasing(windows):
+    tr = windows["traffic"].train
+    text = StatisticalNarrator("rich")([window_sample(tr, 0)])[0]
+    assert "district" in text and "Monday" in text, text
+    ev = next(i for i in range(len(tr)) if tr.info(i).get("events"))
+    kind = tr.info(ev)["events"][0]["kind"].replace("_", " ")
+    assert kind in EventNarrator()([window_sample(tr, ev)])[0]
+    assert "urban traffic analyst" in render_prompt(summarize(window_sample(tr, 0)))
+    if "navier_stokes" in windows:
+        s = window_sample(windows["navier_stokes"].train, 0)
+        assert "coherent vortices" in StatisticalNarrator()([s])[0]
+        assert "viscosity ν =" in EventNarrator()([s])[0]
+    if "plume" in windows:
+        s = window_sample(windows["plume"].train, 0)
+        assert "plume rises from" in StatisticalNarrator()([s])[0]
+        assert "heat-release rate" in EventNarrator()([s])[0]
+
+def test_event_future_is_privileged(windows):
+    ds = windows["traffic"].train
+    i = next((i for i in range(len(ds)) if any(e.get("phase") == "forecast" for e in ds.info(i).get("events", []))), None)
+    if i is None: pytest.skip("no window with an event that starts in the forecast window")
+    now, fut = EventNarrator()([window_sample(ds, i)])[0], EventNarrator(future=True)([window_sample(ds, i, True)])[0]
+    assert "In the forecast window" in fut and "In the forecast window" not in now
+
+def test_identity_changes_with_config(monkeypatch):
+    ids = {StatisticalNarrator("coarse").identity(), StatisticalNarrator("rich").identity(),
+           StatisticalNarrator("rich", max_vars=1).identity(), EventNarrator().identity(), EventNarrator(future=True).identity()}
+    assert len(ids) == 5
+    assert StatisticalNarrator("rich").identity() == get_narrator("stat-rich").identity()
+    before = StatisticalNarrator("rich").identity()
+    monkeypatch.setattr(core, "PROMPT_VERSION", "999")
+    assert StatisticalNarrator("rich").identity() != before
+
+def test_cache_roundtrip_and_keying(windows, root):
+    ds = windows["traffic"].val
+    nar = StatisticalNarrator("rich")
+    c = build_narratives(ds, nar, split="val", dataset_key=key("traffic"), root=root, progress=False)
+    assert c.path == root / "narratives" / key("traffic") / "val" / f"{nar.identity()}.jsonl"
+    assert c.texts(len(ds)) == nar([window_sample(ds, i) for i in range(len(ds))])
+    r = c.load()[0]
+    assert {"index", "text", "narrator", "config", "prompt_version", "dataset", "split", "created_at", "s2kd"} <= set(r)
+    assert (r["narrator"], r["dataset"], r["split"]) == (nar.identity(), key("traffic"), "val")
+    other = build_narratives(windows["traffic"].test, nar, split="test", dataset_key=key("traffic"), root=root, progress=False)
+    assert other.path.parent.name == "test" and other.path != c.path
+    coarse = build_narratives(ds, "stat-coarse", split="val", dataset_key=key("traffic"), root=root, progress=False)
+    assert coarse.path != c.path and coarse.texts() != c.texts()
+    # a file moved under another narrator's name is refused, never reused
+    stale = NarrativeCache(root, key("traffic"), "val", StatisticalNarrator("rich", max_vars=1).identity())
+    stale.path.write_text(c.path.read_text())
+    with pytest.raises(DataError, match="stale or moved"): stale.load()
+    stale.path.unlink()
+
+class Dies(StatisticalNarrator):
+    "Raises on the `die_at`-th call, like a process killed mid-build; records what it narrated."
+    def __init__(self, die_at=3, **kw): super().__init__(**kw); self.calls, self.die_at, self.done = 0, die_at, []
+    def narrate(self, samples):
+        self.calls += 1
+        if self.calls == self.die_at: raise KeyboardInterrupt
+        self.done += [s["info"]["index"] for s in samples]
+        return super().narrate(samples)
+
+def test_resume_after_interruption(windows, tmp_path):
+    ds = windows["traffic"].val
+    n = len(ds)
+    nar = Dies(die_at=3, level="coarse")
+    kw = dict(split="val", dataset_key=key("traffic"), root=tmp_path, batch_size=4, progress=False)
+    with pytest.raises(KeyboardInterrupt): build_narratives(ds, nar, **kw)
+    c = NarrativeCache(tmp_path, key("traffic"), "val", nar.identity())
+    assert sorted(c.load()) == list(range(8))
+    nar.die_at, nar.done = 0, []
+    build_narratives(ds, nar, **kw)
+    assert nar.done == list(range(8, n))
+    assert c.texts(n) == StatisticalNarrator("coarse")([window_sample(ds, i) for i in range(n)])
+    assert len(c.path.read_text().splitlines()) == n       # nothing written twice
+
+def test_torn_line_recovery(windows, tmp_path):
+    ds = windows["traffic"].val
+    kw = dict(split="val", dataset_key=key("traffic"), root=tmp_path, progress=False)
+    c = build_narratives(ds, "stat-rich", **kw)
+    good = c.path.read_bytes()
+    c.path.write_bytes(good[:-25])                         # the last record cut mid-line
+    with pytest.warns(UserWarning, match="torn last line"):
+        assert sorted(c.load()) == list(range(len(ds) - 1))
+    build_narratives(ds, "stat-rich", **kw)
+    assert [json.loads(l)["text"] for l in c.path.read_text().splitlines()] == \
+           [json.loads(l)["text"] for l in good.decode().splitlines()]
+    c.path.write_bytes(good.replace(b"\n", b"\n{oops\n", 1))  # a damaged middle line is an error, not skipped
+    with pytest.raises(DataError, match=r":2: not a JSON record"): c.load()
+
+def test_embeddings_and_text_conditioned(windows, root):
+    from s2kd.narrate.encoders import get_encoder
+    enc = get_encoder("hashing")
+    ds = windows["traffic"].val
+    e = build_embeddings(ds, StatisticalNarrator("rich"), enc, split="val", dataset_key=key("traffic"), root=root, progress=False)
+    N, L, D = e["tokens"].shape
+    assert N == len(ds) and e["mask"].shape == (N, L) and e["pooled"].shape == (N, D) and e["mask"].any(1).all()
+    path = NarrativeCache(root, key("traffic"), "val", StatisticalNarrator("rich").identity()).embeddings_path(enc.identity())
+    again = load_embeddings(path)                          # weights_only=True inside
+    assert torch.equal(again["tokens"], e["tokens"])
+    b = next(iter(DataLoader(TextConditioned(ds, path), batch_size=5)))
+    assert b["x"].shape[0] == 5 and b["text"].shape == (5, L, D) and b["text"].dtype == torch.float32
+    assert b["text_mask"].dtype == torch.bool and b["text_mask"].shape == (5, L)
+    with pytest.raises(DataError, match="embeddings cover"): TextConditioned(windows["traffic"].train, e)
+
+def test_cli_narrate_resumes(windows, tmp_path, capsys):
+    args = ["traffic", "--size", "tiny", "--narrator", "stat-coarse", "--splits", "val,test", "--encoder", "hashing",
+            "--cache", str(tmp_path), "--no-progress"]
+    assert cli_narrate(args) == 0
+    out = capsys.readouterr().out
+    assert "val:" in out and "test:" in out and "embeddings" in out
+    c = NarrativeCache(tmp_path, key("traffic"), "val", get_narrator("stat-coarse").identity())
+    first = c.path.read_text()
+    assert cli_narrate(args) == 0                          # a second run resumes: nothing rewritten
+    assert c.path.read_text() == first
+    assert cli_narrate(["traffic", "--narrator", "nope", "--cache", str(tmp_path)]) == 2
+
+def test_throughput_report(windows):
+    "Narratives per second with one thread (printed, not asserted)."
+    for name, w in windows.items():
+        samples = [window_sample(w.train, i, True) for i in range(min(len(w.train), 40))]
+        for n in ("stat-coarse", "stat-rich", "event", "event-future"):
+            nar = get_narrator(n); t = time.perf_counter(); nar(samples)
+            print(f"{name:14s} {n:13s} {len(samples) / (time.perf_counter() - t):8.1f} narratives/s")
