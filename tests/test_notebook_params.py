@@ -1,0 +1,112 @@
+"""Paper notebooks' `parameters` cells stay in sync with `RunConfig` (STYLE §13), and kd_methods.ipynb runs under
+papermill at the tiniest settings without writing into the repository."""
+import ast, csv, io, json, math, os, tokenize
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("OMP_NUM_THREADS", "1"); os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from s2kd.train.config import RunConfig
+
+REPO = Path(__file__).resolve().parents[1]
+NBS = REPO/"nbs"
+FIELDS = {f.name: f.type for f in fields(RunConfig)}  # name -> "str" | "int" | "float" | "bool"
+LITERAL = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,)}
+
+
+def parameters_cell(nb_path):
+    "Source of the cell tagged `parameters` in a notebook, or None."
+    nb = json.loads(Path(nb_path).read_text())
+    for c in nb["cells"]:
+        if c["cell_type"] == "code" and "parameters" in c.get("metadata", {}).get("tags", []):
+            return "".join(c["source"])
+    return None
+
+
+def check_parameters(src:str, where:str="cell"):  # the source of a parameters cell
+    "Problems with a parameters cell, as messages: untyped/uncommented names, types that differ from RunConfig's."
+    tree, problems, params = ast.parse(src), [], {}
+    comments = {t.start[0] for t in tokenize.generate_tokens(io.StringIO(src).readline) if t.type == tokenize.COMMENT}
+    for st in tree.body:
+        if not isinstance(st, ast.AnnAssign) or not isinstance(st.target, ast.Name) or st.value is None:
+            problems.append(f"{where}:{st.lineno}: not a typed assignment `name: type = value`: {ast.unparse(st)!r}")
+            continue
+        name, ann = st.target.id, ast.unparse(st.annotation)
+        try: value = ast.literal_eval(st.value)
+        except ValueError:
+            problems.append(f"{where}:{st.lineno}: {name} = {ast.unparse(st.value)} is not a literal (papermill injects literals)")
+            continue
+        params[name] = value
+        if ann not in LITERAL:
+            problems.append(f"{where}:{st.lineno}: {name}: type {ann!r}; use one of {sorted(LITERAL)} (RunConfig's primitives)")
+        elif not isinstance(value, LITERAL[ann]) or (ann in ("int", "float") and isinstance(value, bool)):
+            problems.append(f"{where}:{st.lineno}: {name}: {ann} = {value!r} is a {type(value).__name__}")
+        if name in FIELDS and ann != FIELDS[name]:
+            problems.append(f"{where}:{st.lineno}: {name}: {ann}, but RunConfig.{name} is {FIELDS[name]}")
+        if name not in FIELDS and st.end_lineno not in comments:
+            problems.append(f"{where}:{st.lineno}: {name} is not a RunConfig field; document it with a trailing comment")
+    return problems, params
+
+
+NOTEBOOKS = sorted(p for p in NBS.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts and parameters_cell(p) is not None)
+
+
+def test_paper_notebooks_are_found():
+    assert NBS/"experiments"/"kd_methods.ipynb" in NOTEBOOKS, [str(p) for p in NOTEBOOKS]
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: str(p.relative_to(NBS)))
+def test_parameters_mirror_runconfig(nb):
+    "Each parameter named like a RunConfig field has its type; the rest are typed and commented; defaults are valid."
+    problems, params = check_parameters(parameters_cell(nb), str(nb.relative_to(REPO)))
+    assert not problems, "\n".join(problems)
+    shared = {k: v for k, v in params.items() if k in FIELDS}
+    assert shared, f"{nb}: the parameters cell names no RunConfig field"
+    RunConfig(**shared)  # the defaults themselves pass RunConfig's validation
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: str(p.relative_to(NBS)))
+def test_papermill_sees_every_parameter(nb):
+    "papermill's own parser finds every name (a `=` inside a comment, for one, hides a parameter from it)."
+    import papermill as pm
+    _, params = check_parameters(parameters_cell(nb))
+    assert sorted(pm.inspect_notebook(str(nb))) == sorted(params)
+
+
+@pytest.mark.parametrize("src, expect", [
+    ("epochs: float = 2.0  # wrong type\n", "RunConfig.epochs is int"),
+    ("lr: float = True\n", "is a bool"),
+    ("methods: str = 'kd'\n", "trailing comment"),
+    ("methods = 'kd'  # untyped\n", "not a typed assignment"),
+    ("dataset: str = 'plume'  # a comment\nfresh: bool = False  # ok\nseed: int = 42\n", None),
+])
+def test_checker_catches(src, expect):
+    "The checker itself: each broken cell is reported, a good one is not."
+    problems, _ = check_parameters(src)
+    if expect is None: assert problems == []
+    else: assert any(expect in p for p in problems), problems
+
+
+def test_kd_methods_runs_under_papermill(tmp_path):
+    "kd_methods.ipynb at the tiniest settings: 2 methods, 1 epoch; results and figures land under tmp only."
+    import papermill as pm
+    params = dict(dataset="plume", size="tiny", teacher_preset="smoke", student_preset="smoke", epochs=1, teacher_epochs=1,
+                  methods="baseline,kd", results_root=str(tmp_path/"results"), figures_root=str(tmp_path/"figures"),
+                  cache_dir=str(tmp_path/"cache"), device="cpu")
+    pm.execute_notebook(str(NBS/"experiments"/"kd_methods.ipynb"), str(tmp_path/"out.ipynb"), parameters=params,
+                        cwd=str(REPO), kernel_name="python3", progress_bar=False)
+    out = tmp_path/"results"/"plume-tiny"
+    rows = list(csv.DictReader((out/"summary.csv").open()))
+    assert [r["method"] for r in rows] == ["baseline", "kd"]
+    for r in rows:
+        assert all(math.isfinite(float(r[k])) for k in ("test_mse", "test_mae", "test_ssim", "val_mse", "fit_wall_s")), r
+        assert int(r["epochs_run"]) == 1 and int(r["best_epoch"]) == 0
+        res = json.loads((out/r["method"]/"result.json").read_text())
+        assert math.isclose(res["metrics"]["student"]["test"]["mse"], float(r["test_mse"]), rel_tol=1e-12)
+    assert rows[0]["teacher_test_mse"] == "—" and rows[1]["teacher_test_mse"].startswith("simvp ")
+    assert (out/"summary.md").read_text().count("\n| ") >= 3 and json.loads((out/"run.json").read_text())["seed"] == 42
+    for f in ("kd_methods_plume.png", "models_forecast.png"):
+        assert (tmp_path/"figures"/f).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f
+    assert not (REPO/"results"/"kd_methods"/"plume-tiny").exists(), "the notebook wrote into the repository's results/"
