@@ -16,6 +16,7 @@ COMMANDS = {
     "narrate": ("s2kd.narrate.cache:cli_narrate", "build the narrative/embedding cache of a dataset"),
     "bench latency": ("s2kd.efficiency:cli_bench_latency", "teacher vs student latency on the datasets' shapes"),
     "bench distill": ("s2kd.train.bench:cli_bench_distill", "distillation step cost: plain, live and cached teacher, AEKD"),
+    "bench narrate": ("s2kd.narrate.bench:cli_bench_narrate", "narratives/s per narrator, encoder speed, cache sizes, examples"),
     "reproduce": ("s2kd.reproduce:cli_reproduce", "the main job on the embedded data (what `make reproduce` runs)"),
 }
 
