@@ -151,3 +151,21 @@ def test_vlm_narrator_with_tiny_random_llava(tmp_path):
     assert nar.narrate([sample(), sample(shift=2), sample(shift=5)]) == caps
     with pytest.raises(E.MissingModelError, match="not a local model folder"):
         LM.VLMNarrator(tmp_path/"nothing-here")
+
+
+@needs_minilm
+def test_minilm_keeps_rich_narratives_whole(minilm, cache):
+    "The statistical narrator's rich text on a real winds window is ~250 MiniLM tokens: the default length keeps it."
+    from s2kd.data.core import load_windows
+    from s2kd.narrate.cache import window_sample
+    from s2kd.narrate.core import get_narrator
+    w = load_windows("winds", size="tiny")
+    text = get_narrator("stat-rich")([window_sample(w.test, 0)])[0]
+    n = minilm.n_tokens([text])[0]
+    assert 64 < n <= minilm.max_length == 256, n
+    tok, mask, _ = minilm.encode([text])
+    assert int(mask.sum()) == n and minilm.last_truncated == 0
+    tok, mask, _ = minilm.encode([text], max_length=64)
+    assert int(mask.sum()) == 64 and minilm.last_truncated == 1
+    with pytest.raises(ValueError, match="exceeds the model's 512 positions"):
+        E.MiniLMEncoder(max_length=1024)
