@@ -110,3 +110,25 @@ def test_kd_methods_runs_under_papermill(tmp_path):
     for f in ("kd_methods_plume.png", "models_forecast.png"):
         assert (tmp_path/"figures"/f).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f
     assert not (REPO/"results"/"kd_methods"/"plume-tiny").exists(), "the notebook wrote into the repository's results/"
+
+
+def test_narrators_runs_under_papermill(tmp_path):
+    "narrators.ipynb at the tiniest settings: baseline + two narrators, 1 epoch; the teachers read different texts."
+    import papermill as pm
+    params = dict(dataset="plume", size="tiny", teacher_preset="smoke", student_preset="smoke", epochs=1,
+                  narrators="stat-coarse,event-future", results_root=str(tmp_path/"results"), figures_root=str(tmp_path/"figures"),
+                  cache_dir=str(tmp_path/"cache"), device="cpu", encoder="hashing")
+    pm.execute_notebook(str(NBS/"experiments"/"narrators.ipynb"), str(tmp_path/"out.ipynb"), parameters=params,
+                        cwd=str(REPO), kernel_name="python3", progress_bar=False)
+    out = tmp_path/"results"/"plume-tiny"
+    rows = list(csv.DictReader((out/"summary.csv").open()))
+    assert [r["run"] for r in rows] == ["baseline", "stat-coarse", "event-future"]
+    for r in rows[1:]:
+        assert math.isfinite(float(r["teacher_test_mse"])) and math.isfinite(float(r["student_test_mse"])), r
+        res = json.loads((out/f"s2kd-{r['narrator']}"/"result.json").read_text())
+        assert res["config"]["narrator"] == r["narrator"] and r["narratives"].startswith(r["narrator"] + "/")
+        assert math.isclose(res["metrics"]["student"]["test"]["mse"], float(r["student_test_mse"]), rel_tol=1e-12)
+    md = (out/"summary.md").read_text()
+    assert "heat-release rate" in md and "temperature is" in md, md   # each teacher's own narrative is shown
+    assert (tmp_path/"figures"/"narrators_plume.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not (REPO/"results"/"narrators"/"plume-tiny").exists()
