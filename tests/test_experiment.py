@@ -57,3 +57,15 @@ def test_metrics_are_physical_and_model_selection_uses_val(base):
     assert abs(mse - r["metrics"]["student"]["test"]["mse"]) <= 1e-4 * mse
     r2 = run(cfg.replace(name="check2"))  # same seed, same numbers
     assert r2["metrics"] == r["metrics"]
+
+
+def test_changed_narrator_config_retrains_the_teacher(base, monkeypatch):
+    "A narrator whose texts change (here: a new phrasing version) gets a new data key, so no stored teacher is reused."
+    from s2kd.narrate import core
+    from s2kd.train.experiment import data_key
+    cfg = base.replace(method="s2kd", teacher="multimodal", name="narr-key")
+    w, narr = load_data(cfg)
+    assert narr.startswith(core.get_narrator("stat-rich").identity() + "/")
+    monkeypatch.setattr(core.StatisticalNarrator, "version", core.StatisticalNarrator.version + 1)
+    w2, narr2 = load_data(cfg)
+    assert narr2 != narr and data_key(cfg, w2, narr2) != data_key(cfg, w, narr)

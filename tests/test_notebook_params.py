@@ -126,7 +126,7 @@ def test_narrators_runs_under_papermill(tmp_path):
     for r in rows[1:]:
         assert math.isfinite(float(r["teacher_test_mse"])) and math.isfinite(float(r["student_test_mse"])), r
         res = json.loads((out/f"s2kd-{r['narrator']}"/"result.json").read_text())
-        assert res["config"]["narrator"] == r["narrator"] and r["narratives"].startswith(r["narrator"] + "/")
+        assert res["config"]["narrator"] == r["narrator"] and r["narratives"].startswith(r["narrator"] + "-")
         assert math.isclose(res["metrics"]["student"]["test"]["mse"], float(r["student_test_mse"]), rel_tol=1e-12)
     md = (out/"summary.md").read_text()
     assert "heat-release rate" in md and "temperature is" in md, md   # each teacher's own narrative is shown
