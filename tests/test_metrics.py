@@ -135,7 +135,7 @@ def test_ssim_openstl_convention_matches_openstl_call(hw):
     per = ssim(y_hat, y, data_range=1.0, convention="openstl", reduce="none").numpy()
     for b, t, c in _frames(y):
         assert per[b, t, c] == pytest.approx(skm.structural_similarity(y_hat[b, t, c].numpy(), y[b, t, c].numpy(),
-                                                                       data_range=1.0, win_size=win), abs=1e-6)
+                                                                       data_range=1.0, win_size=win), abs=1e-6)  # the bar
 
 
 def test_ssim_kernel_size_is_honoured_and_old_full_frame_average_differs():
@@ -169,8 +169,8 @@ def test_masked_cells_are_excluded_from_every_metric(pair):
     # means over valid cells, by hand
     e2 = ((y_hat - y) ** 2).numpy()[..., mask.numpy()]                          # (B, T, C, n_valid)
     assert clean["mse"] == pytest.approx(e2.mean(), rel=1e-12)                  # float64 means of ~7e3 terms
-    assert clean["mse/b"] == pytest.approx(e2[:, :, 1].mean(), rel=1e-12)
-    assert clean["mae"] == pytest.approx(np.abs((y_hat - y).numpy()[..., mask.numpy()]).mean(), rel=1e-12)
+    assert clean["mse/b"] == pytest.approx(e2[:, :, 1].mean(), rel=1e-12)  # float64
+    assert clean["mae"] == pytest.approx(np.abs((y_hat - y).numpy()[..., mask.numpy()]).mean(), rel=1e-12)  # float64
     # latitude weights renormalized over valid cells = xarray's weighted mean skipping NaN
     da = xr.DataArray(np.where(mask.numpy(), (y_hat - y).numpy() ** 2, np.nan), dims=("b", "t", "c", "lat", "lon"),
                       coords=dict(lat=LAT, lon=LON))
@@ -186,7 +186,7 @@ def test_masked_cells_are_excluded_from_every_metric(pair):
         fill = o[mask.numpy()].mean(); a[~mask.numpy()] = fill; o[~mask.numpy()] = fill
         _, S = skm.structural_similarity(a, o, data_range=R, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
                                          full=True)
-        assert got[b, t, c] == pytest.approx(S[5:-5, 5:-5][crop].mean(), abs=1e-6)
+        assert got[b, t, c] == pytest.approx(S[5:-5, 5:-5][crop].mean(), abs=1e-6)  # the bar; float64 both sides
     # the accumulator with a per-batch mask equals evaluate
     acc = MetricAccumulator(**{k: v for k, v in kw.items() if k != "mask"})
     acc.update(junk_hat[:1], junk[:1], mask=mask); acc.update(junk_hat[1:], junk[1:], mask=mask.numpy())
@@ -251,8 +251,8 @@ def test_evaluate_split_reports_per_variable_metrics_and_nmse(geo):
     assert {"mse/u", "mse/v", "rmse/u_per_lead", "nmse", "nmse/u", "ssim/v"} <= set(m)
     # v = 2u + 1 in the toy data: the same relative error, four times the MSE in physical units, equal nmse
     assert m["mse/v"] == pytest.approx(4 * m["mse/u"], rel=1e-5)                # float32 data and model
-    assert m["nmse"] == pytest.approx((m["mse/u"] / var[0] + m["mse/v"] / var[1]) / 2, rel=1e-9)
-    assert m["nmse/u"] == pytest.approx(m["nmse/v"], rel=1e-4)
+    assert m["nmse"] == pytest.approx((m["mse/u"] / var[0] + m["mse/v"] / var[1]) / 2, rel=1e-9)  # float64 arithmetic on reported floats
+    assert m["nmse/u"] == pytest.approx(m["nmse/v"], rel=1e-4)  # float32 data: v = 2u + 1 to ~1e-7 relative
     assert m["mse"] == pytest.approx((m["mse/u"] + m["mse/v"]) / 2, rel=1e-9)   # the old key: pooled, mixed units
     if geo: assert {"rmse_lat_weighted/u", "rmse_lat_weighted/u_per_lead", "nmse_lat_weighted"} <= set(m)
     rows = {(r[2], r[3]) for r in metrics_rows({"persistence": {"test": m}})}
