@@ -257,3 +257,19 @@ def test_evaluate_split_reports_per_variable_metrics_and_nmse(geo):
     if geo: assert {"rmse_lat_weighted/u", "rmse_lat_weighted/u_per_lead", "nmse_lat_weighted"} <= set(m)
     rows = {(r[2], r[3]) for r in metrics_rows({"persistence": {"test": m}})}
     assert (1, "rmse/u") in rows and (0, "nmse") in rows and (0, "mse/v") in rows
+
+
+def test_evaluate_split_passes_the_mask_through():
+    from s2kd.data.core import load_windows, toy_dataset
+    from s2kd.train.experiment import data_range, evaluate_split
+    w = load_windows(toy_dataset(n_time=30), 3, 2)
+    mask = np.ones((4, 6), bool); mask[:, :2] = False; mask[0, 5] = False          # a masked coast and one cell
+    got = evaluate_split(_Persistence(2), w.test, w.normalizer, data_range=data_range(w), mask=mask, batch_size=3)
+    x = torch.stack([w.test[i]["x"] for i in range(len(w.test))]); y = torch.stack([w.test[i]["y"] for i in range(len(w.test))])
+    dec = w.normalizer.decode
+    ref = evaluate(dec(_Persistence(2)(x)), dec(y), data_range=data_range(w), mask=mask, variables=w.normalizer.variables,
+                   var_train=(w.normalizer.std.astype("float64") ** 2).tolist())
+    assert set(got) == set(ref)
+    for k in ref: np.testing.assert_allclose(got[k], ref[k], rtol=1e-9)   # same float32 inputs, float64 sums in batches
+    assert got["mse"] != pytest.approx(evaluate_split(_Persistence(2), w.test, w.normalizer, data_range=data_range(w))["mse"],
+                                       rel=1e-3)                            # the mask changed what was scored
