@@ -268,3 +268,24 @@ def test_wb2_window_derived_or_refused(tmp_path):
         load_weatherbench2(p, ["t2m"], t_in=12, t_out=12)
     with pytest.raises(DataError, match=r"variable 'sea_surface_temperature' missing"):
         load_weatherbench2(p, ["sea_surface_temperature"])
+
+
+def _sample(lat, time_in):
+    "A narrator's sample on a hand-made grid: a zonal wind stronger towards the north."
+    x = np.broadcast_to(np.linspace(1, 10, len(lat))[:, None], (2, 1, len(lat), 12)).copy()
+    return {"x": x, "info": {"dataset": "mine", "domain": "weather", "variables": ["u"], "units": {"u": "m s-1"},
+                             "coords": {"lat": list(lat), "lon": list(np.arange(12) * 30.0)}, "time_in": time_in}}
+
+
+def test_narrators_on_regional_grids_and_360_day_dates():
+    from s2kd.narrate.core import get_narrator, summarize, summary_lines
+    rich = get_narrator("stat-rich")
+    regional = rich([_sample(np.linspace(30, 60, 7), ["2000-01-01T00:00", "2000-01-02T00:00"])])[0]
+    assert "Hemisphere" not in regional and "stronger in the northern half of the region (30°N to 60°N)" in regional, regional
+    south = rich([_sample(np.linspace(-60, -30, 7), ["2000-01-01T00:00", "2000-01-02T00:00"])])[0]
+    assert "Hemisphere" not in south and "half of the region (60°S to 30°S)" in south, south
+    world = rich([_sample(np.linspace(-80, 80, 9), ["2000-01-01T00:00", "2000-01-02T00:00"])])[0]
+    assert "stronger in the Northern Hemisphere extratropics than in the Southern" in world, world  # global grids unchanged
+    s = summarize(_sample(np.linspace(30, 60, 7), ["2000-02-29T00:00", "2000-02-30T12:00"]))  # 30 February: 360-day year
+    assert s["time"]["month"] == "February" and s["time"]["hour"] == 12.0 and "weekday" not in s["time"]
+    assert "- last frame: February, hour 12" in summary_lines(s)
