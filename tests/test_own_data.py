@@ -124,6 +124,10 @@ def test_masked_task_loss_and_metric_mask(tmp_path, monkeypatch):
     ok = w.train.mask
     torch.testing.assert_close(loss, task_mse(b["x"][..., ok], b["y"][..., ok]))  # land cells change nothing
     assert float(masked_mse(b["y"], b["y"], b["mask"])) == 0.0
+    from s2kd.train.loop import val_mse
+    class Exact(torch.nn.Module):  # predicts y on valid cells, nonsense on land: model selection must not see the land
+        def predict(self, batch): return batch["y"] + 100.0 * (~batch["mask"][:, None, None]).float()
+    assert val_mse(Exact(), DataLoader(w.val, batch_size=4), "cpu") == 0.0
     seen = []
     class Recorder:  # stands in for s2kd.metrics.MetricAccumulator: records the mask each batch is scored with
         def __init__(self, **kw): pass
