@@ -47,7 +47,8 @@ def spatial_dims(ds:xr.Dataset):
         if all(d in ds.dims for d in yx): return yx
     raise DataError(f"{ds.attrs.get('title', 'dataset')}: no spatial dims (lat, lon) or (y, x); dims are {dict(ds.sizes)}")
 
-def validate_dataset(ds:xr.Dataset, where:str|None=None):  # `where`: a file or dataset name for messages
+def validate_dataset(ds:xr.Dataset, where:str|None=None,  # `where`: a file or dataset name for messages
+                     values:bool=True):                     # also check the values (missing cells, fill values)
     "Check `ds` follows the s2kd convention; raise `DataError` naming the variable and what is wrong."
     where = where or ds.attrs.get("title", "dataset")
     if not ds.data_vars: raise DataError(f"{where}: no data variables")
@@ -59,7 +60,7 @@ def validate_dataset(ds:xr.Dataset, where:str|None=None):  # `where`: a file or 
                             + ("; `conform_dataset(ds)` infers a missing member dimension" if "member" not in da.dims else ""))
         if not np.issubdtype(da.dtype, np.floating): raise DataError(f"{where}: variable {name!r} has dtype {da.dtype}, expected float")
     if ds.sizes["time"] < 2: raise DataError(f"{where}: only {ds.sizes['time']} time step(s)")
-    missing_layout(ds, where); check_fill_values(ds, where)
+    if values: missing_layout(ds, where); check_fill_values(ds, where)
     return ds
 
 def variables(ds:xr.Dataset):
@@ -78,6 +79,7 @@ def missing_layout(ds:xr.Dataset, where:str|None=None):
     where = where or ds.attrs.get("title", "dataset")
     Y, X = spatial_dims(ds)
     given = "mask" in ds.coords
+    if given and set(ds["mask"].dims) != {Y, X}: raise DataError(f"{where}: the 'mask' coordinate has dims {ds['mask'].dims}, expected ({Y}, {X})")
     cells = ds["mask"].transpose(Y, X).values.astype(bool) if given else np.ones((ds.sizes[Y], ds.sizes[X]), bool)
     nans = {}
     for name in variables(ds):
@@ -144,9 +146,9 @@ def _decode_fill(da):
     attrs = {k: v for k, v in da.attrs.items() if k not in ("_FillValue", "missing_value", "scale_factor", "add_offset")}
     return xr.DataArray(a, dims=da.dims, coords=da.coords, attrs=attrs)
 
-def conform_dataset(ds:xr.Dataset, where:str|None=None):  # `where`: a file or dataset name for messages
-    "Bring a third-party layout into the convention, warning what was inferred: dim names, member, fill values, mask."
-    where, said = where or ds.attrs.get("title", "dataset"), []
+def _conform(ds, where):
+    "`conform_dataset`'s work, also returning the valid cells and missing frames it found: `(ds, cells, frames)`."
+    said = []
     ren = {k: v for k, v in DIM_ALIASES.items() if k in ds.dims and v not in ds.dims}
     if ren: ds = ds.rename(ren); said.append(f"renamed dims {ren}")
     Y, X = spatial_dims(ds)
@@ -162,14 +164,18 @@ def conform_dataset(ds:xr.Dataset, where:str|None=None):  # `where`: a file or d
     if packed:
         ds = ds.assign({v: _decode_fill(ds[v]) for v in packed})
         said.append(f"decoded {packed} (fill values → missing, scale_factor/add_offset applied, float32)")
-    check_fill_values(ds, where)
-    cells, _ = missing_layout(ds, where)
+    validate_dataset(ds, where, values=False)
+    check_fill_values(ds, where); cells, frames = missing_layout(ds, where)
     if "mask" not in ds.coords and not cells.all():
         ds = ds.assign_coords(mask=((Y, X), cells))
         said.append(f"{int((~cells).sum())} of {cells.size} cells have no data at any time: masked "
                     f"(coordinate 'mask', True = valid)")
-    if said: warnings.warn(f"{where}: " + "; ".join(said), stacklevel=2)
-    return ds
+    if said: warnings.warn(f"{where}: " + "; ".join(said), stacklevel=3)
+    return ds, cells, frames
+
+def conform_dataset(ds:xr.Dataset, where:str|None=None):  # `where`: a file or dataset name for messages
+    "Bring a third-party layout into the convention, warning what was inferred: dim names, member, fill values, mask."
+    return _conform(ds, where or ds.attrs.get("title", "dataset"))[0]
 
 # %% ../../nbs/01_data.core.ipynb #18335130
 def _is_cftime(times): return times.dtype == object and times.size > 0 and hasattr(times.flat[0], "calendar")
@@ -354,7 +360,7 @@ class WindowDataset(Dataset):
     "Sliding `t_in → t_out` windows over each member of `ds`, as normalized `(T, C, H, W)` tensors."
     def __init__(self, ds:xr.Dataset, t_in:int, t_out:int, *, stride:int=1, normalizer:Normalizer|None=None, name:str|None=None):
         self.name = name or _name(ds)
-        ds = validate_dataset(conform_dataset(ds, self.name), self.name)
+        ds, cells, frames = _conform(ds, self.name)  # checked, with what was inferred said
         self.ds, self.t_in, self.t_out, self.stride = ds, int(t_in), int(t_out), int(stride)
         n_t, need = ds.sizes["time"], self.t_in + self.t_out
         if min(self.t_in, self.t_out, self.stride) < 1: raise DataError(f"{self.name}: t_in, t_out and stride must be >= 1")
@@ -362,7 +368,6 @@ class WindowDataset(Dataset):
         self.variables = variables(ds)
         if normalizer is not None: normalizer.check_variables(self.variables, self.name)
         self.normalizer = normalizer or Normalizer.fit(ds)
-        cells, frames = missing_layout(ds, self.name)
         self.mask = None if cells.all() else torch.from_numpy(cells)  # (H, W) bool, True = valid
         z = self.normalizer.encode(to_array(ds), c_dim=2)  # (M, T, C, H, W)
         z[np.isnan(z)] = 0.0; z[..., ~cells] = 0.0         # masked cells, missing frames: the neutral value
