@@ -79,7 +79,8 @@ def missing_layout(ds:xr.Dataset, where:str|None=None):
     where = where or ds.attrs.get("title", "dataset")
     Y, X = spatial_dims(ds)
     given = "mask" in ds.coords
-    if given and set(ds["mask"].dims) != {Y, X}: raise DataError(f"{where}: the 'mask' coordinate has dims {ds['mask'].dims}, expected ({Y}, {X})")
+    if given and set(ds["mask"].dims) != {Y, X}:
+        raise DataError(f"{where}: the 'mask' coordinate has dims {ds['mask'].dims}, expected ({Y}, {X})")
     cells = ds["mask"].transpose(Y, X).values.astype(bool) if given else np.ones((ds.sizes[Y], ds.sizes[X]), bool)
     nans = {}
     for name in variables(ds):
@@ -97,10 +98,11 @@ def missing_layout(ds:xr.Dataset, where:str|None=None):
         gap = isn[:, :, cells] & ~frames[:, :, None]
         if gap.any():
             m, t, k = (int(i[0]) for i in np.nonzero(gap)); (iy, ix) = np.argwhere(cells)[k]
-            raise DataError(f"{where}: variable {name!r} has {int(gap.sum())} NaN/inf values in cells that hold data at other "
-                            f"times (first: member {ds.member.values[m]}, time {_tstr(ds.time.values[t])}, {Y}={ds[Y].values[iy]}, "
-                            f"{X}={ds[X].values[ix]}); s2kd masks only cells missing at every time and whole missing frames: "
-                            f"fill the gaps (e.g. ds.interpolate_na('time')) or exclude the cells with a `mask` coordinate ({Y}, {X})")
+            first = f"member {ds.member.values[m]}, time {_tstr(ds.time.values[t])}, {Y}={ds[Y].values[iy]}, {X}={ds[X].values[ix]}"
+            raise DataError(f"{where}: variable {name!r} has {int(gap.sum())} NaN/inf values in cells that hold data at "
+                            f"other times (first: {first}); s2kd masks only cells missing at every time and whole missing "
+                            f"frames: fill the gaps (e.g. ds.interpolate_na('time')) or exclude the cells with a `mask` "
+                            f"coordinate ({Y}, {X})")
     return cells, frames
 
 # %% ../../nbs/01_data.core.ipynb #d146864f
@@ -123,14 +125,16 @@ def check_fill_values(ds:xr.Dataset, where:str|None=None):
         da = ds[name]; a = da.values
         for key in ("_FillValue", "missing_value"):
             fv = da.attrs.get(key)
-            if fv is not None and np.isin(a, np.ravel(fv)).any():
-                raise DataError(f"{where}: variable {name!r} still holds its {key} {fv} at {int(np.isin(a, np.ravel(fv)).sum())} "
-                                f"values (opened with mask_and_scale=False?): pass the dataset through `conform_dataset(ds)`, "
+            n = 0 if fv is None else int(np.isin(a, np.ravel(fv)).sum())
+            if n:
+                raise DataError(f"{where}: variable {name!r} still holds its {key} {fv} at {n} values (opened with "
+                                f"mask_and_scale=False?): pass the dataset through `conform_dataset(ds)`, "
                                 f"or open the file with xr.open_dataset's default mask_and_scale=True")
         for v, n, lo, hi in _fill_candidates(a):
             raise DataError(f"{where}: variable {name!r} holds {v:g} at {n} values, far outside its other values "
-                            f"({lo:.4g} .. {hi:.4g}): an undeclared fill value? Declare it (ds[{name!r}].attrs['_FillValue'] = "
-                            f"{v:g}, then `conform_dataset(ds)`) or make it NaN (ds[{name!r}] = ds[{name!r}].where(ds[{name!r}] != {v:g}))")
+                            f"({lo:.4g} .. {hi:.4g}): an undeclared fill value? Declare it (ds[{name!r}].attrs['_FillValue']"
+                            f" = {v:g}, then `conform_dataset(ds)`) or make it NaN "
+                            f"(ds[{name!r}] = ds[{name!r}].where(ds[{name!r}] != {v:g}))")
     return ds
 
 # %% ../../nbs/01_data.core.ipynb #22397714
@@ -152,7 +156,8 @@ def _conform(ds, where):
     ren = {k: v for k, v in DIM_ALIASES.items() if k in ds.dims and v not in ds.dims}
     if ren: ds = ds.rename(ren); said.append(f"renamed dims {ren}")
     Y, X = spatial_dims(ds)
-    if "time" not in ds.dims: raise DataError(f"{where}: no 'time' dimension (dims {dict(ds.sizes)}); rename yours: ds.rename(<dim>='time')")
+    if "time" not in ds.dims:
+        raise DataError(f"{where}: no 'time' dimension (dims {dict(ds.sizes)}); rename yours: ds.rename(<dim>='time')")
     extra = [v for v in ds.data_vars if not {"time", Y, X} <= set(ds[v].dims)]
     if extra: ds = ds.drop_vars(extra); said.append(f"ignored variables {extra} (no (time, {Y}, {X}) dims)")
     if "member" not in ds.dims: ds = ds.expand_dims(member=[0]); said.append("no 'member' dimension: one member (member=0)")
@@ -199,10 +204,13 @@ def parse_time(s, times:np.ndarray, what:str="time"):  # s: ISO string or number
         import cftime
         t0, m = times.flat[0], _ISO.match(str(s))
         if not m: raise DataError(f"{what}: {s!r} is not an ISO date (YYYY-MM-DD[THH:MM[:SS]])")
-        try: return cftime.datetime(*(int(g or 0) for g in m.groups()), calendar=t0.calendar, has_year_zero=t0.has_year_zero)
-        except ValueError as e: raise DataError(f"{what}: {s!r} is not a date of the {t0.calendar!r} calendar ({e})") from None
+        parts = (int(g or 0) for g in m.groups())  # year, month, day, hour, minute, second
+        try: return cftime.datetime(*parts, calendar=t0.calendar, has_year_zero=t0.has_year_zero)
+        except ValueError as e:
+            raise DataError(f"{what}: {s!r} is not a date of the {t0.calendar!r} calendar ({e})") from None
     try: return float(s)
-    except (TypeError, ValueError): raise DataError(f"{what}: {s!r} is not a number (the time axis holds numbers)") from None
+    except (TypeError, ValueError):
+        raise DataError(f"{what}: {s!r} is not a number (the time axis holds numbers)") from None
 
 # %% ../../nbs/01_data.core.ipynb #e6f1b077
 def _months(times):
@@ -228,9 +236,10 @@ def time_gaps(times:np.ndarray):  # the time coordinate's values
         j = int(np.flatnonzero(d <= 0)[0])
         raise DataError(f"time is not increasing at {_tstr(times[j])} -> {_tstr(times[j + 1])}: sort it (ds.sortby('time'))"
                         " and drop duplicates")
-    vals, counts = np.unique(np.round(d, 6), return_counts=True); step = vals[np.argmax(counts)]
-    monthly = dated and step >= 27 * 86400
-    if monthly: d = np.diff(_months(times)).astype(float); vals, counts = np.unique(d, return_counts=True); step = vals[np.argmax(counts)]
+    mode = lambda d: (lambda v, c: v[np.argmax(c)])(*np.unique(np.round(d, 6), return_counts=True))  # the usual step
+    step = mode(d)
+    monthly = dated and step >= 27 * 86400  # months (and years) differ in seconds: count calendar months instead
+    if monthly: d = np.diff(_months(times)).astype(float); step = mode(d)
     return _fmt_step(float(step), monthly, dated), np.flatnonzero(~np.isclose(d, step, rtol=1e-6, atol=0)).tolist()
 
 # %% ../../nbs/01_data.core.ipynb #3bc65b4f
@@ -304,12 +313,13 @@ class Normalizer:
 
     @classmethod
     def fit(cls, ds:xr.Dataset):
-        "Statistics of each variable of `ds` (pass the training split) over its valid values: NaN and masked cells left out."
+        "Statistics of each variable of `ds` (pass the training split) over valid values: NaN, masked cells left out."
         check_fill_values(ds)
         vs, ok = variables(ds), ds["mask"].astype(bool) if "mask" in ds.coords else None
         das = [ds[v] if ok is None else ds[v].where(ok) for v in vs]
         mean, std = [float(d.mean(skipna=True)) for d in das], [float(d.std(skipna=True)) for d in das]
-        if not np.isfinite(mean).all(): raise DataError(f"Normalizer: no valid value for {[v for v, m in zip(vs, mean) if not np.isfinite(m)]}")
+        if not np.isfinite(mean).all():
+            raise DataError(f"Normalizer: no valid value for {[v for v, m in zip(vs, mean) if not np.isfinite(m)]}")
         return cls(mean, [s or 1.0 for s in std], vs)
 
     def check_variables(self, names, where:str="dataset"):  # names: the data's variables, in channel order
@@ -385,9 +395,11 @@ class WindowDataset(Dataset):
         n_all, said = len(mem) * len(range(0, len(t) - need + 1, self.stride)), []
         if self.missing_frames: said.append(f"{len(self.missing_frames)} missing frame(s) (no data in any valid cell): "
                                             + ", ".join(f"member {m} at {s}" for m, s in self.missing_frames[:10]))
-        if gaps: said.append(f"irregular time steps (usual step {step}): gaps " + ", ".join(f"{a} -> {b}" for a, b in self.gaps[:10]))
+        if gaps: said.append(f"irregular time steps (usual step {step}): gaps "
+                             + ", ".join(f"{a} -> {b}" for a, b in self.gaps[:10]))
         if not said: return
-        msg = f"{self.name}: " + "; ".join(said) + f"; {n_all - len(self.windows)} of {n_all} windows touch them and are skipped"
+        msg = (f"{self.name}: " + "; ".join(said)
+               + f"; {n_all - len(self.windows)} of {n_all} windows touch them and are skipped")
         if not self.windows: raise DataError(msg.replace("are skipped", "are skipped: no window is left"))
         warnings.warn(msg, stacklevel=3)
 
@@ -450,7 +462,8 @@ def load_windows(data:str|xr.Dataset,          # an embedded dataset's name, or 
     ds = conform_dataset(ds, name)  # member, dim names, fill values, mask: inferred and said
     t_in, t_out = t_in or ds.attrs.get("t_in"), t_out or ds.attrs.get("t_out")
     if not t_in or not t_out:
-        raise DataError(f"{name}: no window length: pass t_in and t_out (load_windows(ds, 12, 12)) or set ds.attrs['t_in'] and ['t_out']")
+        raise DataError(f"{name}: no window length: pass t_in and t_out (load_windows(ds, 12, 12)) or set "
+                        f"ds.attrs['t_in'] and ['t_out']")
     t_in, t_out = int(t_in), int(t_out)
     parts = split_dataset(ds, splits)
     nrm = Normalizer.fit(parts["train"])
