@@ -127,11 +127,7 @@ def run(cfg:RunConfig,        # the run
     seed_everything(cfg.seed)
     student = build_model(cfg.student, in_shape=w.train.in_shape, t_out=w.train.t_out, preset=cfg.student_preset)
     example = next(iter(DataLoader(w.train, batch_size=2)))
-    d = Distiller(student, teachers, method=cfg.method, example=example, w_task=cfg.w_task, w_kd_out=cfg.w_kd_out,
-                  w_kd_feat=cfg.w_kd_feat, w_spectral=cfg.w_spectral, w_low=cfg.w_low, sdkd_cutoff=cfg.sdkd_cutoff,
-                  sdkd_mask=cfg.sdkd_mask, sdkd_kind=cfg.sdkd_kind, sdkd_branch=cfg.sdkd_branch, fitnet_stages=cfg.fitnet_stages,
-                  fitnet_hint_epochs=cfg.fitnet_hint_epochs or cfg.epochs // 2, mkd_loss=cfg.mkd_loss,
-                  aekd_solver=cfg.aekd_solver, aekd_cap=cfg.aekd_cap, ab_margin=cfg.ab_margin)
+    d = Distiller.from_config(cfg, student, teachers, example=example)  # the config travels whole
     if cfg.teacher_cache and teachers:
         root = cache_dir(cfg.cache_dir or None, "teachers")
         d.caches = [build_teacher_cache(t, w.train, paths=d.taps[m], dataset_key=dkey, split="train", root=root, device=device)
