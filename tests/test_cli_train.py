@@ -74,3 +74,13 @@ def test_console_exit_status(files):
     p = subprocess.run([sys.executable, "-c", "import sys; from s2kd.cli import main; sys.exit(main())", "train",
                         str(files/"run.yaml"), "--set", "lr=fast"], capture_output=True, text=True, env=env, cwd=files)
     assert p.returncode == 2 and p.stderr == "error: --set lr=fast: RunConfig.lr is float; 'fast' is not\n", p.stderr
+
+
+def test_data_show_a_360_day_file(tmp_path, capsys):
+    "A file on a 360-day calendar (cftime dates) is shown with its dates, not a crash."
+    import xarray as xr
+    ds = toy_dataset(n_time=40).assign_coords(time=xr.date_range("2001-02-25", periods=40, freq="D", calendar="360_day", use_cftime=True))
+    ds.attrs = dict(title="cal", t_in=2, t_out=2)
+    ds.to_netcdf(tmp_path/"cal.nc")
+    assert main(["data", "show", str(tmp_path/"cal.nc")]) == 0
+    assert "time       2001-02-25 .. 2001-04-04 (40 steps)" in capsys.readouterr().out  # Feb 30 exists on this calendar

@@ -64,7 +64,8 @@ def load_dataset(name:str, *, size:str="tiny", seed:int=0, cache_dir=None, devic
 # %% ../../nbs/07_data.embedded.ipynb #57228f85
 def _span(d):
     t = d.time.values
-    f = (lambda v: str(np.datetime_as_string(v, unit="D"))) if np.issubdtype(t.dtype, np.datetime64) else (lambda v: f"{float(v):g}")
+    f = (lambda v: str(np.datetime_as_string(v, unit="D"))) if np.issubdtype(t.dtype, np.datetime64) else \
+        (lambda v: f"{float(v):g}") if np.issubdtype(t.dtype, np.number) else (lambda v: str(v)[:10])  # cftime: 360_day, noleap
     return f"{f(t[0])} .. {f(t[-1])}"
 
 def describe(ds:xr.Dataset):
