@@ -59,7 +59,8 @@ def load_student(run_dir,             # results/<name>/ of a finished run
     "The run's student, rebuilt from its config, best (validation-selected) weights loaded, in eval mode."
     from s2kd.models.registry import build_model
     r = read_run(run_dir); info = _trained_on(r, run_dir); cfg = info.config
-    model = build_model(cfg.student, in_shape=info.in_shape, t_out=info.t_out, preset=cfg.student_preset)
+    model = build_model(cfg.student, in_shape=info.in_shape, t_out=info.t_out, preset=cfg.student_preset,
+                        **r["data"].get("build", {}))  # how `run` built its models (residual, calendar inputs), when recorded
     path = checkpoint_dir(r)/"best.pt"
     holder = nn.Module(); holder.student = model  # the Distiller's layout: student.* (+ projectors.*)
     missing, extra = holder.load_state_dict(torch.load(path, map_location="cpu", weights_only=True), strict=False)
@@ -84,7 +85,8 @@ def load_teacher(run_dir,             # results/<name>/ of a finished distillati
     path = Path(t["checkpoint"])
     if not path.is_absolute(): path = cache_dir(cfg.cache_dir or None)/path  # a store-relative path
     if not path.exists(): raise FileNotFoundError(f"{path}: the stored teacher {t['name']!r} of run {cfg.run_name!r} is gone")
-    model = build_model(t["name"], in_shape=info.in_shape, t_out=info.t_out, preset=t.get("preset", cfg.teacher_preset))
+    model = build_model(t["name"], in_shape=info.in_shape, t_out=info.t_out, preset=t.get("preset", cfg.teacher_preset),
+                        **t.get("build", {}))
     model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     model.trained_on = info
     return freeze(model).to(device)
