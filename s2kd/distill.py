@@ -16,7 +16,7 @@ from .losses.multi import aver_mkd, aekd_combine, camkd_weights, camkd_loss, per
 from .models.features import FeatureTap, make_projector
 
 # %% auto #0
-__all__ = ['METHODS', 'MULTI', 'reads_text', 'run_model', 'freeze', 'Distiller', 'config_options']
+__all__ = ['METHODS', 'MULTI', 'reads_text', 'run_model', 'freeze', 'Distiller', 'options_for', 'config_options']
 
 # %% ../nbs/35_distill.ipynb #6553d899
 METHODS = ("baseline", "kd", "fitnet", "ab", "sdkd", "s2kd", "aver", "aekd", "camkd")
@@ -175,9 +175,13 @@ def _as_frames(f:torch.Tensor, t:int):  # (B, D, h, w) latent whose channels sta
     return f.reshape(B, t, D // t, h, w)
 
 # %% ../nbs/35_distill.ipynb #d168e368
+def options_for(fn, cfg):  # a callable and a run config (a dataclass such as `s2kd.train.config.RunConfig`)
+    "The keyword-only options of `fn` that `cfg` sets: its fields named like one of them."
+    names = {n for n, p in inspect.signature(fn).parameters.items() if p.kind is p.KEYWORD_ONLY}
+    return {f.name: getattr(cfg, f.name) for f in fields(cfg) if f.name in names}
+
 def config_options(cfg):  # a run config: a dataclass such as `s2kd.train.config.RunConfig`
     "The `Distiller` keyword options that `cfg` sets: its fields named like one of them."
-    names = {n for n, p in inspect.signature(Distiller.__init__).parameters.items() if p.kind is p.KEYWORD_ONLY}
-    kw = {f.name: getattr(cfg, f.name) for f in fields(cfg) if f.name in names}
+    kw = options_for(Distiller.__init__, cfg)
     if kw.get("fitnet_hint_epochs") == 0: kw["fitnet_hint_epochs"] = getattr(cfg, "epochs", 2) // 2  # 0 -> half the epochs
     return kw

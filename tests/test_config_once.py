@@ -46,3 +46,17 @@ def test_run_passes_the_config_whole():
     src = inspect.getsource(run)
     assert "Distiller.from_config(cfg" in src
     assert "w_kd_feat=cfg." not in src and "sdkd_cutoff=cfg." not in src
+
+
+def test_fit_gets_its_options_from_the_config_whole():
+    "`run` hands `fit` every field named like one of its options (the same hand-written 12 as before, now derived)."
+    from s2kd.train.experiment import _loop_kw
+    from s2kd.train.loop import fit
+    cfg = RunConfig(batch_size=4, lr=3e-4, weight_decay=0.01, patience=3, lr_patience=2, lr_factor=0.5, grad_clip=1.0,
+                    amp="bf16", seed=7, device="cpu", num_workers=1)
+    kw = _loop_kw(cfg, 5)
+    expected = dict(epochs=5, batch_size=4, lr=3e-4, weight_decay=0.01, patience=3, lr_patience=2, lr_factor=0.5,
+                    grad_clip=1.0, amp="bf16", seed=7, device="cpu", num_workers=1)  # what `run` listed by hand before
+    assert {k: kw[k] for k in expected} == expected
+    fit_opts = {n for n, p in inspect.signature(fit).parameters.items() if p.kind is p.KEYWORD_ONLY}
+    assert set(kw) == ({f.name for f in fields(RunConfig)} & fit_opts) | {"epochs"}  # a new fit option in RunConfig reaches fit

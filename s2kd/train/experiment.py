@@ -88,9 +88,9 @@ def write_result(folder, result:dict):
 
 # %% ../../nbs/43_train.experiment.ipynb #6c276f4d
 def _loop_kw(cfg:RunConfig, epochs:int):
-    return dict(epochs=epochs, batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay, patience=cfg.patience,
-                lr_patience=cfg.lr_patience, lr_factor=cfg.lr_factor, grad_clip=cfg.grad_clip, amp=cfg.amp, seed=cfg.seed,
-                device=cfg.device, num_workers=cfg.num_workers)
+    "`fit`'s options from `cfg` — every field named like one of them, the config passed whole — with `epochs`."
+    from s2kd.distill import options_for
+    return options_for(fit, cfg) | dict(epochs=epochs)
 
 def get_teacher(name:str, cfg:RunConfig, w, dkey:str, *, progress:bool=False):  # a teacher name of cfg
     "The trained, frozen teacher `name`: loaded from the teacher store, or trained with `fit` and stored."
