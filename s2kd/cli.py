@@ -11,13 +11,15 @@ __all__ = ['COMMANDS', 'usage', 'main']
 
 # %% ../nbs/90_cli.ipynb #409d0297
 COMMANDS = {
-    "data": ("s2kd.data.embedded:cli_data", "embedded datasets: list, show NAME"),
+    "data": ("s2kd.data.embedded:cli_data", "datasets: list, show NAME|FILE.nc"),
     "models": ("s2kd.models.registry:cli_models", "list models and presets with parameter counts"),
     "narrate": ("s2kd.narrate.cache:cli_narrate", "build the narrative/embedding cache of a dataset"),
     "bench latency": ("s2kd.efficiency:cli_bench_latency", "teacher vs student latency on the datasets' shapes"),
     "bench distill": ("s2kd.train.bench:cli_bench_distill", "distillation step cost: plain, live and cached teacher, AEKD"),
     "bench narrate": ("s2kd.narrate.bench:cli_bench_narrate", "narratives/s per narrator, encoder speed, cache sizes, examples"),
     "reproduce": ("s2kd.reproduce:cli_reproduce", "the main job on the embedded data (what `make reproduce` runs)"),
+    "train": ("s2kd.train.api:cli_train", "train/distil one run from a YAML config: train CONFIG.yaml [--set key=value]"),
+    "evaluate": ("s2kd.train.api:cli_evaluate", "score a finished run's model on any data: evaluate RUN_DIR --data FILE"),
 }
 
 def usage():

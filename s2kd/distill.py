@@ -5,6 +5,7 @@
 # %% ../nbs/35_distill.ipynb #51f7ae8e
 from __future__ import annotations
 import inspect
+from dataclasses import fields
 
 import torch
 from torch import nn
@@ -15,7 +16,7 @@ from .losses.multi import aver_mkd, aekd_combine, camkd_weights, camkd_loss, per
 from .models.features import FeatureTap, make_projector
 
 # %% auto #0
-__all__ = ['METHODS', 'MULTI', 'reads_text', 'run_model', 'masked_mse', 'freeze', 'Distiller']
+__all__ = ['METHODS', 'MULTI', 'reads_text', 'run_model', 'masked_mse', 'freeze', 'Distiller', 'options_for', 'config_options']
 
 # %% ../nbs/35_distill.ipynb #6553d899
 METHODS = ("baseline", "kd", "fitnet", "ab", "sdkd", "s2kd", "aver", "aekd", "camkd")
@@ -81,6 +82,11 @@ class Distiller(nn.Module):
         self.taps = [([p] if isinstance(p, str) else list(p)) if self.uses_feat else [] for p in paths]  # per teacher
         self.caches = caches
         self.projectors = nn.ModuleList(self._make_projectors(example) if self.uses_feat else [])
+
+    @classmethod
+    def from_config(cls, cfg, student:nn.Module, teachers:list|nn.Module=(), **kw):  # kw: options a config lacks (example=, caches=)
+        "A `Distiller` for run config `cfg`, passed whole: every config field named like a keyword option is used."
+        return cls(student, teachers, **(config_options(cfg) | kw))
 
     def _make_projectors(self, example):
         "One projector per teacher tap (two for sdkd_branch), sized from one forward pass on `example`."
@@ -173,3 +179,15 @@ def _as_frames(f:torch.Tensor, t:int):  # (B, D, h, w) latent whose channels sta
     B, D, h, w = f.shape
     if D % t: raise DataError(f"Distiller(sdkd_kind='3d'): latent channels {D} are not a multiple of T_in={t}")
     return f.reshape(B, t, D // t, h, w)
+
+# %% ../nbs/35_distill.ipynb #d168e368
+def options_for(fn, cfg):  # a callable and a run config (a dataclass such as `s2kd.train.config.RunConfig`)
+    "The keyword-only options of `fn` that `cfg` sets: its fields named like one of them."
+    names = {n for n, p in inspect.signature(fn).parameters.items() if p.kind is p.KEYWORD_ONLY}
+    return {f.name: getattr(cfg, f.name) for f in fields(cfg) if f.name in names}
+
+def config_options(cfg):  # a run config: a dataclass such as `s2kd.train.config.RunConfig`
+    "The `Distiller` keyword options that `cfg` sets: its fields named like one of them."
+    kw = options_for(Distiller.__init__, cfg)
+    if kw.get("fitnet_hint_epochs") == 0: kw["fitnet_hint_epochs"] = getattr(cfg, "epochs", 2) // 2  # 0 -> half the epochs
+    return kw

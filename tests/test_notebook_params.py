@@ -1,5 +1,6 @@
-"""Paper notebooks' `parameters` cells stay in sync with `RunConfig` (STYLE §13), and kd_methods.ipynb runs under
-papermill at the tiniest settings without writing into the repository."""
+"""Paper notebooks' `parameters` cells hold what the notebook varies plus `overrides` of `RunConfig` (STYLE §13: an
+option is defined in one place, never mirrored field by field), and the experiment notebooks run under papermill at the
+tiniest settings without writing into the repository."""
 import ast, csv, io, json, math, os, tokenize
 from dataclasses import fields
 from pathlib import Path
@@ -13,7 +14,8 @@ from s2kd.train.config import RunConfig
 REPO = Path(__file__).resolve().parents[1]
 NBS = REPO/"nbs"
 FIELDS = {f.name: f.type for f in fields(RunConfig)}  # name -> "str" | "int" | "float" | "bool"
-LITERAL = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,)}
+LITERAL = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,), "dict": (dict,)}
+MAX_NAMED = 3  # RunConfig fields a notebook may name directly (what it varies, e.g. dataset, size); the rest go in `overrides`
 
 
 def parameters_cell(nb_path):
@@ -26,7 +28,7 @@ def parameters_cell(nb_path):
 
 
 def check_parameters(src:str, where:str="cell"):  # the source of a parameters cell
-    "Problems with a parameters cell, as messages: untyped/uncommented names, types that differ from RunConfig's."
+    "Problems with a parameters cell, as messages: untyped/uncommented names, types that differ from RunConfig's, bad overrides."
     tree, problems, params = ast.parse(src), [], {}
     comments = {t.start[0] for t in tokenize.generate_tokens(io.StringIO(src).readline) if t.type == tokenize.COMMENT}
     for st in tree.body:
@@ -47,6 +49,13 @@ def check_parameters(src:str, where:str="cell"):  # the source of a parameters c
             problems.append(f"{where}:{st.lineno}: {name}: {ann}, but RunConfig.{name} is {FIELDS[name]}")
         if name not in FIELDS and st.end_lineno not in comments:
             problems.append(f"{where}:{st.lineno}: {name} is not a RunConfig field; document it with a trailing comment")
+        if ann == "dict" and name != "overrides":
+            problems.append(f"{where}:{st.lineno}: {name}: dict; only `overrides` (RunConfig fields) is a dict")
+        if name == "overrides" and isinstance(value, dict):
+            for k, v in value.items():
+                if k not in FIELDS: problems.append(f"{where}:{st.lineno}: overrides: unknown RunConfig field {k!r}")
+                elif not isinstance(v, LITERAL[FIELDS[k]]) or (FIELDS[k] in ("int", "float") and isinstance(v, bool)):
+                    problems.append(f"{where}:{st.lineno}: overrides[{k!r}] = {v!r}, but RunConfig.{k} is {FIELDS[k]}")
     return problems, params
 
 
@@ -58,13 +67,14 @@ def test_paper_notebooks_are_found():
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: str(p.relative_to(NBS)))
-def test_parameters_mirror_runconfig(nb):
-    "Each parameter named like a RunConfig field has its type; the rest are typed and commented; defaults are valid."
+def test_parameters_are_config_overrides(nb):
+    "A few varied RunConfig fields plus `overrides: dict` of any others; everything typed and commented; defaults valid."
     problems, params = check_parameters(parameters_cell(nb), str(nb.relative_to(REPO)))
     assert not problems, "\n".join(problems)
+    assert isinstance(params.get("overrides"), dict), f"{nb}: no `overrides: dict = {{...}}` parameter (RunConfig fields)"
     shared = {k: v for k, v in params.items() if k in FIELDS}
-    assert shared, f"{nb}: the parameters cell names no RunConfig field"
-    RunConfig(**shared)  # the defaults themselves pass RunConfig's validation
+    assert len(shared) <= MAX_NAMED, f"{nb}: names RunConfig fields {sorted(shared)}; put all but what it varies in `overrides`"
+    RunConfig(**{**params["overrides"], **shared})  # the defaults themselves pass RunConfig's validation
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: str(p.relative_to(NBS)))
@@ -81,6 +91,10 @@ def test_papermill_sees_every_parameter(nb):
     ("methods: str = 'kd'\n", "trailing comment"),
     ("methods = 'kd'  # untyped\n", "not a typed assignment"),
     ("dataset: str = 'plume'  # a comment\nfresh: bool = False  # ok\nseed: int = 42\n", None),
+    ("overrides: dict = {'epoch': 2}  # other fields\n", "unknown RunConfig field 'epoch'"),
+    ("overrides: dict = {'epochs': 2.0}  # other fields\n", "RunConfig.epochs is int"),
+    ("extra: dict = {}  # a dict\n", "only `overrides`"),
+    ("overrides: dict = {'epochs': 2, 'device': 'cpu'}  # other fields\n", None),
 ])
 def test_checker_catches(src, expect):
     "The checker itself: each broken cell is reported, a good one is not."
@@ -92,9 +106,10 @@ def test_checker_catches(src, expect):
 def test_kd_methods_runs_under_papermill(tmp_path):
     "kd_methods.ipynb at the tiniest settings: 2 methods, 1 epoch; results and figures land under tmp only."
     import papermill as pm
-    params = dict(dataset="plume", size="tiny", teacher_preset="smoke", student_preset="smoke", epochs=1, teacher_epochs=1,
-                  methods="baseline,kd", results_root=str(tmp_path/"results"), figures_root=str(tmp_path/"figures"),
-                  cache_dir=str(tmp_path/"cache"), device="cpu")
+    params = dict(dataset="plume", size="tiny", methods="baseline,kd", results_root=str(tmp_path/"results"),
+                  figures_root=str(tmp_path/"figures"),
+                  overrides=dict(teacher_preset="smoke", student_preset="smoke", epochs=1, teacher_epochs=1,
+                                 cache_dir=str(tmp_path/"cache"), device="cpu"))
     pm.execute_notebook(str(NBS/"experiments"/"kd_methods.ipynb"), str(tmp_path/"out.ipynb"), parameters=params,
                         cwd=str(REPO), kernel_name="python3", progress_bar=False)
     out = tmp_path/"results"/"plume-tiny"
@@ -115,9 +130,10 @@ def test_kd_methods_runs_under_papermill(tmp_path):
 def test_narrators_runs_under_papermill(tmp_path):
     "narrators.ipynb at the tiniest settings: baseline + two narrators, 1 epoch; the teachers read different texts."
     import papermill as pm
-    params = dict(dataset="plume", size="tiny", teacher_preset="smoke", student_preset="smoke", epochs=1,
-                  narrators="stat-coarse,event-future", results_root=str(tmp_path/"results"), figures_root=str(tmp_path/"figures"),
-                  cache_dir=str(tmp_path/"cache"), device="cpu", encoder="hashing")
+    params = dict(dataset="plume", size="tiny", narrators="stat-coarse,event-future", results_root=str(tmp_path/"results"),
+                  figures_root=str(tmp_path/"figures"),
+                  overrides=dict(teacher_preset="smoke", student_preset="smoke", epochs=1, cache_dir=str(tmp_path/"cache"),
+                                 device="cpu", encoder="hashing"))
     pm.execute_notebook(str(NBS/"experiments"/"narrators.ipynb"), str(tmp_path/"out.ipynb"), parameters=params,
                         cwd=str(REPO), kernel_name="python3", progress_bar=False)
     out = tmp_path/"results"/"plume-tiny"

@@ -12,6 +12,7 @@ import xarray as xr
 
 from ..core import DataError, atomic_path, cache_dir as _cache_dir
 from .core import split_dataset, validate_dataset, spatial_dims
+from .files import is_data_path, open_data_file
 
 # %% auto #0
 __all__ = ['EMBEDDED', 'SIZES', 'get_generator', 'dataset_key', 'load_dataset', 'describe', 'list_datasets', 'cli_data']
@@ -30,7 +31,7 @@ def get_generator(name:str):
     "The generator function registered under `name`."
     if name not in EMBEDDED:
         raise DataError(f"unknown dataset {name!r}; embedded datasets are {sorted(EMBEDDED)} "
-                        "(for your own files see s2kd.data.loaders)")
+                        "(for your own data pass a .nc/.zarr path, or see s2kd.data.loaders)")
     mod, fn = EMBEDDED[name].split(":")
     return getattr(importlib.import_module(mod), fn)
 
@@ -41,7 +42,8 @@ def dataset_key(name:str, size:str="tiny", seed:int=0):
 # %% ../../nbs/07_data.embedded.ipynb #8c95b93f
 def load_dataset(name:str, *, size:str="tiny", seed:int=0, cache_dir=None, device:str="auto",
                  regenerate:bool=False):  # regenerate: ignore and overwrite the cached file
-    "Embedded dataset `name` at `size`, generated on first use and cached as netCDF."
+    "Embedded dataset `name` at `size`, generated on first use and cached as netCDF; a .nc/.zarr path is read as is."
+    if is_data_path(name): return open_data_file(name)  # your own file (s2kd.data.files); size and seed do not apply
     gen = get_generator(name)
     if size not in SIZES: raise DataError(f"unknown size {size!r} for {name!r}; expected one of {SIZES}")
     path = _cache_dir(cache_dir, "data") / f"{dataset_key(name, size, seed)}.nc"
@@ -62,7 +64,8 @@ def load_dataset(name:str, *, size:str="tiny", seed:int=0, cache_dir=None, devic
 # %% ../../nbs/07_data.embedded.ipynb #57228f85
 def _span(d):
     t = d.time.values
-    f = (lambda v: str(np.datetime_as_string(v, unit="D"))) if np.issubdtype(t.dtype, np.datetime64) else (lambda v: f"{float(v):g}")
+    f = (lambda v: str(np.datetime_as_string(v, unit="D"))) if np.issubdtype(t.dtype, np.datetime64) else \
+        (lambda v: f"{float(v):g}") if np.issubdtype(t.dtype, np.number) else (lambda v: str(v)[:10])  # cftime: 360_day, noleap
     return f"{f(t[0])} .. {f(t[-1])}"
 
 def describe(ds:xr.Dataset):
@@ -99,7 +102,8 @@ def cli_data(argv:list[str]|None=None):
     sub = p.add_subparsers(dest="cmd", required=True)
     sub.add_parser("list", help="list the embedded datasets")
     s = sub.add_parser("show", help="print a dataset's dims, splits, time span and provenance")
-    s.add_argument("name"); s.add_argument("--size", default="tiny", choices=SIZES); s.add_argument("--seed", type=int, default=0)
+    s.add_argument("name", help="an embedded dataset's name, or a .nc/.zarr file in the s2kd convention")
+    s.add_argument("--size", default="tiny", choices=SIZES); s.add_argument("--seed", type=int, default=0)
     s.add_argument("--cache", default=None, help="cache directory (default $S2KD_CACHE or ~/.cache/s2kd)")
     s.add_argument("--figure", default=None, help="save the overview figure to this path (.png/.pdf)")
     a = p.parse_args(argv)
@@ -108,7 +112,7 @@ def cli_data(argv:list[str]|None=None):
         for r in list_datasets(): print(f"{r['name']:<14} {DESCRIPTIONS.get(r['name'], '')}")
         return 0
     try: ds = load_dataset(a.name, size=a.size, seed=a.seed, cache_dir=a.cache)
-    except DataError as e: print(f"error: {e}"); return 2
+    except (DataError, FileNotFoundError) as e: print(f"error: {e}"); return 2
     print(describe(ds))
     if a.figure:
         from s2kd.data.plots import save_overview

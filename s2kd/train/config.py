@@ -9,13 +9,12 @@ from dataclasses import dataclass, asdict, fields, replace
 from pathlib import Path
 
 from ..core import atomic_write_json
+from ..distill import METHODS, MULTI as MULTI_TEACHER  # defined once, where the methods are implemented
 
 # %% auto #0
-__all__ = ['METHODS', 'MULTI_TEACHER', 'AMP_MODES', 'ConfigError', 'RunConfig', 'validate']
+__all__ = ['AMP_MODES', 'ConfigError', 'RunConfig', 'validate']
 
 # %% ../../nbs/40_train.config.ipynb #ba7903f7
-METHODS = ("baseline", "kd", "fitnet", "ab", "sdkd", "s2kd", "aver", "aekd", "camkd")  # distillation methods
-MULTI_TEACHER = ("aver", "aekd", "camkd")  # methods that need at least two teachers
 AMP_MODES = ("none", "bf16", "fp16")
 
 class ConfigError(ValueError):
@@ -27,7 +26,7 @@ class RunConfig:
     "Everything that defines one training/distillation run; validated on construction."
     name: str = ""                   # run name (folder under results/); "" -> derived from the fields
     # data
-    dataset: str = "navier_stokes"   # embedded dataset name (s2kd.data.embedded.EMBEDDED)
+    dataset: str = "navier_stokes"   # embedded dataset name (s2kd.data.embedded.EMBEDDED), or a .nc/.zarr file path
     size: str = "tiny"               # dataset size: tiny | quick | paper
     data_seed: int = 0               # seed of the dataset generator
     t_in: int = 0                    # input frames; 0 -> the dataset's default

@@ -91,9 +91,9 @@ def write_result(folder, result:dict):
 
 # %% ../../nbs/43_train.experiment.ipynb #6c276f4d
 def _loop_kw(cfg:RunConfig, epochs:int):
-    return dict(epochs=epochs, batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay, patience=cfg.patience,
-                lr_patience=cfg.lr_patience, lr_factor=cfg.lr_factor, grad_clip=cfg.grad_clip, amp=cfg.amp, seed=cfg.seed,
-                device=cfg.device, num_workers=cfg.num_workers)
+    "`fit`'s options from `cfg` — every field named like one of them, the config passed whole — with `epochs`."
+    from s2kd.distill import options_for
+    return options_for(fit, cfg) | dict(epochs=epochs)
 
 def get_teacher(name:str, cfg:RunConfig, w, dkey:str, *, progress:bool=False):  # a teacher name of cfg
     "The trained, frozen teacher `name`: loaded from the teacher store, or trained with `fit` and stored."
@@ -130,11 +130,7 @@ def run(cfg:RunConfig,        # the run
     seed_everything(cfg.seed)
     student = build_model(cfg.student, in_shape=w.train.in_shape, t_out=w.train.t_out, preset=cfg.student_preset)
     example = next(iter(DataLoader(w.train, batch_size=2)))
-    d = Distiller(student, teachers, method=cfg.method, example=example, w_task=cfg.w_task, w_kd_out=cfg.w_kd_out,
-                  w_kd_feat=cfg.w_kd_feat, w_spectral=cfg.w_spectral, w_low=cfg.w_low, sdkd_cutoff=cfg.sdkd_cutoff,
-                  sdkd_mask=cfg.sdkd_mask, sdkd_kind=cfg.sdkd_kind, sdkd_branch=cfg.sdkd_branch, fitnet_stages=cfg.fitnet_stages,
-                  fitnet_hint_epochs=cfg.fitnet_hint_epochs or cfg.epochs // 2, mkd_loss=cfg.mkd_loss,
-                  aekd_solver=cfg.aekd_solver, aekd_cap=cfg.aekd_cap, ab_margin=cfg.ab_margin)
+    d = Distiller.from_config(cfg, student, teachers, example=example)  # the config travels whole
     if cfg.teacher_cache and teachers:
         root = cache_dir(cfg.cache_dir or None, "teachers")
         d.caches = [build_teacher_cache(t, w.train, paths=d.taps[m], dataset_key=dkey, split="train", root=root, device=device)
