@@ -138,7 +138,8 @@ def check_fill_values(ds:xr.Dataset, where:str|None=None):
     return ds
 
 # %% ../../nbs/01_data.core.ipynb #22397714
-DIM_ALIASES = {"latitude": "lat", "longitude": "lon", "valid_time": "time", "Time": "time", "times": "time"}
+DIM_ALIASES = {"latitude": "lat", "longitude": "lon", "valid_time": "time", "Time": "time", "times": "time",
+               "rlat": "y", "rlon": "x"}  # rotated-pole grids (CORDEX): a grid in y, x; their 2-D lat/lon stay coordinates
 
 def _decode_fill(da):
     "CF decoding of one variable that was opened with mask_and_scale=False: fill values → NaN, then scale and offset."
