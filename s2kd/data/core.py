@@ -111,6 +111,9 @@ FILL_HUGE = 1e15  # |v| at or above this is a fill candidate (9.96921e36, 1e20, 
 
 def _fill_candidates(a):
     "Distinct values of `a` that look like fill values: `[(value, count, lo, hi)]`, lo..hi the range of the rest."
+    if a.size == 0: return []
+    lo, hi = np.fmin.reduce(a, axis=None), np.fmax.reduce(a, axis=None)  # NaN-blind range: one cheap pass each
+    if not (any(lo <= v <= hi for v in FILL_SENTINELS) or max(abs(lo), abs(hi)) >= FILL_HUGE): return []
     cand = (np.isin(a, FILL_SENTINELS) | (np.abs(a) >= FILL_HUGE)) & np.isfinite(a)
     if not cand.any(): return []
     rest = a[~cand & np.isfinite(a)]
