@@ -243,6 +243,9 @@ def test_unknown_member_and_missing_window_named():
         load_windows(ds)
     with pytest.raises(DataError, match=r"no 'time' dimension"):
         load_windows(ds.rename(time="step"), 2, 2)
+    levels = ds.isel(member=0, drop=True).expand_dims(level=[500, 850]).transpose("time", "level", ...)
+    with pytest.raises(DataError, match=r"select the extra dims \['level'\] \(e.g. ds.sel\(level=...\)\)"):
+        load_windows(levels, 2, 2)
 
 
 # ---- item 7: real store layouts (ERA5 short names, valid_time, descending latitudes, window vs store length)

@@ -56,7 +56,10 @@ def validate_dataset(ds:xr.Dataset, where:str|None=None,  # `where`: a file or d
     want = ("member", "time", Y, X)
     for name, da in ds.data_vars.items():
         if da.dims != want:
+            extra = [d for d in da.dims if d not in want]
             raise DataError(f"{where}: variable {name!r} has dims {da.dims} (shape {da.shape}), expected {want}"
+                            + (f"; select the extra dims {extra} (e.g. ds.sel({extra[0]}=...)) or split them into variables"
+                               if extra else "")
                             + ("; `conform_dataset(ds)` infers a missing member dimension" if "member" not in da.dims else ""))
         if not np.issubdtype(da.dtype, np.floating): raise DataError(f"{where}: variable {name!r} has dtype {da.dtype}, expected float")
     if ds.sizes["time"] < 2: raise DataError(f"{where}: only {ds.sizes['time']} time step(s)")
