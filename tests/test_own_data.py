@@ -219,6 +219,18 @@ def test_no_member_no_splits_inferred_and_said():
         assert len(WindowDataset(ds, 3, 2)) == 36
 
 
+def test_rotated_pole_regional_grid(tmp_path):
+    "A CORDEX-style file: dims (time, rlat, rlon), 2-D lat/lon coordinates, a noleap calendar, land as _FillValue."
+    ds = _regional(n_time=40, calendar="noleap").rename(latitude="rlat", longitude="rlon")
+    la, lo = np.meshgrid(np.linspace(40, 55, 7), np.linspace(-5, 15, 9), indexing="ij")
+    ds = ds.assign_coords(lat=(("rlat", "rlon"), la), lon=(("rlat", "rlon"), lo))
+    raw = xr.open_dataset(_write(ds, tmp_path / "cordex.nc"), engine="h5netcdf", mask_and_scale=False).load()
+    with pytest.warns(UserWarning, match=r"renamed dims \{'rlat': 'y', 'rlon': 'x'\}"):
+        w = load_windows(raw, 2, 2)
+    assert w.train[0]["x"].shape == (2, 2, 7, 9) and int(w.train.mask.sum()) == 63 - 12
+    assert w.train.info(0)["time_in"][0] == "2000-01-01T00:00"
+
+
 def test_unknown_member_and_missing_window_named():
     ds = toy_dataset()
     with pytest.raises(DataError, match=r"member id\(s\) \[2, 3\] of the 'val' split are not in toy \(members: \[0, 1\]\); "
@@ -231,6 +243,9 @@ def test_unknown_member_and_missing_window_named():
         load_windows(ds)
     with pytest.raises(DataError, match=r"no 'time' dimension"):
         load_windows(ds.rename(time="step"), 2, 2)
+    levels = ds.isel(member=0, drop=True).expand_dims(level=[500, 850]).transpose("time", "level", ...)
+    with pytest.raises(DataError, match=r"select the extra dims \['level'\] \(e.g. ds.sel\(level=...\)\)"):
+        load_windows(levels, 2, 2)
 
 
 # ---- item 7: real store layouts (ERA5 short names, valid_time, descending latitudes, window vs store length)

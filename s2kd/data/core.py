@@ -56,7 +56,10 @@ def validate_dataset(ds:xr.Dataset, where:str|None=None,  # `where`: a file or d
     want = ("member", "time", Y, X)
     for name, da in ds.data_vars.items():
         if da.dims != want:
+            extra = [d for d in da.dims if d not in want]
             raise DataError(f"{where}: variable {name!r} has dims {da.dims} (shape {da.shape}), expected {want}"
+                            + (f"; select the extra dims {extra} (e.g. ds.sel({extra[0]}=...)) or split them into variables"
+                               if extra else "")
                             + ("; `conform_dataset(ds)` infers a missing member dimension" if "member" not in da.dims else ""))
         if not np.issubdtype(da.dtype, np.floating): raise DataError(f"{where}: variable {name!r} has dtype {da.dtype}, expected float")
     if ds.sizes["time"] < 2: raise DataError(f"{where}: only {ds.sizes['time']} time step(s)")
@@ -111,6 +114,9 @@ FILL_HUGE = 1e15  # |v| at or above this is a fill candidate (9.96921e36, 1e20, 
 
 def _fill_candidates(a):
     "Distinct values of `a` that look like fill values: `[(value, count, lo, hi)]`, lo..hi the range of the rest."
+    if a.size == 0: return []
+    lo, hi = np.fmin.reduce(a, axis=None), np.fmax.reduce(a, axis=None)  # NaN-blind range: one cheap pass each
+    if not (any(lo <= v <= hi for v in FILL_SENTINELS) or max(abs(lo), abs(hi)) >= FILL_HUGE): return []
     cand = (np.isin(a, FILL_SENTINELS) | (np.abs(a) >= FILL_HUGE)) & np.isfinite(a)
     if not cand.any(): return []
     rest = a[~cand & np.isfinite(a)]
@@ -138,7 +144,8 @@ def check_fill_values(ds:xr.Dataset, where:str|None=None):
     return ds
 
 # %% ../../nbs/01_data.core.ipynb #22397714
-DIM_ALIASES = {"latitude": "lat", "longitude": "lon", "valid_time": "time", "Time": "time", "times": "time"}
+DIM_ALIASES = {"latitude": "lat", "longitude": "lon", "valid_time": "time", "Time": "time", "times": "time",
+               "rlat": "y", "rlon": "x"}  # rotated-pole grids (CORDEX): a grid in y, x; their 2-D lat/lon stay coordinates
 
 def _decode_fill(da):
     "CF decoding of one variable that was opened with mask_and_scale=False: fill values → NaN, then scale and offset."
