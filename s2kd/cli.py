@@ -18,6 +18,7 @@ COMMANDS = {
     "bench distill": ("s2kd.train.bench:cli_bench_distill", "distillation step cost: plain, live and cached teacher, AEKD"),
     "bench narrate": ("s2kd.narrate.bench:cli_bench_narrate", "narratives/s per narrator, encoder speed, cache sizes, examples"),
     "reproduce": ("s2kd.reproduce:cli_reproduce", "the main job on the embedded data (what `make reproduce` runs)"),
+    "notebooks": ("s2kd.notebooks:cli_notebooks", "the experiment notebooks shipped in the package: list, copy DIR, run NAME"),
 }
 
 def usage():
