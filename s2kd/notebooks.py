@@ -75,7 +75,7 @@ def run_notebook(name:str,                  # shipped notebook name
 
 # %% ../nbs/92_notebooks.ipynb #42015445
 def _parser():
-    fmt = argparse.ArgumentDefaultsHelpFormatter
+    from s2kd.cli import DefaultsHelpFormatter as fmt
     p = argparse.ArgumentParser(prog="s2kd notebooks", formatter_class=fmt,
                                 description="The experiment notebooks shipped with the package: list, copy or run them.")
     sub = p.add_subparsers(dest="cmd", required=True)
