@@ -36,9 +36,12 @@ lock: setup
 	} > requirements-lock.txt.tmp && mv requirements-lock.txt.tmp requirements-lock.txt
 	@echo "requirements-lock.txt: $$(grep -c '==' requirements-lock.txt) packages"
 
-# coastlines for cartopy maps (Debian's GSHHS shapefiles, unpacked locally; maps fall back without them)
+# coastlines for cartopy maps: the one optional download (Debian's python-cartopy-data, GSHHS coarse shapefiles,
+# LGPL-3+, ~9 MB, unpacked into .cache/cartopy); maps draw without them. Skip it with `make reproduce COASTLINES=0`.
+COASTLINES ?= 1
 coastlines:
-	@if [ ! -d .cache/cartopy/usr/share/cartopy/data ] && [ ! -d /usr/share/cartopy/data ]; then \
+	@if [ "$(COASTLINES)" = 0 ]; then echo "coastlines: skipped (COASTLINES=0), maps draw without them"; \
+	elif [ ! -d .cache/cartopy/usr/share/cartopy/data ] && [ ! -d /usr/share/cartopy/data ]; then \
 	  mkdir -p .cache/cartopy && cd .cache/cartopy && \
 	  (apt-get download python-cartopy-data >/dev/null 2>&1 && dpkg -x python-cartopy-data_*.deb . \
 	   && echo "coastlines: unpacked into .cache/cartopy") || echo "coastlines: not available, maps draw without them"; \
