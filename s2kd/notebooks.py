@@ -101,7 +101,12 @@ def cli_notebooks(argv:list[str]|None=None) -> int:  # arguments after `s2kd not
                 print(f"{n}: " + ", ".join(f"{k}={v[1]}" for k, v in notebook_parameters(n).items()))
         elif a.cmd == "copy":
             for p in copy_notebooks(a.dest, a.names or None, overwrite=a.force): print(p)
-        else: print(run_notebook(a.name, a.out, dict(a.parameter), progress=not a.no_progress))
+        else:
+            from papermill.exceptions import PapermillExecutionError
+            try: print(run_notebook(a.name, a.out, dict(a.parameter), progress=not a.no_progress))
+            except PapermillExecutionError as e:   # the executed copy holds the traceback
+                print(f"s2kd notebooks: {a.name} failed in cell {e.exec_count}: {e.ename}: {e.evalue} "
+                      f"(traceback in {Path(a.out)/(a.name + '.out.ipynb')})", file=sys.stderr); return 1
     except (KeyError, ValueError, FileExistsError) as e:
         print(f"s2kd notebooks: {e.args[0] if isinstance(e, KeyError) else e}", file=sys.stderr); return 2
     return 0
