@@ -19,7 +19,7 @@ def test_lock_pins_exact_versions_and_cpu_torch():
 def test_make_setup_and_ci_install_from_the_lock():
     mk = (ROOT / "Makefile").read_text()
     assert re.search(r"^\t\$\(PIP\) install -q -r requirements-lock\.txt -e '\.\[dev\]'$", mk, re.M)
-    assert re.search(r"^lock: setup$", mk, re.M) and "pip freeze --exclude-editable" in mk
+    assert re.search(r"^lock: setup$", mk, re.M) and "freeze --exclude-editable" in mk
     assert ".venv/.installed: .venv/bin/python pyproject.toml requirements-lock.txt" in mk
     assert re.search(r"^make setup$", (ROOT / ".ci" / "run").read_text(), re.M)
 
