@@ -116,13 +116,14 @@ def package_versions(names=STACK):  # distribution names, as pip knows them
     return {n: v(n) for n in names}
 
 def git_commit(path:str|os.PathLike|None=None):  # a file or folder inside the checkout; None -> the s2kd package
-    "`{'commit', 'dirty'}` of the git checkout holding `path`, or None outside git (a wheel install) or without git."
+    "`{'commit', 'dirty'}` of the git checkout that tracks `path`; None outside git (a wheel install), untracked, or no git."
     import subprocess
     import s2kd
     where = Path(path or Path(s2kd.__file__).parent)
     where = where if where.is_dir() else where.parent
     try:
         run = lambda *a: subprocess.run(["git", "-C", str(where), *a], capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+        if not run("ls-files", "--", "."): return None   # e.g. a venv inside some other repository: not our commit
         return dict(commit=run("rev-parse", "HEAD"), dirty=bool(run("status", "--porcelain", "--untracked-files=no")))
     except (OSError, subprocess.SubprocessError): return None
 
