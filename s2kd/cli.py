@@ -4,10 +4,10 @@
 
 # %% ../nbs/90_cli.ipynb #29f68e22
 from __future__ import annotations
-import importlib, sys
+import argparse, importlib, sys
 
 # %% auto #0
-__all__ = ['COMMANDS', 'usage', 'main']
+__all__ = ['COMMANDS', 'usage', 'main', 'DefaultsHelpFormatter']
 
 # %% ../nbs/90_cli.ipynb #409d0297
 COMMANDS = {
@@ -20,6 +20,7 @@ COMMANDS = {
     "reproduce": ("s2kd.reproduce:cli_reproduce", "the main job on the embedded data (what `make reproduce` runs)"),
     "train": ("s2kd.train.api:cli_train", "train/distil one run from a YAML config: train CONFIG.yaml [--set key=value]"),
     "evaluate": ("s2kd.train.api:cli_evaluate", "score a finished run's model on any data: evaluate RUN_DIR --data FILE"),
+    "notebooks": ("s2kd.notebooks:cli_notebooks", "the experiment notebooks shipped in the package: list, copy DIR, run NAME"),
 }
 
 def usage():
@@ -39,3 +40,10 @@ def main(argv:list[str]|None=None):
             return getattr(importlib.import_module(mod), fn)(argv[n:]) or 0
     print(f"s2kd: unknown command {' '.join(argv[:2])!r}\n\n{usage()}", file=sys.stderr)
     return 2
+
+# %% ../nbs/90_cli.ipynb #ccf2eaab
+class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    "`--help` text with `(default: ...)` after each option, unless the default is None or False (the help says)."
+    def _get_help_string(self, action):
+        return action.help if action.default is None or action.default is False else super()._get_help_string(action)
+

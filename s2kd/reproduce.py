@@ -40,11 +40,14 @@ def build_all(*, size:str="quick", seed:int=0, out:str|Path=".", names:list[str]
 
 def cli_reproduce(argv:list[str]|None=None):
     "`s2kd reproduce`: the main job on the embedded data."
-    p = argparse.ArgumentParser(prog="s2kd reproduce", description="Build the embedded datasets and their overview figures.")
-    p.add_argument("--size", default="quick", choices=SIZES); p.add_argument("--seed", type=int, default=0)
+    from s2kd.cli import DefaultsHelpFormatter   # --help states every default
+    p = argparse.ArgumentParser(prog="s2kd reproduce", description="Build the embedded datasets and their overview figures.", formatter_class=DefaultsHelpFormatter)
+    p.add_argument("--size", default="quick", choices=SIZES, help="dataset size")
+    p.add_argument("--seed", type=int, default=0, help="generator seed")
     p.add_argument("--out", default=".", help="folder that receives figures/ and results/")
-    p.add_argument("--datasets", default=None, help="comma-separated subset of " + ",".join(EMBEDDED))
-    p.add_argument("--cache", default=None); p.add_argument("--regenerate", action="store_true")
+    p.add_argument("--datasets", default=None, help="comma-separated subset of " + ",".join(EMBEDDED) + " (default: all)")
+    p.add_argument("--cache", default=None, help="cache directory (default: $S2KD_CACHE or ~/.cache/s2kd)")
+    p.add_argument("--regenerate", action="store_true", help="rebuild cached datasets")
     a = p.parse_args(argv)
     rows = build_all(size=a.size, seed=a.seed, out=a.out, cache=a.cache, regenerate=a.regenerate,
                      names=a.datasets.split(",") if a.datasets else None)

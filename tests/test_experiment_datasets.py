@@ -70,7 +70,7 @@ def _check_files(folder, result, cfg):
     "result.json and metrics.csv exist, nothing else (no torn `.tmp` files), and they read back to what run returned."
     assert sorted(p.name for p in folder.iterdir()) == ["metrics.csv", "result.json"], sorted(folder.iterdir())
     saved = json.loads((folder/"result.json").read_text())
-    assert RunConfig.from_dict(saved["config"]) == cfg
+    assert RunConfig.from_dict(saved["config"]).replace(results_dir=cfg.results_dir, cache_dir=cfg.cache_dir) == cfg  # paths: relative
     assert saved["metrics"] == json.loads(json.dumps(result["metrics"]))
     rows = list(csv.DictReader((folder/"metrics.csv").open()))
     assert rows and set(rows[0]) == {"model", "split", "lead", "metric", "value"}

@@ -131,7 +131,7 @@ def test_ns_mat_round_trip(tmp_path, fmt):
     ds = load_ns_mat(p, viscosity=1e-4)
     assert ds.vorticity.dims == ("member", "time", "y", "x") and ds.vorticity.shape == (10, 20, 8, 12)
     np.testing.assert_allclose(ds.vorticity.values[3, 11], u[3, :, :, 11], rtol=1e-6)
-    assert float(ds.viscosity[0]) == 1e-4
+    assert float(ds.viscosity[0]) == 1e-4  # exact: a float64 constant written and read back
     w = load_windows(ds, 10, 10)
     assert (len(w.train), len(w.val), len(w.test)) == (8, 1, 1)
 

@@ -1,6 +1,6 @@
 """Paper notebooks' `parameters` cells hold what the notebook varies plus `overrides` of `RunConfig` (STYLE §13: an
 option is defined in one place, never mirrored field by field), and the experiment notebooks run under papermill at the
-tiniest settings without writing into the repository."""
+tiniest settings from an empty folder (no repository, no settings.ini), writing under `out_dir` only."""
 import ast, csv, io, json, math, os, tokenize
 from dataclasses import fields
 from pathlib import Path
@@ -106,13 +106,12 @@ def test_checker_catches(src, expect):
 def test_kd_methods_runs_under_papermill(tmp_path):
     "kd_methods.ipynb at the tiniest settings: 2 methods, 1 epoch; results and figures land under tmp only."
     import papermill as pm
-    params = dict(dataset="plume", size="tiny", methods="baseline,kd", results_root=str(tmp_path/"results"),
-                  figures_root=str(tmp_path/"figures"),
+    params = dict(dataset="plume", size="tiny", methods="baseline,kd", out_dir=".",
                   overrides=dict(teacher_preset="smoke", student_preset="smoke", epochs=1, teacher_epochs=1,
                                  cache_dir=str(tmp_path/"cache"), device="cpu"))
     pm.execute_notebook(str(NBS/"experiments"/"kd_methods.ipynb"), str(tmp_path/"out.ipynb"), parameters=params,
-                        cwd=str(REPO), kernel_name="python3", progress_bar=False)
-    out = tmp_path/"results"/"plume-tiny"
+                        cwd=str(tmp_path), kernel_name="python3", progress_bar=False)  # an empty folder, outside the repository
+    out = tmp_path/"results"/"kd_methods"/"plume-tiny"
     rows = list(csv.DictReader((out/"summary.csv").open()))
     assert [r["method"] for r in rows] == ["baseline", "kd"]
     for r in rows:
@@ -120,6 +119,7 @@ def test_kd_methods_runs_under_papermill(tmp_path):
         assert int(r["epochs_run"]) == 1 and int(r["best_epoch"]) == 0
         res = json.loads((out/r["method"]/"result.json").read_text())
         assert math.isclose(res["metrics"]["student"]["test"]["mse"], float(r["test_mse"]), rel_tol=1e-12)
+        assert res["config"]["results_dir"] == "results/kd_methods" and '"/' not in json.dumps(res)  # relative paths only
     assert rows[0]["teacher_test_mse"] == "—" and rows[1]["teacher_test_mse"].startswith("simvp ")
     assert (out/"summary.md").read_text().count("\n| ") >= 3 and json.loads((out/"run.json").read_text())["seed"] == 42
     for f in ("kd_methods_plume.png", "models_forecast.png"):
@@ -130,13 +130,12 @@ def test_kd_methods_runs_under_papermill(tmp_path):
 def test_narrators_runs_under_papermill(tmp_path):
     "narrators.ipynb at the tiniest settings: baseline + two narrators, 1 epoch; the teachers read different texts."
     import papermill as pm
-    params = dict(dataset="plume", size="tiny", narrators="stat-coarse,event-future", results_root=str(tmp_path/"results"),
-                  figures_root=str(tmp_path/"figures"),
+    params = dict(dataset="plume", size="tiny", narrators="stat-coarse,event-future", out_dir=".",
                   overrides=dict(teacher_preset="smoke", student_preset="smoke", epochs=1, cache_dir=str(tmp_path/"cache"),
                                  device="cpu", encoder="hashing"))
     pm.execute_notebook(str(NBS/"experiments"/"narrators.ipynb"), str(tmp_path/"out.ipynb"), parameters=params,
-                        cwd=str(REPO), kernel_name="python3", progress_bar=False)
-    out = tmp_path/"results"/"plume-tiny"
+                        cwd=str(tmp_path), kernel_name="python3", progress_bar=False)  # an empty folder, outside the repository
+    out = tmp_path/"results"/"narrators"/"plume-tiny"
     rows = list(csv.DictReader((out/"summary.csv").open()))
     assert [r["run"] for r in rows] == ["baseline", "stat-coarse", "event-future"]
     for r in rows[1:]:

@@ -119,6 +119,6 @@ def test_generator_deterministic_and_follows_the_convention(name, tmp_path):
 
 def test_navier_stokes_per_member_viscosity_and_errors():
     ds = make_navier_stokes(size="tiny", viscosity=[1e-3, 1e-4], n_frames=2)
-    assert ds.viscosity.values.tolist()[:4] == [1e-3, 1e-4, 1e-3, 1e-4]
+    assert ds.viscosity.values.tolist()[:4] == [1e-3, 1e-4, 1e-3, 1e-4]  # exact: stored constants
     with pytest.raises(ValueError, match="unknown size"): make_navier_stokes(size="huge")
     with pytest.raises(ValueError, match="split"): make_navier_stokes(size="tiny", members=3)

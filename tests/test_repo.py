@@ -18,12 +18,15 @@ def test_readme_is_rendered_from_index():
     assert r.returncode == 0, r.stdout
 
 
-def test_environment_yml_mirrors_pyproject():
-    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+def test_environment_yml_installs_the_lock_which_pins_every_dependency():
+    proj = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     env = (ROOT / "environment.yml").read_text()
-    names = lambda spec: re.split(r"[<>=!\[ ]", spec)[0]
-    for d in deps:
-        assert names(d) in env, f"environment.yml lacks {d}"
+    assert "- -r requirements-lock.txt" in env and "- -e .[dev]" in env
+    norm = lambda n: re.sub(r"[-_.]+", "-", n).lower()
+    locked = {norm(l.split("==")[0]) for l in (ROOT / "requirements-lock.txt").read_text().splitlines() if "==" in l}
+    names = lambda spec: norm(re.split(r"[<>=!\[ ;]", spec)[0])
+    for d in proj["dependencies"] + proj["optional-dependencies"]["dev"]:
+        assert names(d) in locked, f"requirements-lock.txt lacks {d}: run 'make lock'"
 
 
 def test_papermill_parameters_tag_survives_nbdev_clean(tmp_path):

@@ -82,7 +82,7 @@ def test_winds_shipped_grid_and_plausibility():
     lat, lon = wb_grid()
     assert dict(ds.sizes) == dict(member=1, time=132, lat=32, lon=64)
     np.testing.assert_array_equal(ds.lat.values, lat); np.testing.assert_array_equal(ds.lon.values, lon)
-    assert lat[0] == -87.1875 and lat[-1] == 87.1875 and lon[-1] == 354.375
+    assert lat[0] == -87.1875 and lat[-1] == 87.1875 and lon[-1] == 354.375  # exact: multiples of 1/64
     assert ds.u.dtype == np.float32 and ds.v.dtype == np.float32
     assert np.isfinite(ds.u.values).all() and np.isfinite(ds.v.values).all()
     assert float(abs(ds.u).max()) < 40 and float(abs(ds.v).max()) < 40

@@ -98,14 +98,16 @@ def list_datasets():
 
 def cli_data(argv:list[str]|None=None):
     "`s2kd data list | show NAME`: the embedded datasets."
-    p = argparse.ArgumentParser(prog="s2kd data", description="The embedded datasets.")
+    from s2kd.cli import DefaultsHelpFormatter   # --help states every default
+    p = argparse.ArgumentParser(prog="s2kd data", description="The embedded datasets.", formatter_class=DefaultsHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
-    sub.add_parser("list", help="list the embedded datasets")
-    s = sub.add_parser("show", help="print a dataset's dims, splits, time span and provenance")
-    s.add_argument("name", help="an embedded dataset's name, or a .nc/.zarr file in the s2kd convention")
-    s.add_argument("--size", default="tiny", choices=SIZES); s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--cache", default=None, help="cache directory (default $S2KD_CACHE or ~/.cache/s2kd)")
-    s.add_argument("--figure", default=None, help="save the overview figure to this path (.png/.pdf)")
+    sub.add_parser("list", help="list the embedded datasets", formatter_class=DefaultsHelpFormatter)
+    s = sub.add_parser("show", help="print a dataset's dims, splits, time span and provenance", formatter_class=DefaultsHelpFormatter)
+    s.add_argument("name", help="an embedded dataset's name (s2kd data list), or a .nc/.zarr file in the s2kd convention")
+    s.add_argument("--size", default="tiny", choices=SIZES, help="dataset size")
+    s.add_argument("--seed", type=int, default=0, help="generator seed")
+    s.add_argument("--cache", default=None, help="cache directory (default: $S2KD_CACHE or ~/.cache/s2kd)")
+    s.add_argument("--figure", default=None, help="save the overview figure to this path (.png/.pdf; default: no figure)")
     a = p.parse_args(argv)
     if a.cmd == "list":
         from s2kd.data.plots import DESCRIPTIONS

@@ -78,11 +78,12 @@ def param_table(*, in_shape:tuple=(12, 2, 32, 64), t_out:int=12, names:list|None
 # %% ../../nbs/15_models.registry.ipynb #70e2a9f6
 def cli_models(argv:list[str]|None=None):  # command-line arguments after `s2kd models`
     "`s2kd models [--shape T,C,H,W] [--t-out N] [--preset P] [--model M]`: list models, presets and parameter counts."
-    ap = argparse.ArgumentParser(prog="s2kd models", description="List models and presets with parameter counts.")
-    ap.add_argument("--shape", default="12,2,32,64", help="input shape T_in,C,H,W (default WeatherBench-like 12,2,32,64)")
-    ap.add_argument("--t-out", type=int, default=12, help="output frames (default 12)")
-    ap.add_argument("--preset", action="append", choices=["smoke", "quick", "paper"], help="only these presets (repeatable)")
-    ap.add_argument("--model", action="append", choices=list(MODELS), help="only these models (repeatable)")
+    from s2kd.cli import DefaultsHelpFormatter   # --help states every default
+    ap = argparse.ArgumentParser(prog="s2kd models", description="List models and presets with parameter counts.", formatter_class=DefaultsHelpFormatter)
+    ap.add_argument("--shape", default="12,2,32,64", help="input shape T_in,C,H,W (WeatherBench-like)")
+    ap.add_argument("--t-out", type=int, default=12, help="output frames")
+    ap.add_argument("--preset", action="append", choices=["smoke", "quick", "paper"], help="only these presets (repeatable; default: all)")
+    ap.add_argument("--model", action="append", choices=list(MODELS), help="only these models (repeatable; default: all)")
     a = ap.parse_args(argv)
     try: shape = tuple(int(s) for s in a.shape.split(","))
     except ValueError: shape = ()

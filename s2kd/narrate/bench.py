@@ -186,16 +186,17 @@ def format_bench_narrate(r:dict) -> str:  # from `bench_narrate`
 # %% ../../nbs/24_narrate.bench.ipynb #e0866655
 def cli_bench_narrate(argv:list[str]|None=None) -> int:  # arguments after `s2kd bench narrate`
     "Entry point of `s2kd bench narrate`; returns the exit code."
-    ap = argparse.ArgumentParser(prog="s2kd bench narrate", description="Narrators' and text encoders' speed, cache sizes, example narratives.")
-    ap.add_argument("--datasets", default="", help="comma-separated embedded datasets (default: all)")
-    ap.add_argument("--narrators", default=",".join(BENCH_NARRATORS), help=f"comma-separated (default {','.join(BENCH_NARRATORS)})")
-    ap.add_argument("--encoders", default=",".join(BENCH_ENCODERS), help=f"comma-separated (default {','.join(BENCH_ENCODERS)})")
-    ap.add_argument("--n", type=int, default=8, help="windows per dataset (default 8)")
-    ap.add_argument("--size", default="quick", help="dataset size (default quick)")
-    ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    from s2kd.cli import DefaultsHelpFormatter   # --help states every default
+    ap = argparse.ArgumentParser(prog="s2kd bench narrate", description="Narrators' and text encoders' speed, cache sizes, example narratives.", formatter_class=DefaultsHelpFormatter)
+    ap.add_argument("--datasets", default="", help="comma-separated embedded datasets ('': all)")
+    ap.add_argument("--narrators", default=",".join(BENCH_NARRATORS), help="comma-separated narrators")
+    ap.add_argument("--encoders", default=",".join(BENCH_ENCODERS), help="comma-separated encoders")
+    ap.add_argument("--n", type=int, default=8, help="windows per dataset")
+    ap.add_argument("--size", default="quick", help="dataset size")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads")
     ap.add_argument("--no-cache-sizes", action="store_true", help="skip building one split's caches for their sizes")
-    ap.add_argument("--cache-encoder", default="auto", help="encoder for the cache sizes (default auto: MiniLM if installed)")
-    ap.add_argument("--out", default=None, help="folder for bench.json and bench.md")
+    ap.add_argument("--cache-encoder", default="auto", help="encoder for the cache sizes (auto: MiniLM if installed)")
+    ap.add_argument("--out", default=None, help="folder for bench.json and bench.md (default: print only)")
     ap.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
     a = ap.parse_args(argv)
     split = lambda s: [v.strip() for v in s.split(",") if v.strip()]

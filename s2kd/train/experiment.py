@@ -11,7 +11,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from ..core import atomic_torch_save, atomic_write, atomic_write_json, cache_dir, environment_info, get_device, seed_everything
+from ..core import (atomic_torch_save, atomic_write, atomic_write_json, cache_dir, environment_info, get_device, portable_paths,
+                       project_root, seed_everything)
 from ..distill import Distiller, freeze, run_model
 from .cache import build_teacher_cache
 from .config import RunConfig
@@ -150,5 +151,5 @@ def run(cfg:RunConfig,        # the run
                   params=dict(student=sum(p.numel() for p in student.parameters()),
                               projectors=sum(p.numel() for p in d.projectors.parameters())),
                   environment=environment_info(device), seed=cfg.seed, wall_s=time.time() - t0)
-    if write and rank == 0: write_result(out, result)
+    if write and rank == 0: write_result(out, portable_paths(result, {"": project_root(), "<cache>": cache_dir(cfg.cache_dir or None)}))
     return result

