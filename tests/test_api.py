@@ -32,9 +32,10 @@ def trained(tmp_path_factory):
 
 def test_load_student_is_ready(trained):
     "Eval mode, frozen, built from the stored config, and holding exactly best.pt's student weights."
-    s = api.load_student(trained["run_dir"])
+    s = api.load_student(trained["run_dir"], cache=trained["cfg"].cache_dir)
     assert isinstance(s, nn.Module) and not s.training and not any(p.requires_grad for p in s.parameters())
-    assert s.trained_on.config == trained["cfg"] and s.trained_on.in_shape == (2, 2, 8, 8)
+    c = trained["cfg"]; paths = dict(dataset=c.dataset, cache_dir=c.cache_dir, results_dir=c.results_dir)  # recorded portably
+    assert s.trained_on.config.replace(**paths) == c and s.trained_on.in_shape == (2, 2, 8, 8)
     best = torch.load(Path(trained["result"]["checkpoints"])/"best.pt", weights_only=True)
     own = s.state_dict()
     assert {f"student.{k}" for k in own} == {k for k in best if k.startswith("student.")}
@@ -45,14 +46,14 @@ def test_checkpoints_load_with_weights_only(trained, monkeypatch):
     "Every torch.load of a run's checkpoints passes weights_only=True."
     calls, real = [], torch.load
     monkeypatch.setattr(torch, "load", lambda *a, **kw: calls.append(kw.get("weights_only")) or real(*a, **kw))
-    api.load_student(trained["run_dir"]); api.load_teacher(trained["run_dir"])
+    api.load_student(trained["run_dir"], cache=trained["cfg"].cache_dir); api.load_teacher(trained["run_dir"], cache=trained["cfg"].cache_dir)
     assert calls == [True, True]
 
 
 @pytest.mark.parametrize("who", ["student", "teacher:simvp"])
 def test_loaded_models_reproduce_the_runs_metrics(trained, who):
     "evaluate(loaded model, the run's file) gives the test metrics `run` reported."
-    m = api.load_student(trained["run_dir"]) if who == "student" else api.load_teacher(trained["run_dir"], "simvp")
+    m = api.load_student(trained["run_dir"], cache=trained["cfg"].cache_dir) if who == "student" else api.load_teacher(trained["run_dir"], "simvp", cache=trained["cfg"].cache_dir)
     got, want = api.evaluate(m, trained["d"]/"toy.nc"), trained["result"]["metrics"][who]["test"]
     for k in ("mse", "mae"):  # same model, same windows, same float32 reductions: equal up to rounding (1e-5 relative)
         assert got[k] == pytest.approx(want[k], rel=1e-5), (k, got[k], want[k])
@@ -83,7 +84,7 @@ def test_evaluate_by_embedded_name_and_all_windows(cache):
 
 
 def test_evaluate_errors_name_what_does_not_fit(trained):
-    s = api.load_student(trained["run_dir"])
+    s = api.load_student(trained["run_dir"], cache=trained["cfg"].cache_dir)
     with pytest.raises(ValueError, match=r"the data gives \(2, 2, 6, 8\)"):
         api.evaluate(s, toy_dataset(n_member=3, n_time=24, h=6, w=8))
     with pytest.raises(ValueError, match=r"trained on variables \['u', 'v'\]"):

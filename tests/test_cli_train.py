@@ -33,11 +33,15 @@ def test_train_then_evaluate(files, capsys):
     res = json.loads((files/"results"/"mine-kd"/"result.json").read_text())
     assert res["config"]["epochs"] == 2 and res["config"]["teacher_cache"] is False and res["config"]["lr"] == 1e-3
     assert res["fit"]["epochs_run"] == 2
-    assert main(["evaluate", str(files/"results"/"mine-kd"), "--data", str(files/"mine.nc"), "--json", str(files/"m.json")]) == 0
+    assert main(["evaluate", str(files/"results"/"mine-kd"), "--data", str(files/"mine.nc"), "--json", str(files/"m.json"),
+                 "--cache", str(files/"cache")]) == 0
     assert capsys.readouterr().out.startswith("student on ")
     m = json.loads((files/"m.json").read_text())["metrics"]
     assert m["mse"] == pytest.approx(res["metrics"]["student"]["test"]["mse"], rel=1e-5)  # same model, same windows
-    assert main(["evaluate", str(files/"results"/"mine-kd"), "--model", "teacher"]) == 0  # default data: the run's own
+    assert main(["evaluate", str(files/"results"/"mine-kd"), "--model", "teacher", "--cache", str(files/"cache")]) == 2
+    assert "recorded as <elsewhere>/mine.nc" in capsys.readouterr().err  # result.json keeps no absolute path: name the data
+    assert main(["evaluate", str(files/"results"/"mine-kd"), "--model", "teacher", "--cache", str(files/"cache"),
+                 "--data", str(files/"mine.nc")]) == 0
 
 
 def test_print_config(files, capsys):
