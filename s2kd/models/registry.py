@@ -14,6 +14,7 @@ from ..efficiency import count_params  # one parameter counter for the library
 from .students import UNet, ResNet, MLPMixer
 from .simvp import SimVP
 from .alternet import STAlterNet
+from .triton import Triton
 from .multimodal import MultimodalTeacher
 
 # %% auto #0
@@ -22,9 +23,11 @@ __all__ = ['MODELS', 'ROLE', 'PRESETS', 'MULTIMODAL_BACKBONE_PRESET', 'model_kwa
 
 # %% ../../nbs/15_models.registry.ipynb #e08b9322
 MODELS: dict[str, type] = {"unet": UNet, "resnet": ResNet, "mixer": MLPMixer,
-                           "simvp": SimVP, "simvp_deep": SimVP, "alternet": STAlterNet, "multimodal": MultimodalTeacher}
+                           "simvp": SimVP, "simvp_deep": SimVP, "alternet": STAlterNet, "multimodal": MultimodalTeacher,
+                           "triton": Triton}
 ROLE: dict[str, str] = {"unet": "student", "resnet": "student", "mixer": "student",
-                        "simvp": "teacher", "simvp_deep": "teacher", "alternet": "teacher", "multimodal": "teacher"}
+                        "simvp": "teacher", "simvp_deep": "teacher", "alternet": "teacher", "multimodal": "teacher",
+                        "triton": "teacher"}
 PRESETS: dict[str, dict[str, dict]] = {
     "unet":   {"smoke": dict(dim=4, mults=(1, 2)), "quick": dict(dim=16, mults=(1, 2, 4)),
                "paper": dict(dim=44, mults=(1, 2, 4, 8))},
@@ -39,6 +42,9 @@ PRESETS: dict[str, dict[str, dict]] = {
                    "paper": dict(hid_s=64, hid_t=640, n_s=4, n_t=16)},
     "alternet": {"smoke": dict(dim=16, n_down=1, depth=1, heads=2), "quick": dict(dim=64, n_down=2, depth=2, heads=4),
                  "paper": dict(dim=512, n_down=2, depth=8, heads=8)},
+    "triton": {"smoke": dict(dim=4, mults=(1, 2), core_dim=16, depth=1, heads=2),
+               "quick": dict(dim=8, mults=(1, 2, 4, 8), core_dim=128, depth=4, heads=4, mlp_ratio=2.0),
+               "paper": dict(dim=128, mults=(1, 2, 4), core_dim=992, depth=12, heads=16)},
 }
 MULTIMODAL_BACKBONE_PRESET = {"simvp": "simvp_deep", "alternet": "alternet"}  # whose sizes a multimodal backbone takes
 _CROSS = {"smoke": dict(n_cross=2, heads=2), "quick": dict(n_cross=2, heads=8), "paper": dict(n_cross=2, heads=8)}
