@@ -15,6 +15,7 @@ from .students import UNet, ResNet, MLPMixer
 from .simvp import SimVP
 from .alternet import STAlterNet
 from .triton import Triton
+from .earthfarseer import EarthFarseer
 from .multimodal import MultimodalTeacher
 
 # %% auto #0
@@ -24,10 +25,10 @@ __all__ = ['MODELS', 'ROLE', 'PRESETS', 'MULTIMODAL_BACKBONE_PRESET', 'model_kwa
 # %% ../../nbs/15_models.registry.ipynb #e08b9322
 MODELS: dict[str, type] = {"unet": UNet, "resnet": ResNet, "mixer": MLPMixer,
                            "simvp": SimVP, "simvp_deep": SimVP, "alternet": STAlterNet, "multimodal": MultimodalTeacher,
-                           "triton": Triton}
+                           "triton": Triton, "earthfarseer": EarthFarseer}
 ROLE: dict[str, str] = {"unet": "student", "resnet": "student", "mixer": "student",
                         "simvp": "teacher", "simvp_deep": "teacher", "alternet": "teacher", "multimodal": "teacher",
-                        "triton": "teacher"}
+                        "triton": "teacher", "earthfarseer": "teacher"}
 PRESETS: dict[str, dict[str, dict]] = {
     "unet":   {"smoke": dict(dim=4, mults=(1, 2)), "quick": dict(dim=16, mults=(1, 2, 4)),
                "paper": dict(dim=44, mults=(1, 2, 4, 8))},
@@ -45,6 +46,10 @@ PRESETS: dict[str, dict[str, dict]] = {
     "triton": {"smoke": dict(dim=4, mults=(1, 2), core_dim=16, depth=1, heads=2),
                "quick": dict(dim=8, mults=(1, 2, 4, 8), core_dim=128, depth=4, heads=4, mlp_ratio=2.0),
                "paper": dict(dim=128, mults=(1, 2, 4), core_dim=992, depth=12, heads=16)},
+    "earthfarseer": {"smoke": dict(hid_s=4, n_s=2, dim_g=8, depth_g=1, patch=4, hid_t=8, n_t=2, depth_t=1, n_blocks=2, kernels=(3, 5)),
+                     "quick": dict(hid_s=8, n_s=4, dim_g=64, depth_g=2, patch=8, hid_t=128, n_t=2, depth_t=2, kernels=(3, 5, 7),
+                                   down_first=True),
+                     "paper": dict(hid_s=64, n_s=4, dim_g=768, depth_g=12, patch=16, hid_t=512, n_t=6, depth_t=9)},
 }
 MULTIMODAL_BACKBONE_PRESET = {"simvp": "simvp_deep", "alternet": "alternet"}  # whose sizes a multimodal backbone takes
 _CROSS = {"smoke": dict(n_cross=2, heads=2), "quick": dict(n_cross=2, heads=8), "paper": dict(n_cross=2, heads=8)}
