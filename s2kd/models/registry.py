@@ -101,7 +101,7 @@ def cli_models(argv:list[str]|None=None):  # command-line arguments after `s2kd 
         print(f"s2kd models: --shape must be four positive integers T,C,H,W, got {a.shape!r}", file=sys.stderr)
         return 2
     print(f"models for in_shape={shape}, t_out={a.t_out}")
-    print(f"{'model':11s} {'role':8s} {'preset':6s} {'params':>12s}  class")
+    print(f"{'model':12s} {'role':8s} {'preset':6s} {'params':>12s}  class")
     for n, role, p, k in param_table(in_shape=shape, t_out=a.t_out, names=a.model, presets=a.preset):
-        print(f"{n:11s} {role:8s} {p:6s} {k:12,d}  {MODELS[n].__name__}")
+        print(f"{n:12s} {role:8s} {p:6s} {k:12,d}  {MODELS[n].__name__}")
     return 0
