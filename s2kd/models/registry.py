@@ -44,7 +44,7 @@ PRESETS: dict[str, dict[str, dict]] = {
     "alternet": {"smoke": dict(dim=16, n_down=1, depth=1, heads=2), "quick": dict(dim=64, n_down=2, depth=2, heads=4),
                  "paper": dict(dim=512, n_down=2, depth=8, heads=8)},
     "triton": {"smoke": dict(dim=4, mults=(1, 2), core_dim=16, depth=1, heads=2),
-               "quick": dict(dim=8, mults=(1, 2, 4, 8), core_dim=128, depth=4, heads=4, mlp_ratio=2.0),
+               "quick": dict(dim=16, mults=(1, 2, 4, 8), core_dim=128, depth=4, heads=4, mlp_ratio=2.0),
                "paper": dict(dim=128, mults=(1, 2, 4), core_dim=992, depth=12, heads=16)},
     "earthfarseer": {"smoke": dict(hid_s=4, n_s=2, dim_g=8, depth_g=1, patch=4, hid_t=8, n_t=2, depth_t=1, n_blocks=2, kernels=(3, 5)),
                      "quick": dict(hid_s=8, n_s=4, dim_g=64, depth_g=2, patch=8, hid_t=128, n_t=2, depth_t=2, kernels=(3, 5, 7),
