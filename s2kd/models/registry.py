@@ -14,6 +14,8 @@ from ..efficiency import count_params  # one parameter counter for the library
 from .students import UNet, ResNet, MLPMixer
 from .simvp import SimVP
 from .alternet import STAlterNet
+from .triton import Triton
+from .earthfarseer import EarthFarseer
 from .multimodal import MultimodalTeacher
 
 # %% auto #0
@@ -22,9 +24,11 @@ __all__ = ['MODELS', 'ROLE', 'PRESETS', 'MULTIMODAL_BACKBONE_PRESET', 'model_kwa
 
 # %% ../../nbs/15_models.registry.ipynb #e08b9322
 MODELS: dict[str, type] = {"unet": UNet, "resnet": ResNet, "mixer": MLPMixer,
-                           "simvp": SimVP, "simvp_deep": SimVP, "alternet": STAlterNet, "multimodal": MultimodalTeacher}
+                           "simvp": SimVP, "simvp_deep": SimVP, "alternet": STAlterNet, "multimodal": MultimodalTeacher,
+                           "triton": Triton, "earthfarseer": EarthFarseer}
 ROLE: dict[str, str] = {"unet": "student", "resnet": "student", "mixer": "student",
-                        "simvp": "teacher", "simvp_deep": "teacher", "alternet": "teacher", "multimodal": "teacher"}
+                        "simvp": "teacher", "simvp_deep": "teacher", "alternet": "teacher", "multimodal": "teacher",
+                        "triton": "teacher", "earthfarseer": "teacher"}
 PRESETS: dict[str, dict[str, dict]] = {
     "unet":   {"smoke": dict(dim=4, mults=(1, 2)), "quick": dict(dim=16, mults=(1, 2, 4)),
                "paper": dict(dim=44, mults=(1, 2, 4, 8))},
@@ -39,6 +43,13 @@ PRESETS: dict[str, dict[str, dict]] = {
                    "paper": dict(hid_s=64, hid_t=640, n_s=4, n_t=16)},
     "alternet": {"smoke": dict(dim=16, n_down=1, depth=1, heads=2), "quick": dict(dim=64, n_down=2, depth=2, heads=4),
                  "paper": dict(dim=512, n_down=2, depth=8, heads=8)},
+    "triton": {"smoke": dict(dim=4, mults=(1, 2), core_dim=16, depth=1, heads=2),
+               "quick": dict(dim=16, mults=(1, 2, 4, 8), core_dim=128, depth=4, heads=4, mlp_ratio=2.0),
+               "paper": dict(dim=128, mults=(1, 2, 4), core_dim=992, depth=12, heads=16)},
+    "earthfarseer": {"smoke": dict(hid_s=4, n_s=2, dim_g=8, depth_g=1, patch=4, hid_t=8, n_t=2, depth_t=1, n_blocks=2, kernels=(3, 5)),
+                     "quick": dict(hid_s=8, n_s=4, dim_g=64, depth_g=2, patch=8, hid_t=128, n_t=2, depth_t=2, kernels=(3, 5, 7),
+                                   down_first=True),
+                     "paper": dict(hid_s=64, n_s=4, dim_g=768, depth_g=12, patch=16, hid_t=512, n_t=6, depth_t=9)},
 }
 MULTIMODAL_BACKBONE_PRESET = {"simvp": "simvp_deep", "alternet": "alternet"}  # whose sizes a multimodal backbone takes
 _CROSS = {"smoke": dict(n_cross=2, heads=2), "quick": dict(n_cross=2, heads=8), "paper": dict(n_cross=2, heads=8)}
@@ -91,7 +102,7 @@ def cli_models(argv:list[str]|None=None):  # command-line arguments after `s2kd 
         print(f"s2kd models: --shape must be four positive integers T,C,H,W, got {a.shape!r}", file=sys.stderr)
         return 2
     print(f"models for in_shape={shape}, t_out={a.t_out}")
-    print(f"{'model':11s} {'role':8s} {'preset':6s} {'params':>12s}  class")
+    print(f"{'model':12s} {'role':8s} {'preset':6s} {'params':>12s}  class")
     for n, role, p, k in param_table(in_shape=shape, t_out=a.t_out, names=a.model, presets=a.preset):
-        print(f"{n:11s} {role:8s} {p:6s} {k:12,d}  {MODELS[n].__name__}")
+        print(f"{n:12s} {role:8s} {p:6s} {k:12,d}  {MODELS[n].__name__}")
     return 0
