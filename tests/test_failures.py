@@ -122,3 +122,195 @@ def test_run_on_other_data_retrains_and_output_settings_resume(toy_run):
         warnings.simplefilter("error")  # no retraining warning: output-only settings do not block the resume
         rc = run(cfg.replace(results_dir=cfg.results_dir + "-2", num_workers=1, device="auto" if False else "cpu"), data=b)
     assert [h["val_mse"] for h in rc["fit"]["history"]] == vb and rc["fit"]["epochs_run"] == 2
+
+
+# ---- a SIGKILL at the wrong moment leaves nothing a later run keeps ----------------------------------------------
+def py(code, *args, cwd=None):
+    "Run python `code` in a fresh process (the worktree's s2kd first on the path)."
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code), *map(str, args)], capture_output=True, text=True,
+                          env=env, cwd=cwd, timeout=600)
+
+
+KILL_ON_SAVE = """
+import os, signal, sys, torch
+_save = torch.save
+def dying_save(obj, f, *a, **k):  # write half a file, then die as a SIGKILL would
+    _save(obj, f, *a, **k); open(f, "r+b").truncate(64); os.kill(os.getpid(), signal.SIGKILL)
+torch.save = dying_save
+"""
+
+FIT = """
+import sys, torch
+from torch import nn
+from s2kd.train.loop import fit
+class D(torch.utils.data.Dataset):
+    def __len__(self): return 8
+    def __getitem__(self, i): return {"x": torch.ones(2, 1, 4, 4) * i, "y": torch.ones(2, 1, 4, 4) * i, "index": i}
+class M(nn.Module):
+    def __init__(self): super().__init__(); self.w = nn.Parameter(torch.zeros(1))
+    def predict(self, b): return b["x"] * self.w
+    def forward(self, b): l = ((self.predict(b) - b["y"]) ** 2).mean(); return l, {"task": float(l)}
+r = fit(M(), D(), D(), epochs=2, batch_size=4, out_dir=sys.argv[1], progress=False, device="cpu")
+"""
+
+
+def leftovers(folder):
+    return sorted(p.name for p in Path(folder).rglob("*") if p.name.endswith(".tmp") or ".tmp" in p.name)
+
+
+def test_killed_checkpoint_write_is_swept_by_the_next_run(tmp_path):
+    out = tmp_path / "run"
+    r = py(KILL_ON_SAVE + FIT, out)
+    assert r.returncode == -9, r.stderr[-2000:]
+    assert leftovers(out), "the kill should leave a temporary"  # .best.pt.s2kd-<host>-<pid>-*.tmp
+    r = py(FIT, out)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert leftovers(out) == [] and sorted(p.name for p in out.iterdir()) == ["best.pt", "last.pt"]
+
+
+def test_killed_dataset_write_is_swept(tmp_path):
+    cache = tmp_path / "cache"
+    kill = """
+    import os, signal, sys, xarray as xr
+    _to = xr.Dataset.to_netcdf
+    def dying(self, path, *a, **k): open(path, "wb").write(b"half"); os.kill(os.getpid(), signal.SIGKILL)
+    xr.Dataset.to_netcdf = dying
+    from s2kd.data.embedded import load_dataset
+    load_dataset("traffic", size="tiny", cache_dir=sys.argv[1])
+    """
+    assert py(kill, cache).returncode == -9
+    assert leftovers(cache / "data")
+    r = py("import sys; from s2kd.data.embedded import load_dataset; load_dataset('traffic', size='tiny', cache_dir=sys.argv[1])", cache)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert leftovers(cache / "data") == []
+
+
+def test_killed_teacher_cache_build_is_swept(tmp_path):
+    build = """
+    import os, signal, sys, torch
+    from torch import nn
+    import s2kd.train.cache as C
+    class T(nn.Module):
+        def __init__(self): super().__init__(); torch.manual_seed(0); self.body = nn.Conv2d(2, 2, 1)
+        def forward(self, x): return self.body(x.flatten(1, 2)).unflatten(1, (2, 1))
+    class D(torch.utils.data.Dataset):
+        def __len__(self): return 6
+        def __getitem__(self, i): return {"x": torch.ones(2, 1, 4, 4) * i, "y": torch.zeros(2, 1, 4, 4), "index": i}
+    if sys.argv[2] == "kill":
+        _run = C.run_model
+        def dying(*a, **k): y = _run(*a, **k); os.kill(os.getpid(), signal.SIGKILL)
+        C.run_model = dying
+    C.build_teacher_cache(T(), D(), paths=["body"], dataset_key="toy", split="train", root=sys.argv[1], batch_size=2, device="cpu")
+    """
+    root = tmp_path / "teachers"
+    assert py(build, root, "kill").returncode == -9
+    assert leftovers(root)  # .<key>.s2kd-<host>-<pid>-*.tmp/
+    r = py(build, root, "ok"); assert r.returncode == 0, r.stderr[-2000:]
+    assert leftovers(root) == []
+
+
+def test_result_pair_is_never_half_new(tmp_path):
+    "Killed between the two files of a result: a reader never sees new metrics beside an old result.json (or the reverse)."
+    import csv
+    write = """
+    import os, signal, sys
+    import s2kd.core as core
+    if sys.argv[2] == "kill":
+        _replace, n = core.os.replace, [0]
+        def dying(a, b):
+            n[0] += 1
+            if n[0] == 2: os.kill(os.getpid(), signal.SIGKILL)  # after the first file, before the second
+            _replace(a, b)
+        core.os.replace = dying
+    from s2kd.train.experiment import write_result
+    write_result(sys.argv[1], dict(metrics={"student": {"test": {"mse": float(sys.argv[3])}}}))
+    """
+    folder = tmp_path / "res"
+    assert py(write, folder, "ok", 1.0).returncode == 0
+    assert py(write, folder, "kill", 2.0).returncode == -9
+    rj, mc = folder / "result.json", folder / "metrics.csv"
+    if rj.exists():  # the pair must agree
+        rows = list(csv.DictReader(mc.open()))
+        assert json.loads(rj.read_text())["metrics"]["student"]["test"]["mse"] == float(rows[0]["value"])
+
+
+@pytest.mark.parametrize("name", [".result.json.s2kd-host-123-abc.tmp", ".metrics.csv.s2kd-host-1-x.tmp", ".last.pt.s2kd-h-9-q.tmp",
+                                  "cache/data/.traffic-quick-seed0.nc.s2kd-h-1-z.tmp", "cache/teachers/.0123abcd.s2kd-h-2-k.tmp/0.npy",
+                                  "cache/data/traffic-quick-seed0.nc.lock"])
+def test_gitignore_matches_temporaries(name):
+    r = subprocess.run(["git", "check-ignore", "-q", f"results/x/{name}"], cwd=ROOT)
+    assert r.returncode == 0, f"{name} is not ignored"
+
+
+# ---- two processes building the same thing: the second waits and reuses -----------------------------------------
+def run_two(code, *args):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    ps = [subprocess.Popen([sys.executable, "-c", textwrap.dedent(code), *map(str, args), str(k)], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, env=env) for k in range(2)]
+    outs = [p.communicate(timeout=600) for p in ps]
+    for p, (o, e) in zip(ps, outs): assert p.returncode == 0, e[-2000:]
+    return [o for o, _ in outs]
+
+
+def test_two_processes_generate_a_dataset_once(tmp_path):
+    (tmp_path / "slow_gen.py").write_text(textwrap.dedent("""
+        import os, time
+        from s2kd.data.core import toy_dataset
+        def make(size, seed, device):
+            with open(os.environ["GEN_LOG"], "a") as f: f.write("generated\\n")
+            time.sleep(2); return toy_dataset(seed=seed)
+    """))
+    code = """
+    import sys; sys.path.insert(0, sys.argv[1])
+    from s2kd.data import embedded
+    embedded.EMBEDDED["slow"] = "slow_gen:make"
+    ds = embedded.load_dataset("slow", cache_dir=sys.argv[2]); print(float(ds.u.sum()))
+    """
+    os.environ["GEN_LOG"] = str(tmp_path / "log")
+    try: outs = run_two(code, tmp_path, tmp_path / "cache")
+    finally: del os.environ["GEN_LOG"]
+    assert (tmp_path / "log").read_text().count("generated") == 1
+    assert outs[0] == outs[1]
+
+
+def test_two_processes_narrate_once(tmp_path):
+    code = """
+    import sys, time
+    from s2kd.data.core import WindowDataset, toy_dataset
+    from s2kd.narrate.cache import build_narratives
+    from s2kd.narrate.core import StatisticalNarrator
+    class Logged(StatisticalNarrator):
+        def narrate(self, samples):
+            with open(sys.argv[2], "a") as f: f.write("".join(f"{s['info']['t0']}\\n" for s in samples))
+            time.sleep(0.2); return super().narrate(samples)
+    w = WindowDataset(toy_dataset(n_time=24), 2, 2)
+    c = build_narratives(w, Logged(), split="train", dataset_key="toy", root=sys.argv[1], batch_size=4, progress=False)
+    print(len(c.path.read_text().splitlines()), len(w))
+    """
+    outs = run_two(code, tmp_path / "cache", tmp_path / "log")
+    n_records, n = map(int, outs[0].split())
+    assert n_records == n and outs[0] == outs[1]  # one record per window, not two
+    assert len((tmp_path / "log").read_text().splitlines()) == n  # each window narrated once
+
+
+def test_two_processes_train_and_cache_a_teacher_once(tmp_path):
+    code = """
+    import sys, torch; torch.set_num_threads(1)
+    import s2kd.train.cache as C
+    from s2kd.data.core import toy_dataset
+    from s2kd.distill import Distiller
+    from s2kd.train.config import RunConfig
+    from s2kd.train.experiment import data_key, get_teacher, load_data
+    cfg = RunConfig(dataset="memory:toy", method="kd", epochs=3, batch_size=8, device="cpu", cache_dir=sys.argv[1])
+    w, _ = load_data(cfg, toy_dataset(n_member=3, n_time=24, h=8, w=8))
+    t, info = get_teacher("simvp", cfg, w, data_key(cfg, w))
+    _run, calls = C.run_model, [0]
+    def counted(*a, **k): calls[0] += 1; return _run(*a, **k)
+    C.run_model = counted
+    C.build_teacher_cache(t, w.train, paths=[t.feature_path], dataset_key="k", split="train", root=sys.argv[1] + "/teachers", batch_size=4)
+    print(info["trained"], calls[0])
+    """
+    outs = [o.split() for o in run_two(code, tmp_path / "cache")]
+    assert sorted(o[0] for o in outs) == ["False", "True"]  # one process trained, the other loaded what it stored
+    assert sorted(int(o[1]) for o in outs)[0] == 0  # and one of them ran the teacher over the split for the cache
