@@ -314,3 +314,31 @@ def test_two_processes_train_and_cache_a_teacher_once(tmp_path):
     outs = [o.split() for o in run_two(code, tmp_path / "cache")]
     assert sorted(o[0] for o in outs) == ["False", "True"]  # one process trained, the other loaded what it stored
     assert sorted(int(o[1]) for o in outs)[0] == 0  # and one of them ran the teacher over the split for the cache
+
+
+# ---- narratives are keyed by the values they describe (issue 11, item 2) -----------------------------------------
+def test_shipped_narratives_only_for_the_values_they_describe(tmp_path):
+    import warnings
+    from s2kd.data.core import load_windows
+    from s2kd.narrate.cache import build_narratives
+    from s2kd.narrate.core import Narrator
+    w = load_windows("traffic", size="quick", seed=0, cache_dir=str(tmp_path))
+    shipped = sorted((ROOT / "s2kd" / "narratives" / "traffic-quick-seed0" / "val").glob("*.jsonl"))[0]
+    calls = []
+
+    class Fresh(Narrator):  # stands in for the language model that wrote the shipped file (same identity)
+        name = "fresh"
+        def identity(self): return shipped.stem
+        def narrate_one(self, sample, i=0): calls.append(i); return f"fresh text {sample['x'].mean():.3f}"
+
+    kw = dict(split="val", dataset_key="traffic-quick-seed0", root=tmp_path, progress=False)
+    c = build_narratives(w.val, Fresh(), **kw)
+    assert c.texts(len(w.val)) == [json.loads(x)["text"] for x in shipped.read_text().splitlines()] and calls == []
+    v = list(w.ds.data_vars)[0]
+    changed = w.ds.assign({v: w.ds[v] * 3.6})  # e.g. m/s -> km/h: same dataset name, other values
+    w2 = load_windows(changed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        c2 = build_narratives(w2.val, Fresh(), **kw)
+    assert c2.path != c.path and len(calls) == len(w2.val)  # narrated afresh, into a file keyed by the new values
+    assert c2.texts(len(w2.val))[0].startswith("fresh text")
