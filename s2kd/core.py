@@ -116,16 +116,17 @@ except ImportError: fcntl = None
 def file_lock(path:str|os.PathLike,  # the lock file, e.g. `<target>.lock`
               what:str=""):          # what is being built, for the waiting message
     "Hold an exclusive lock on `path` for the block; another process asking for it waits."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as f:
-        if fcntl is not None:
-            try: fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                print(f"s2kd: waiting for another process building {what or path}", file=sys.stderr, flush=True)
-                fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+    path, f = Path(path), None
+    try: path.parent.mkdir(parents=True, exist_ok=True); f = open(path, "a")
+    except OSError: pass  # a read-only cache: nothing will be written there, so nothing to lock
+    if f is None or fcntl is None: yield path; return
+    with f:
+        try: fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"s2kd: waiting for another process building {what or path}", file=sys.stderr, flush=True)
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
         try: yield path
-        finally:
-            if fcntl is not None: fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+        finally: fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
 # %% ../nbs/00_core.ipynb #124ea1ab
 @contextmanager
