@@ -164,6 +164,8 @@ def run(cfg:RunConfig,        # the run
     if write and (diff := config_diff(_read_json(ck/"config.json"), fcfg)):
         warnings.warn(f"{ck}: the checkpoints of run {cfg.run_name!r} were trained under other settings or data "
                       f"(differ in {diff}); training from scratch"); resume = False
+    if world()[1] > 1:  # under DDP rank 0 decides (another rank may read config.json after rank 0 rewrote it)
+        flag = [resume]; torch.distributed.broadcast_object_list(flag, src=0); resume = flag[0]
     r = fit(d, w.train, w.val, out_dir=ck if write else None, config=fcfg, resume=resume, progress=progress,
             **_loop_kw(cfg, cfg.epochs))
     kw = dict(data_range=data_range(w), lat=w.ds["lat"].values.tolist() if "lat" in w.ds.dims else None,
