@@ -115,8 +115,8 @@ def get_teacher(name:str, cfg:RunConfig, w, dkey:str, *, progress:bool=False):  
     t, info = new(), dict(name=name, preset=cfg.teacher_preset, checkpoint=str(path), trained=False)
     # one process trains, a second one asking for the same teacher waits and loads it (DDP ranks train together: no lock)
     with file_lock(f"{path}.lock", path.name) if world()[1] == 1 else nullcontext():
-        if path.exists() and not _load_stored(t, path): t = new()  # unreadable or another architecture: rebuilt below
-        if not path.exists():
+        if not (path.exists() and _load_stored(t, path)):  # absent, unreadable or another architecture: train it
+            t = new()  # fresh weights (a failed load may have filled some)
             run_dir = store/f".run-{path.stem}"
             r = fit(Distiller(t, method="baseline"), w.train, w.val, out_dir=run_dir, progress=progress, **_loop_kw(cfg, epochs))
             if world()[0] == 0:
