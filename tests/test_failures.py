@@ -150,7 +150,7 @@ class D(torch.utils.data.Dataset):
 class M(nn.Module):
     def __init__(self): super().__init__(); self.w = nn.Parameter(torch.zeros(1))
     def predict(self, b): return b["x"] * self.w
-    def forward(self, b): l = ((self.predict(b) - b["y"]) ** 2).mean(); return l, {"task": float(l)}
+    def forward(self, b): l = ((self.predict(b) - b["y"]) ** 2).mean(); return l, {"task": float(l.detach())}
 r = fit(M(), D(), D(), epochs=2, batch_size=4, out_dir=sys.argv[1], progress=False, device="cpu")
 """
 
@@ -343,3 +343,27 @@ def test_shipped_narratives_only_for_the_values_they_describe(tmp_path):
         c2 = build_narratives(w2.val, Fresh(), **kw)
     assert c2.path != c.path and len(calls) == len(w2.val)  # narrated afresh, into a file keyed by the new values
     assert c2.texts(len(w2.val))[0].startswith("fresh text")
+
+
+# ---- fit.wall_s after a resume is the total -----------------------------------------------------------------------
+def test_fit_wall_s_counts_every_process(tmp_path):
+    import time, torch
+    from torch import nn
+    from s2kd.train.loop import fit
+
+    class D(torch.utils.data.Dataset):
+        def __len__(self): return 8
+        def __getitem__(self, i): return {"x": torch.ones(2, 1, 4, 4) * i, "y": torch.ones(2, 1, 4, 4) * i, "index": i}
+
+    class M(nn.Module):
+        def __init__(self): super().__init__(); self.w = nn.Parameter(torch.zeros(1))
+        def predict(self, b): return b["x"] * self.w
+        def forward(self, b): l = ((self.predict(b) - b["y"]) ** 2).mean(); return l, {"task": float(l.detach())}
+
+    def crash(epoch, rec):
+        time.sleep(1.0)  # the first process spends at least 1 s after epoch 0's checkpoint, counted in epoch 1's
+        if epoch == 1: raise RuntimeError("killed")
+    kw = dict(epochs=3, batch_size=4, out_dir=tmp_path, progress=False, device="cpu")
+    with pytest.raises(RuntimeError, match="killed"): fit(M(), D(), D(), callback=crash, **kw)
+    r = fit(M(), D(), D(), **kw)  # resumes for the last epoch only
+    assert r["epochs_run"] == 3 and r["wall_s"] >= 1.0, r["wall_s"]  # the total, not only this process's share
