@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse, importlib, sys
 
 # %% auto #0
-__all__ = ['COMMANDS', 'usage', 'main', 'DefaultsHelpFormatter']
+__all__ = ['COMMANDS', 'usage', 'user_errors', 'main', 'DefaultsHelpFormatter']
 
 # %% ../nbs/90_cli.ipynb #409d0297
 COMMANDS = {
@@ -29,6 +29,13 @@ def usage():
     return ("usage: s2kd COMMAND [ARGS...]   (s2kd COMMAND --help for a command's options)\n\ncommands:\n"
             + "\n".join(f"  {k:<{w}}  {d}" for k, (_, d) in COMMANDS.items()))
 
+def user_errors() -> tuple:
+    "The exception types a command reports as `s2kd <cmd>: error: ...` (bad input, not a bug): imported only on failure."
+    from s2kd.core import DataError, UnknownNameError
+    from s2kd.train.config import ConfigError
+    from s2kd.narrate.encoders import MissingModelError
+    return (DataError, ConfigError, UnknownNameError, MissingModelError, FileNotFoundError)
+
 def main(argv:list[str]|None=None):
     "Console entry point."
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -37,7 +44,10 @@ def main(argv:list[str]|None=None):
         key = " ".join(argv[:n])
         if key in COMMANDS:
             mod, fn = COMMANDS[key][0].split(":")
-            return getattr(importlib.import_module(mod), fn)(argv[n:]) or 0
+            try: return getattr(importlib.import_module(mod), fn)(argv[n:]) or 0
+            except Exception as e:
+                if not isinstance(e, user_errors()): raise  # a bug: keep the traceback
+                print(f"s2kd {key}: error: {e}", file=sys.stderr); return 2
     print(f"s2kd: unknown command {' '.join(argv[:2])!r}\n\n{usage()}", file=sys.stderr)
     return 2
 

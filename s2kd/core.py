@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #49d4c3d3
 from __future__ import annotations
-import json, os, platform, random, tempfile
+import json, os, platform, random, re, shutil, socket, sys, tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -12,15 +12,20 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['LAYOUT', 'ENV_CACHE', 'STACK', 'DataError', 'check_tensor', 'seed_everything', 'get_device', 'num_threads',
-           'cache_dir', 'atomic_path', 'atomic_write', 'atomic_write_json', 'atomic_torch_save', 'package_versions',
-           'git_commit', 'environment_info', 'project_root', 'portable_paths']
+__all__ = ['LAYOUT', 'ENV_CACHE', 'STACK', 'DataError', 'UnknownNameError', 'check_tensor', 'seed_everything', 'get_device',
+           'num_threads', 'cache_dir', 'sweep_temps', 'temp_path', 'file_lock', 'atomic_path', 'atomic_write',
+           'atomic_write_json', 'atomic_torch_save', 'package_versions', 'git_commit', 'environment_info',
+           'project_root', 'portable_paths']
 
 # %% ../nbs/00_core.ipynb #4dcd11ab
 LAYOUT = ("B", "T", "C", "H", "W")  # the one tensor layout of s2kd
 
 class DataError(ValueError):
     "Bad input data: the message says which file, variable or shape, and what was expected."
+
+class UnknownNameError(KeyError):
+    "A name that is not in a registry (model, narrator, encoder, ...): the message lists the known names."
+    def __str__(self): return str(self.args[0]) if self.args else ""  # KeyError would print the message quoted
 
 # %% ../nbs/00_core.ipynb #8b45ec91
 def check_tensor(x,                 # tensor or array to check
@@ -74,12 +79,61 @@ def cache_dir(path:str|os.PathLike|None=None,  # explicit location; wins over th
     p.mkdir(parents=True, exist_ok=True)
     return p
 
-# %% ../nbs/00_core.ipynb #22e5bc3e
+# %% ../nbs/00_core.ipynb #e6d6b2b4
+def _host(): return re.sub(r"[^A-Za-z0-9]", "_", socket.gethostname()) or "host"
+_TMP = re.compile(r"^\..+\.s2kd-(?P<host>[A-Za-z0-9_]+)-(?P<pid>\d+)-[^/]*\.tmp$")
+
+def _alive(pid:int):
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except PermissionError: return True  # someone else's process
+    return True
+
+def sweep_temps(folder:str|os.PathLike):  # a folder that receives atomic writes
+    "Remove the temporaries (files or folders) that dead s2kd processes of this host left in `folder`; returns their names."
+    gone = []
+    for p in Path(folder).glob(".*.s2kd-*.tmp"):
+        m = _TMP.match(p.name)
+        if not m or m["host"] != _host() or int(m["pid"]) == os.getpid() or _alive(int(m["pid"])): continue
+        try: shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+        except FileNotFoundError: continue  # another process swept it first
+        gone.append(p.name)
+    return gone
+
+def temp_path(path:str|os.PathLike,  # the final destination the temporary will be renamed to
+              dir:bool=False):       # make a folder instead of a file
+    "A new, recognisably named temporary file (or folder) beside `path`, after sweeping stale ones."
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True); sweep_temps(path.parent)
+    kw = dict(dir=path.parent, prefix=f".{path.name}.s2kd-{_host()}-{os.getpid()}-", suffix=".tmp")
+    if dir: return Path(tempfile.mkdtemp(**kw))
+    fd, tmp = tempfile.mkstemp(**kw); os.close(fd)
+    return Path(tmp)
+
+# %% ../nbs/00_core.ipynb #50768283
+try: import fcntl
+except ImportError: fcntl = None
+
+@contextmanager
+def file_lock(path:str|os.PathLike,  # the lock file, e.g. `<target>.lock`
+              what:str=""):          # what is being built, for the waiting message
+    "Hold an exclusive lock on `path` for the block; another process asking for it waits."
+    path, f = Path(path), None
+    try: path.parent.mkdir(parents=True, exist_ok=True); f = open(path, "a")
+    except OSError: pass  # a read-only cache: nothing will be written there, so nothing to lock
+    if f is None or fcntl is None: yield path; return
+    with f:
+        try: fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"s2kd: waiting for another process building {what or path}", file=sys.stderr, flush=True)
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        try: yield path
+        finally: fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+# %% ../nbs/00_core.ipynb #124ea1ab
 @contextmanager
 def atomic_path(path:str|os.PathLike):  # final destination
     "Yield a temporary path beside `path`; it replaces `path` only if the block succeeds."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"); os.close(fd)
+    path = Path(path); tmp = str(temp_path(path))
     try:
         yield Path(tmp)
         umask = os.umask(0); os.umask(umask)

@@ -4,37 +4,58 @@
 
 # %% ../nbs/91_reproduce.ipynb #d9a239c5
 from __future__ import annotations
-import argparse, time, traceback
+import argparse, json, time, traceback
 from pathlib import Path
 
-from .core import atomic_write, atomic_write_json, cache_dir, environment_info
+from .core import DataError, atomic_write, atomic_write_json, cache_dir, environment_info
 from .data.embedded import EMBEDDED, SIZES, dataset_key, describe, load_dataset
 
 # %% auto #0
-__all__ = ['build_all', 'cli_reproduce']
+__all__ = ['check_names', 'merge_rows', 'build_all', 'cli_reproduce']
 
 # %% ../nbs/91_reproduce.ipynb #8ede1dd6
-def build_all(*, size:str="quick", seed:int=0, out:str|Path=".", names:list[str]|None=None, cache=None, regenerate=False):
-    "Generate (or load cached) embedded datasets, save their overview figures and a summary; returns the rows."
+def check_names(names:list[str]|None):  # dataset names asked for; None -> all embedded
+    "The names to build, in order; an unknown name is a `DataError` before any work starts."
+    names = list(EMBEDDED) if not names else [n.strip() for n in names if n.strip()]
+    bad = [n for n in names if n not in EMBEDDED]
+    if bad or not names: raise DataError(f"unknown dataset(s) {bad or names}; embedded datasets are {list(EMBEDDED)}")
+    return names
+
+def merge_rows(old:list[dict], new:list[dict]):
+    "Summary rows after a (partial) run: new successes replace, a failure never replaces a good row; embedded order."
+    by = {r["name"]: r for r in old}
+    for r in new:
+        prev = by.get(r["name"])
+        by[r["name"]] = r if r["ok"] or prev is None or not prev.get("ok") else prev | {"last_error": r["error"]}
+    order = {n: i for i, n in enumerate(EMBEDDED)}
+    return sorted(by.values(), key=lambda r: (order.get(r["name"], len(order)), r["name"]))
+
+def _build_one(name, *, size, seed, out, cache, regenerate):
     from s2kd.data.plots import save_overview
-    out = Path(out); rows = []
-    for name in names or list(EMBEDDED):
-        t0 = time.perf_counter()
-        try:
-            ds = load_dataset(name, size=size, seed=seed, cache_dir=cache, regenerate=regenerate)
-            fig = save_overview(ds, out / "figures" / f"data_{name}.png")
-            f = cache_dir(cache, "data") / f"{dataset_key(name, size, seed)}.nc"
-            rows.append(dict(name=name, ok=True, size=size, dims=dict(ds.sizes), variables=list(ds.data_vars),
-                             generation_s=ds.attrs.get("generation_seconds"), load_s=round(time.perf_counter() - t0, 2),
-                             file_mb=round(f.stat().st_size / 2**20, 2), synthetic=ds.attrs.get("synthetic"), figure=str(fig)))
-            print(describe(ds), "\n", flush=True)
-        except Exception as e:
-            traceback.print_exc()
-            rows.append(dict(name=name, ok=False, size=size, error=f"{type(e).__name__}: {e}"))
-    summary = dict(rows=rows, environment=environment_info("cpu"), seed=seed)
-    atomic_write_json(out / "results" / "data" / f"summary_{size}.json", summary)
+    t0 = time.perf_counter()
+    try:
+        ds = load_dataset(name, size=size, seed=seed, cache_dir=cache, regenerate=regenerate)
+        fig = save_overview(ds, out / "figures" / f"data_{name}.png")
+        f = cache_dir(cache, "data") / f"{dataset_key(name, size, seed)}.nc"
+        print(describe(ds), "\n", flush=True)
+        return dict(name=name, ok=True, size=size, seed=seed, dims=dict(ds.sizes), variables=list(ds.data_vars),
+                    generation_s=ds.attrs.get("generation_seconds"), load_s=round(time.perf_counter() - t0, 2),
+                    file_mb=round(f.stat().st_size / 2**20, 2), synthetic=ds.attrs.get("synthetic"),
+                    figure=Path(fig).relative_to(out).as_posix() if Path(fig).is_relative_to(out) else str(fig))
+    except Exception as e:
+        traceback.print_exc()
+        return dict(name=name, ok=False, size=size, seed=seed, error=f"{type(e).__name__}: {e}")
+
+def build_all(*, size:str="quick", seed:int=0, out:str|Path=".", names:list[str]|None=None, cache=None, regenerate=False):
+    "Generate (or load cached) embedded datasets, save their overview figures and merge them into the summary; returns this run's rows."
+    names = check_names(names); out = Path(out)
+    rows = [_build_one(n, size=size, seed=seed, out=out, cache=cache, regenerate=regenerate) for n in names]
+    jp = out / "results" / "data" / f"summary_{size}.json"
+    old = json.loads(jp.read_text())["rows"] if jp.exists() else []
+    merged = merge_rows(old, rows)
+    atomic_write_json(jp, dict(rows=merged, environment=environment_info("cpu"), seed=seed))
     md = ["| dataset | dims | generation (s) | file (MB) | synthetic |", "|---|---|---|---|---|"]
-    md += [f"| {r['name']} | {r.get('dims', r.get('error'))} | {r.get('generation_s')} | {r.get('file_mb')} | {r.get('synthetic')} |" for r in rows]
+    md += [f"| {r['name']} | {r.get('dims', r.get('error'))} | {r.get('generation_s')} | {r.get('file_mb')} | {r.get('synthetic')} |" for r in merged]
     atomic_write(out / "results" / "data" / f"summary_{size}.md", "\n".join(md) + "\n")
     return rows
 

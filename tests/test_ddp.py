@@ -77,7 +77,7 @@ from s2kd.train.config import RunConfig
 from s2kd.train.experiment import run
 from s2kd.train.loop import world
 d = sys.argv[1]
-cfg = RunConfig(dataset="toy", method="kd", epochs=2, batch_size=8, device="cpu", cache_dir=f"{d}/cache", results_dir=f"{d}/results")
+cfg = RunConfig(dataset="memory:toy", method="kd", epochs=2, batch_size=8, device="cpu", cache_dir=f"{d}/cache", results_dir=f"{d}/results")
 r = run(cfg, data=toy_dataset(n_member=3, n_time=24, h=8, w=8))
 print("RESULT", world()[0], r["fit"]["world_size"], repr(r["metrics"]["student"]["test"]["mse"]), flush=True)
 '''

@@ -11,7 +11,7 @@ from s2kd.data.core import load_windows
 import s2kd.narrate.core as core
 from s2kd.narrate.core import EventNarrator, StatisticalNarrator, get_narrator, render_prompt, summarize
 from s2kd.narrate.cache import (NarrativeCache, TextConditioned, build_embeddings, build_narratives, cli_narrate,
-                                load_embeddings, window_sample)
+                                data_fingerprint, load_embeddings, window_sample)
 
 torch.set_num_threads(1)
 
@@ -77,7 +77,7 @@ def test_cache_roundtrip_and_keying(windows, root):
     ds = windows["traffic"].val
     nar = StatisticalNarrator("rich")
     c = build_narratives(ds, nar, split="val", dataset_key=key("traffic"), root=root, progress=False)
-    assert c.path == root / "narratives" / key("traffic") / "val" / f"{nar.identity()}.jsonl"
+    assert c.path == root / "narratives" / key("traffic") / f"data-{data_fingerprint(ds)}" / "val" / f"{nar.identity()}.jsonl"
     assert c.texts(len(ds)) == nar([window_sample(ds, i) for i in range(len(ds))])
     r = c.load()[0]
     assert {"index", "text", "narrator", "config", "prompt_version", "dataset", "split", "created_at", "s2kd"} <= set(r)
@@ -87,7 +87,7 @@ def test_cache_roundtrip_and_keying(windows, root):
     coarse = build_narratives(ds, "stat-coarse", split="val", dataset_key=key("traffic"), root=root, progress=False)
     assert coarse.path != c.path and coarse.texts() != c.texts()
     # a file moved under another narrator's name is refused, never reused
-    stale = NarrativeCache(root, key("traffic"), "val", StatisticalNarrator("rich", max_vars=1).identity())
+    stale = NarrativeCache(root, key("traffic"), "val", StatisticalNarrator("rich", max_vars=1).identity(), data=ds)
     stale.path.write_text(c.path.read_text())
     with pytest.raises(DataError, match="stale or moved"): stale.load()
     stale.path.unlink()
@@ -107,7 +107,7 @@ def test_resume_after_interruption(windows, tmp_path):
     nar = Dies(die_at=3, level="coarse")
     kw = dict(split="val", dataset_key=key("traffic"), root=tmp_path, batch_size=4, progress=False)
     with pytest.raises(KeyboardInterrupt): build_narratives(ds, nar, **kw)
-    c = NarrativeCache(tmp_path, key("traffic"), "val", nar.identity())
+    c = NarrativeCache(tmp_path, key("traffic"), "val", nar.identity(), data=ds)
     assert sorted(c.load()) == list(range(8))
     nar.die_at, nar.done = 0, []
     build_narratives(ds, nar, **kw)
@@ -136,7 +136,7 @@ def test_embeddings_and_text_conditioned(windows, root):
     e = build_embeddings(ds, StatisticalNarrator("rich"), enc, split="val", dataset_key=key("traffic"), root=root, progress=False)
     N, L, D = e["tokens"].shape
     assert N == len(ds) and e["mask"].shape == (N, L) and e["pooled"].shape == (N, D) and e["mask"].any(1).all()
-    path = NarrativeCache(root, key("traffic"), "val", StatisticalNarrator("rich").identity()).embeddings_path(enc.identity())
+    path = NarrativeCache(root, key("traffic"), "val", StatisticalNarrator("rich").identity(), data=ds).embeddings_path(enc.identity())
     again = load_embeddings(path)                          # weights_only=True inside
     assert torch.equal(again["tokens"], e["tokens"])
     b = next(iter(DataLoader(TextConditioned(ds, path), batch_size=5)))
@@ -150,7 +150,7 @@ def test_cli_narrate_resumes(windows, tmp_path, capsys):
     assert cli_narrate(args) == 0
     out = capsys.readouterr().out
     assert "val:" in out and "test:" in out and "embeddings" in out
-    c = NarrativeCache(tmp_path, key("traffic"), "val", get_narrator("stat-coarse").identity())
+    c = NarrativeCache(tmp_path, key("traffic"), "val", get_narrator("stat-coarse").identity(), data=windows["traffic"].val)
     first = c.path.read_text()
     assert cli_narrate(args) == 0                          # a second run resumes: nothing rewritten
     assert c.path.read_text() == first

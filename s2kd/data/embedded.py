@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ..core import DataError, atomic_path, cache_dir as _cache_dir
+from ..core import DataError, atomic_path, cache_dir as _cache_dir, file_lock
 from .core import split_dataset, validate_dataset, spatial_dims
 from .files import is_data_path, open_data_file
 
@@ -47,19 +47,20 @@ def load_dataset(name:str, *, size:str="tiny", seed:int=0, cache_dir=None, devic
     gen = get_generator(name)
     if size not in SIZES: raise DataError(f"unknown size {size!r} for {name!r}; expected one of {SIZES}")
     path = _cache_dir(cache_dir, "data") / f"{dataset_key(name, size, seed)}.nc"
-    if path.exists() and not regenerate:
-        try:
-            with xr.open_dataset(path, engine="h5netcdf") as f: ds = f.load()
-            return validate_dataset(ds, str(path))
-        except Exception as e:  # a torn or corrupt cache file: ours to rebuild
-            warnings.warn(f"{path}: unreadable cached dataset ({type(e).__name__}: {e}); regenerating")
-    t0 = time.perf_counter()
-    ds = gen(size=size, seed=seed, device=device)
-    ds.attrs.update(name=name, size=size, generation_seconds=round(time.perf_counter() - t0, 3))
-    validate_dataset(ds, name)
-    enc = {v: {"zlib": True, "complevel": 4} for v in ds.data_vars}
-    with atomic_path(path) as tmp: ds.to_netcdf(tmp, engine="h5netcdf", encoding=enc)
-    return ds
+    with file_lock(f"{path}.lock", path.name):  # a second process waits here, then loads what the first wrote
+        if path.exists() and not regenerate:
+            try:
+                with xr.open_dataset(path, engine="h5netcdf") as f: ds = f.load()
+                return validate_dataset(ds, str(path))
+            except Exception as e:  # a torn or corrupt cache file: ours to rebuild
+                warnings.warn(f"{path}: unreadable cached dataset ({type(e).__name__}: {e}); regenerating")
+        t0 = time.perf_counter()
+        ds = gen(size=size, seed=seed, device=device)
+        ds.attrs.update(name=name, size=size, generation_seconds=round(time.perf_counter() - t0, 3))
+        validate_dataset(ds, name)
+        enc = {v: {"zlib": True, "complevel": 4} for v in ds.data_vars}
+        with atomic_path(path) as tmp: ds.to_netcdf(tmp, engine="h5netcdf", encoding=enc)
+        return ds
 
 # %% ../../nbs/07_data.embedded.ipynb #57228f85
 def _span(d):
@@ -113,8 +114,7 @@ def cli_data(argv:list[str]|None=None):
         from s2kd.data.plots import DESCRIPTIONS
         for r in list_datasets(): print(f"{r['name']:<14} {DESCRIPTIONS.get(r['name'], '')}")
         return 0
-    try: ds = load_dataset(a.name, size=a.size, seed=a.seed, cache_dir=a.cache)
-    except (DataError, FileNotFoundError) as e: print(f"error: {e}"); return 2
+    ds = load_dataset(a.name, size=a.size, seed=a.seed, cache_dir=a.cache)  # a DataError becomes `s2kd data: error: ...`
     print(describe(ds))
     if a.figure:
         from s2kd.data.plots import save_overview

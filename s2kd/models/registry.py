@@ -9,7 +9,7 @@ import argparse, sys
 import torch
 from torch import nn
 
-from ..core import DataError
+from ..core import DataError, UnknownNameError
 from ..efficiency import count_params  # one parameter counter for the library
 from .students import UNet, ResNet, MLPMixer
 from .simvp import SimVP
@@ -58,12 +58,12 @@ PRESETS["multimodal"] = {p: dict(backbone="simvp", **PRESETS["simvp_deep"][p], *
 # %% ../../nbs/15_models.registry.ipynb #b857c478
 def model_kwargs(name:str, preset:str="quick", **overrides):
     "The keyword arguments `build_model` passes to `MODELS[name]` (without the shape)."
-    if name not in MODELS: raise KeyError(f"unknown model {name!r}; models: {list(MODELS)}")
-    if preset not in PRESETS[name]: raise KeyError(f"{name}: unknown preset {preset!r}; presets: {list(PRESETS[name])}")
+    if name not in MODELS: raise UnknownNameError(f"unknown model {name!r}; models: {list(MODELS)}")
+    if preset not in PRESETS[name]: raise UnknownNameError(f"{name}: unknown preset {preset!r}; presets: {list(PRESETS[name])}")
     kw = dict(PRESETS[name][preset])
     if name == "multimodal" and overrides.get("backbone", kw["backbone"]) != kw["backbone"]:
         bb = overrides["backbone"]
-        if bb not in MULTIMODAL_BACKBONE_PRESET: raise KeyError(f"multimodal: unknown backbone {bb!r}; backbones: {list(MULTIMODAL_BACKBONE_PRESET)}")
+        if bb not in MULTIMODAL_BACKBONE_PRESET: raise UnknownNameError(f"multimodal: unknown backbone {bb!r}; backbones: {list(MULTIMODAL_BACKBONE_PRESET)}")
         kw = dict(backbone=bb, **_CROSS[preset]) | PRESETS[MULTIMODAL_BACKBONE_PRESET[bb]][preset]
     return kw | overrides
 

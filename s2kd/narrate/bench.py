@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 import s2kd
-from ..core import atomic_write, atomic_write_json, num_threads
+from ..core import UnknownNameError, atomic_write, atomic_write_json, num_threads
 from ..data.core import load_windows
 from .core import Narrator, get_narrator
 from .cache import build_embeddings, build_narratives, window_sample
@@ -122,7 +122,7 @@ def bench_narrate(datasets:list[str]|None=None,     # embedded dataset names (de
     from s2kd.data.embedded import EMBEDDED, dataset_key
     datasets = list(datasets or EMBEDDED)
     unknown = [d for d in datasets if d not in EMBEDDED]
-    if unknown: raise KeyError(f"bench_narrate: unknown dataset(s) {unknown}; embedded: {sorted(EMBEDDED)}")
+    if unknown: raise UnknownNameError(f"bench_narrate: unknown dataset(s) {unknown}; embedded: {sorted(EMBEDDED)}")
     if n < 1 or threads < 1: raise ValueError(f"bench_narrate: n and threads must be >= 1, got n={n}, threads={threads}")
     rows, cache_rows, texts = [], [], []
     with tempfile.TemporaryDirectory() as work:

@@ -13,14 +13,52 @@ import torch
 from torch.utils.data import Dataset
 
 import s2kd
-from ..core import DataError, atomic_torch_save, atomic_write_json, cache_dir
+from ..core import DataError, atomic_torch_save, atomic_write, atomic_write_json, cache_dir, file_lock
 from .core import NARRATE_FORMAT, PROMPT_VERSION, Narrator, _slug, get_narrator
 
 # %% auto #0
-__all__ = ['EMB_KEYS', 'identity_str', 'NarrativeCache', 'window_sample', 'check_windows', 'build_narratives', 'load_embeddings',
+__all__ = ['SIGNATURE_RTOL', 'EMB_KEYS', 'data_fingerprint', 'data_signature', 'same_values', 'identity_str', 'NarrativeCache',
+           'window_sample', 'check_windows', 'build_narratives', 'write_data_signature', 'load_embeddings',
            'build_embeddings', 'TextConditioned', 'cli_narrate']
 
-# %% ../../nbs/23_narrate.cache.ipynb #5090541e
+# %% ../../nbs/23_narrate.cache.ipynb #174e0ba6
+SIGNATURE_RTOL = 1e-4  # frame statistics agree far closer across CPUs (float32 rounding, ~1e-6); changed data moves them far more
+
+def _values(windows_ds):
+    "The xr.Dataset behind a window dataset (following `.ds` through wrappers), or None."
+    d = windows_ds
+    for _ in range(6):
+        if d is None or hasattr(d, "data_vars"): return d
+        d = getattr(d, "ds", None)
+
+def data_fingerprint(windows_ds) -> str:
+    "A short hash of the values `windows_ds` reads: narratives and embeddings are keyed by it."
+    h, ds = hashlib.sha256(), _values(windows_ds)
+    if ds is not None:
+        for v in ds.data_vars: h.update(str(v).encode()); h.update(np.ascontiguousarray(ds[v].values).tobytes())
+    else:
+        for i in range(len(windows_ds)):
+            for a in windows_ds.frames(i): h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()[:12]
+
+def data_signature(windows_ds) -> dict|None:
+    "Per variable, the mean and std of every (member, time) frame the windows read; None without an xr.Dataset."
+    ds = _values(windows_ds)
+    if ds is None: return None
+    stats = [[ds[v].mean([d for d in ds[v].dims if d not in ("member", "time")]).values,
+              ds[v].std([d for d in ds[v].dims if d not in ("member", "time")]).values] for v in ds.data_vars]
+    six = np.vectorize(lambda v: float(f"{v:.6g}"), otypes=[float])  # 6 significant digits: 5e-7 relative, far inside the tolerance
+    return {"variables": [str(v) for v in ds.data_vars], "stats": six(np.asarray(stats, np.float64)).tolist()}
+
+def same_values(a:dict, b:dict, rtol:float=SIGNATURE_RTOL) -> bool:  # two `data_signature`s
+    "Whether two signatures describe the same values: same variables and frames, statistics within `rtol` of each variable's scale."
+    if a is None or b is None or a["variables"] != b["variables"]: return False
+    x, y = np.asarray(a["stats"], np.float64), np.asarray(b["stats"], np.float64)
+    if x.shape != y.shape: return False
+    scale = np.abs(y).reshape(len(y), -1).max(1).reshape(-1, *[1] * (y.ndim - 1)) + 1e-12  # per variable
+    return bool((np.abs(x - y) <= rtol * scale).all())
+
+# %% ../../nbs/23_narrate.cache.ipynb #280d25b4
 def identity_str(ident) -> str:  # an identity: a string, or a dict (e.g. a text encoder's config)
     "A file-name-safe identity: strings are kept, dicts become `<name>-<10 hex>`."
     if isinstance(ident, str): return _slug(ident)
@@ -30,9 +68,12 @@ def identity_str(ident) -> str:  # an identity: a string, or a dict (e.g. a text
 
 class NarrativeCache:
     "The narratives of one (dataset, split, narrator) as a JSONL file of records."
-    def __init__(self, root, dataset_key:str, split:str, narrator_id:str):  # root: cache location (None = default)
+    def __init__(self, root, dataset_key:str, split:str, narrator_id:str,  # root: cache location (None = default)
+                 data=None):  # the windows narrated (or their `data_fingerprint`): keys the file by their values
         self.dataset_key, self.split, self.narrator_id = str(dataset_key), str(split), identity_str(narrator_id)
-        self.dir = cache_dir(root, "narratives", _slug(dataset_key), _slug(split))
+        self.windows = None if data is None or isinstance(data, str) else data
+        self.data = data_fingerprint(data) if self.windows is not None else data
+        self.dir = cache_dir(root, "narratives", _slug(dataset_key), *([f"data-{self.data}"] if self.data else []), _slug(split))
         self.path = self.dir / f"{self.narrator_id}.jsonl"
     def __repr__(self): return f"NarrativeCache({self.path})"
     def embeddings_path(self, encoder_id) -> Path:
@@ -41,12 +82,19 @@ class NarrativeCache:
     def shipped_path(self) -> Path:
         "Where the package ships versioned narratives for this key (language-model text, so quick runs need no LM)."
         return Path(s2kd.__file__).parent / "narratives" / _slug(self.dataset_key) / _slug(self.split) / self.path.name
+    def shipped_matches(self) -> bool:
+        "Whether shipped narratives exist for this key and describe these windows' values (their `data.json` signature)."
+        sp = self.shipped_path(); sig = sp.parent / "data.json"
+        if self.windows is None or not sp.exists(): return False
+        ok = sig.exists() and same_values(data_signature(self.windows), json.loads(sig.read_text())["signature"])
+        if not ok: warnings.warn(f"{sp}: shipped narratives describe other data values than these windows; not used")
+        return ok
 
-# %% ../../nbs/23_narrate.cache.ipynb #174e0ba6
+# %% ../../nbs/23_narrate.cache.ipynb #bbcf9501
 def _load(self) -> dict:
     "All records by sample index; a torn last line is dropped (and truncated away)."
-    if not self.path.exists() and (shipped := self.shipped_path()).exists():  # seed from the package's versioned narratives
-        self.dir.mkdir(parents=True, exist_ok=True); shutil.copyfile(shipped, self.path)
+    if not self.path.exists() and self.shipped_matches():  # seed from the package's versioned narratives of these values
+        atomic_write(self.path, self.shipped_path().read_bytes())
     if not self.path.exists(): return {}
     raw = self.path.read_bytes()
     if raw and not raw.endswith(b"\n"):
@@ -121,21 +169,28 @@ def build_narratives(windows_ds,                  # WindowDataset-like: len, fra
     "Narrate every window of `windows_ds` into the cache, resuming where a previous build stopped."
     from tqdm.auto import tqdm
     narrator = get_narrator(narrator) if isinstance(narrator, str) else narrator
-    cache = NarrativeCache(root, dataset_key, split, narrator.identity())
-    recs = cache.load(); check_windows(cache, windows_ds, recs)
-    n, done = len(windows_ds), set(recs)
-    todo = [i for i in range(n) if i not in done]
-    future = bool(getattr(narrator, "future", False))
-    with tqdm(total=n, initial=n - len(todo), disable=not progress, desc=f"{split}: {narrator.identity()}", unit="narr") as bar:
-        for b in range(0, len(todo), batch_size):
-            idx = todo[b:b + batch_size]
-            texts = narrator([window_sample(windows_ds, i, future) for i in idx])
-            if len(texts) != len(idx): raise DataError(f"{narrator!r} returned {len(texts)} texts for {len(idx)} samples")
-            bad = [i for i, t in zip(idx, texts) if not isinstance(t, str) or not t.strip()]
-            if bad: raise DataError(f"{narrator!r}: empty or non-string narrative for window {bad[0]} of {split}")
-            cache.append([_record(i, t, narrator, dataset_key, split, _where(windows_ds, i)) for i, t in zip(idx, texts)])
-            bar.update(len(idx))
+    cache = NarrativeCache(root, dataset_key, split, narrator.identity(), data=windows_ds)
+    with file_lock(f"{cache.path}.lock", cache.path.name):  # a second process waits, then finds the records written
+        recs = cache.load(); check_windows(cache, windows_ds, recs)
+        n, done = len(windows_ds), set(recs)
+        todo = [i for i in range(n) if i not in done]
+        future = bool(getattr(narrator, "future", False))
+        with tqdm(total=n, initial=n - len(todo), disable=not progress, desc=f"{split}: {narrator.identity()}", unit="narr") as bar:
+            for b in range(0, len(todo), batch_size):
+                idx = todo[b:b + batch_size]
+                texts = narrator([window_sample(windows_ds, i, future) for i in idx])
+                if len(texts) != len(idx): raise DataError(f"{narrator!r} returned {len(texts)} texts for {len(idx)} samples")
+                bad = [i for i, t in zip(idx, texts) if not isinstance(t, str) or not t.strip()]
+                if bad: raise DataError(f"{narrator!r}: empty or non-string narrative for window {bad[0]} of {split}")
+                cache.append([_record(i, t, narrator, dataset_key, split, _where(windows_ds, i)) for i, t in zip(idx, texts)])
+                bar.update(len(idx))
     return cache
+
+# %% ../../nbs/23_narrate.cache.ipynb #fe9e630d
+def write_data_signature(windows_ds, folder, **meta):  # folder: a shipped `<dataset>/<split>/` folder; meta: recorded too
+    "Write `folder/data.json`: the fingerprint and signature of the values `windows_ds` reads (what shipped narratives describe)."
+    rec = dict(meta, fingerprint=data_fingerprint(windows_ds), rtol=SIGNATURE_RTOL, signature=data_signature(windows_ds))
+    return atomic_write(Path(folder)/"data.json", json.dumps(rec, separators=(",", ":")) + "\n")  # compact: it ships
 
 # %% ../../nbs/23_narrate.cache.ipynb #5b743113
 EMB_KEYS = ("tokens", "mask", "pooled", "index")
@@ -165,31 +220,32 @@ def build_embeddings(windows_ds,                # the windows the narratives des
     n = len(windows_ds)
     if isinstance(narrator, Narrator):
         cache = build_narratives(windows_ds, narrator, split=split, dataset_key=dataset_key, root=root, progress=progress)
-    else: cache = NarrativeCache(root, dataset_key, split, narrator)
+    else: cache = NarrativeCache(root, dataset_key, split, narrator, data=windows_ds)
     path = cache.embeddings_path(encoder.identity())
-    if path.exists():
-        e = load_embeddings(path)
-        if len(e["index"]) == n: return e
-        warnings.warn(f"{path}: holds {len(e['index'])} samples, the split has {n}; re-encoding")
-    texts, parts, cut = cache.texts(n), [], 0
-    for i in tqdm(range(0, n, batch_size), disable=not progress, desc=f"encode {split}"):
-        parts.append(encoder.encode(texts[i:i + batch_size])); cut += int(getattr(encoder, "last_truncated", 0) or 0)
-    if cut: warnings.warn(f"{path.name}: {cut} of {n} narratives of {split} are longer than the encoder's max_length="
-                          f"{getattr(encoder, 'max_length', '?')} tokens and were cut; pass a larger max_length to keep them whole")
-    L = max(int(m.sum(1).max()) for _, m, _ in parts)
-    D = parts[0][0].shape[-1]
-    tokens, mask = torch.zeros(n, L, D, dtype=dtype), torch.zeros(n, L, dtype=torch.bool)
-    i = 0
-    for t, m, _ in parts:
-        k = min(L, t.shape[1])
-        tokens[i:i + len(t), :k], mask[i:i + len(t), :k] = t[:, :k].to(dtype), m[:, :k].bool(); i += len(t)
-    if not mask.any(1).all(): raise DataError(f"{path}: encoder {encoder.identity()} returned no real token for some texts")
-    e = {"tokens": tokens, "mask": mask, "pooled": torch.cat([p for _, _, p in parts]).to(dtype), "index": torch.arange(n)}
-    atomic_torch_save(e, path)
-    atomic_write_json(path.with_suffix(".json"), {"encoder": encoder.identity(), "narrator": cache.narrator_id,
-                      "dataset": dataset_key, "split": split, "n": n, "tokens": list(tokens.shape), "dtype": str(dtype), "truncated": cut,
-                      "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "s2kd": s2kd.__version__})
-    return e
+    with file_lock(f"{path}.lock", path.name):  # a second process waits, then loads what the first encoded
+        if path.exists():
+            e = load_embeddings(path)
+            if len(e["index"]) == n: return e
+            warnings.warn(f"{path}: holds {len(e['index'])} samples, the split has {n}; re-encoding")
+        texts, parts, cut = cache.texts(n), [], 0
+        for i in tqdm(range(0, n, batch_size), disable=not progress, desc=f"encode {split}"):
+            parts.append(encoder.encode(texts[i:i + batch_size])); cut += int(getattr(encoder, "last_truncated", 0) or 0)
+        if cut: warnings.warn(f"{path.name}: {cut} of {n} narratives of {split} are longer than the encoder's max_length="
+                              f"{getattr(encoder, 'max_length', '?')} tokens and were cut; pass a larger max_length to keep them whole")
+        L = max(int(m.sum(1).max()) for _, m, _ in parts)
+        D = parts[0][0].shape[-1]
+        tokens, mask = torch.zeros(n, L, D, dtype=dtype), torch.zeros(n, L, dtype=torch.bool)
+        i = 0
+        for t, m, _ in parts:
+            k = min(L, t.shape[1])
+            tokens[i:i + len(t), :k], mask[i:i + len(t), :k] = t[:, :k].to(dtype), m[:, :k].bool(); i += len(t)
+        if not mask.any(1).all(): raise DataError(f"{path}: encoder {encoder.identity()} returned no real token for some texts")
+        e = {"tokens": tokens, "mask": mask, "pooled": torch.cat([p for _, _, p in parts]).to(dtype), "index": torch.arange(n)}
+        atomic_torch_save(e, path)
+        atomic_write_json(path.with_suffix(".json"), {"encoder": encoder.identity(), "narrator": cache.narrator_id,
+                          "dataset": dataset_key, "data": cache.data, "split": split, "n": n, "tokens": list(tokens.shape), "dtype": str(dtype), "truncated": cut,
+                          "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "s2kd": s2kd.__version__})
+        return e
 
 # %% ../../nbs/23_narrate.cache.ipynb #9c830e3e
 class TextConditioned(Dataset):

@@ -10,7 +10,7 @@ from datetime import datetime
 import numpy as np
 from scipy import ndimage
 
-from ..core import DataError
+from ..core import DataError, UnknownNameError
 
 # %% auto #0
 __all__ = ['DOMAINS', 'NARRATE_FORMAT', 'PROMPT_VERSION', 'PROMPT_TEMPLATE', 'REGIONS', 'NARRATORS', 'NARRATOR_MODULES',
@@ -485,9 +485,9 @@ def get_narrator(name:str, **kw):  # registry name; keyword arguments override t
             try: reg = getattr(importlib.import_module(mod), "NARRATORS", {})
             except ImportError: continue
             if name in reg and reg is not NARRATORS: fac = reg[name]; break
-    if fac is None: raise KeyError(f"unknown narrator {name!r}; known: {sorted(NARRATORS)}")
+    if fac is None: raise UnknownNameError(f"unknown narrator {name!r}; known: {sorted(NARRATORS)}")
     if isinstance(fac, str):
         try: fac, dkw = _resolve(fac)
-        except (ImportError, AttributeError) as e: raise KeyError(f"narrator {name!r}: cannot load {NARRATORS.get(name)!r} ({e})") from e
+        except (ImportError, AttributeError) as e: raise UnknownNameError(f"narrator {name!r}: cannot load {NARRATORS.get(name)!r} ({e})") from e
         kw = {**dkw, **kw}
     return fac(**kw)

@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..core import UnknownNameError
+
 # %% auto #0
 __all__ = ['MINILM_PACKAGE', 'MINILM_INSTALL', 'ENCODERS', 'MissingModelError', 'package_dir', 'file_digest', 'hf_offline',
            'mean_pool', 'TextEncoder', 'HashingEncoder', 'minilm_dir', 'MiniLMEncoder', 'get_encoder']
@@ -183,5 +185,5 @@ def get_encoder(name:str="minilm",  # "minilm", "hashing" or "auto" (minilm if i
             warnings.warn(f"{e}; falling back to the HashingEncoder (word n-gram hashing, no pre-trained semantics)")
             kw.pop("device", None); kw.pop("folder", None)
             return HashingEncoder(**kw)
-    if name not in ENCODERS: raise KeyError(f"unknown text encoder {name!r}; choose one of {sorted(ENCODERS) + ['auto']}")
+    if name not in ENCODERS: raise UnknownNameError(f"unknown text encoder {name!r}; choose one of {sorted(ENCODERS) + ['auto']}")
     return ENCODERS[name](**kw)

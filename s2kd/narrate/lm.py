@@ -286,7 +286,7 @@ def ship_narratives(name:str,                 # embedded dataset name
     import contextlib, tempfile
     from s2kd.data.core import load_windows
     from s2kd.data.embedded import dataset_key
-    from s2kd.narrate.cache import build_narratives
+    from s2kd.narrate.cache import build_narratives, write_data_signature
     from s2kd.narrate.core import get_narrator
     nar = get_narrator(narrator, **(narrator_kw or {})) if isinstance(narrator, str) else narrator
     w, key, dest, out = load_windows(name, size=size, seed=seed), dataset_key(name, size, seed), Path(dest or narratives_dir()), []
@@ -295,9 +295,10 @@ def ship_narratives(name:str,                 # embedded dataset name
             ds, t0 = getattr(w, split), time.perf_counter()
             c = build_narratives(EveryKth(ds, every), nar, split=split, dataset_key=key, root=root, batch_size=batch_size, progress=progress)
             recs = [dict(r, index=r["index"] * every, every=every, **window_fields(ds, r["index"] * every)) for _, r in sorted(c.load().items())]
-            target = dest/c.path.relative_to(Path(root)/"narratives")
+            target = dest.joinpath(*c.shipped_path().parts[-3:])  # <key>/<split>/<narrator>.jsonl, the shipped layout
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text("".join(json.dumps(r, default=str, ensure_ascii=False) + "\n" for r in recs), encoding="utf-8")
+            write_data_signature(ds, target.parent, dataset=key, split=split)  # the values these texts describe
             out.append(dict(dataset=key, split=split, windows=len(ds), narrated=len(recs), every=every, file=str(target),
                             bytes=target.stat().st_size, seconds=round(time.perf_counter() - t0, 1)))
     return out

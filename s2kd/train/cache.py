@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from ..core import DataError, atomic_write_json, cache_dir, get_device
+from ..core import DataError, atomic_write_json, cache_dir, file_lock, get_device, temp_path
 from ..distill import run_model
 from ..models.features import FeatureTap
 
@@ -71,27 +71,28 @@ def build_teacher_cache(teacher:nn.Module,   # frozen teacher (put in eval mode 
     key = cache_key(teacher, dataset_key=dataset_key, split=split, paths=paths)
     final = root/key
     if (final/"header.json").exists(): return TeacherCache(final)
-    device = get_device(device); teacher.eval().to(device); root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".{key}."))
-    try:
-        arrays, n = {}, len(ds)
-        for b in DataLoader(ds, batch_size=batch_size, shuffle=False):
-            b = {k: v.to(device) if torch.is_tensor(v) else v for k, v in b.items()}
-            with FeatureTap(teacher, paths, detach=True) as tap: y = run_model(teacher, b)
-            out = {"y": y, **{p: tap[p] for p in paths}}
-            for name, v in out.items():
-                if name not in arrays:
-                    arrays[name] = np.lib.format.open_memmap(tmp/f"{len(arrays)}.npy", mode="w+", dtype=np.float32,
-                                                             shape=(n, *v.shape[1:]))
-                arrays[name][b["index"].cpu().numpy()] = v.float().cpu().numpy()
-        for a in arrays.values(): a.flush()
-        header = dict(key=key, teacher=type(teacher).__qualname__, dataset_key=dataset_key, split=split, paths=list(paths), n=n,
-                      arrays={name: dict(file=f"{i}.npy", shape=list(a.shape), dtype="float32") for i, (name, a) in enumerate(arrays.items())})
-        del arrays
-        atomic_write_json(tmp/"header.json", header)
-        try: os.replace(tmp, final)
-        except OSError:  # another process finished the same cache first: keep theirs
-            if not (final/"header.json").exists(): raise
-    finally:
-        if tmp.exists(): shutil.rmtree(tmp)
-    return TeacherCache(final)
+    with file_lock(root/f"{key}.lock", f"teacher cache {key}"):  # a second process waits, then reuses the first's
+        if (final/"header.json").exists(): return TeacherCache(final)
+        device = get_device(device); teacher.eval().to(device); root.mkdir(parents=True, exist_ok=True)
+        tmp = temp_path(final, dir=True)  # `.<key>.s2kd-<host>-<pid>-*.tmp`: swept once its process is gone
+        try:
+            arrays, n = {}, len(ds)
+            for b in DataLoader(ds, batch_size=batch_size, shuffle=False):
+                b = {k: v.to(device) if torch.is_tensor(v) else v for k, v in b.items()}
+                with FeatureTap(teacher, paths, detach=True) as tap: y = run_model(teacher, b)
+                out = {"y": y, **{p: tap[p] for p in paths}}
+                for name, v in out.items():
+                    if name not in arrays:
+                        arrays[name] = np.lib.format.open_memmap(tmp/f"{len(arrays)}.npy", mode="w+", dtype=np.float32,
+                                                                 shape=(n, *v.shape[1:]))
+                    arrays[name][b["index"].cpu().numpy()] = v.float().cpu().numpy()
+            for a in arrays.values(): a.flush()
+            header = dict(key=key, teacher=type(teacher).__qualname__, dataset_key=dataset_key, split=split, paths=list(paths), n=n,
+                          arrays={name: dict(file=f"{i}.npy", shape=list(a.shape), dtype="float32") for i, (name, a) in enumerate(arrays.items())})
+            del arrays
+            atomic_write_json(tmp/"header.json", header)
+            if final.exists(): shutil.rmtree(final)  # a folder without header.json: a broken earlier build
+            os.replace(tmp, final)
+        finally:
+            if tmp.exists(): shutil.rmtree(tmp)
+        return TeacherCache(final)

@@ -12,7 +12,7 @@ from ..core import atomic_write_json
 from ..distill import METHODS, MULTI as MULTI_TEACHER  # defined once, where the methods are implemented
 
 # %% auto #0
-__all__ = ['AMP_MODES', 'ConfigError', 'RunConfig', 'validate']
+__all__ = ['AMP_MODES', 'MEMORY', 'DATA_SUFFIXES', 'ConfigError', 'RunConfig', 'check_names', 'validate']
 
 # %% ../../nbs/40_train.config.ipynb #ba7903f7
 AMP_MODES = ("none", "bf16", "fp16")
@@ -102,6 +102,25 @@ class RunConfig:
     def load(cls, path): return cls.from_json(Path(path).read_text())
     def replace(self, **kw): return replace(self, **kw)
 
+# %% ../../nbs/40_train.config.ipynb #59815130
+MEMORY = "memory:"  # dataset prefix of data passed in memory: RunConfig(dataset="memory:mine") + run(cfg, data=ds)
+DATA_SUFFIXES = (".nc", ".zarr", ".zarr/")  # dataset given as a file path
+
+def check_names(cfg):  # a RunConfig
+    "Raise `ConfigError` when `dataset`, `teacher`, `student` or `narrator` names nothing known, or a model has the wrong role."
+    from s2kd.data.embedded import EMBEDDED
+    from s2kd.models.registry import ROLE
+    from s2kd.narrate.core import NARRATORS
+    d = cfg.dataset
+    if d not in EMBEDDED and not d.endswith(DATA_SUFFIXES) and not (d.startswith(MEMORY) and len(d) > len(MEMORY)):
+        raise ConfigError(f"RunConfig.dataset={d!r}: not an embedded dataset {sorted(EMBEDDED)}, a .nc/.zarr file, "
+                          f"or '{MEMORY}<label>' for data passed as run(cfg, data=ds)")
+    for field, names, role in (("teacher", cfg.teachers, "teacher"), ("student", [cfg.student], "student")):
+        for n in names:
+            if n not in ROLE: raise ConfigError(f"RunConfig.{field}={n!r}: unknown model; {role}s are {sorted(k for k, r in ROLE.items() if r == role)}")
+            if ROLE[n] != role: raise ConfigError(f"RunConfig.{field}={n!r}: is a {ROLE[n]} model; {role}s are {sorted(k for k, r in ROLE.items() if r == role)}")
+    if cfg.narrator not in NARRATORS: raise ConfigError(f"RunConfig.narrator={cfg.narrator!r}: unknown; narrators are {sorted(NARRATORS)}")
+
 # %% ../../nbs/40_train.config.ipynb #0b250f50
 _CHOICES = dict(method=METHODS, amp=AMP_MODES, size=("tiny", "quick", "paper"),
                 teacher_preset=("smoke", "quick", "paper"), student_preset=("smoke", "quick", "paper"),
@@ -139,4 +158,5 @@ def validate(cfg):  # a RunConfig
     if cfg.amp == "fp16" and cfg.device == "cpu": raise ConfigError("RunConfig.amp='fp16': needs CUDA; use 'bf16' on CPU")
     dev = cfg.device.split(":")[0]
     if dev not in ("auto", "cpu", "cuda", "mps"): raise ConfigError(f"RunConfig.device={cfg.device!r}: auto | cpu | cuda[:i] | mps")
+    check_names(cfg)
     return cfg

@@ -4,28 +4,32 @@
 
 # %% ../../nbs/43_train.experiment.ipynb #6da56cd6
 from __future__ import annotations
-import csv, hashlib, io, json, time, warnings
+import csv, hashlib, io, json, shutil, time, warnings
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from ..core import (atomic_torch_save, atomic_write, atomic_write_json, cache_dir, environment_info, get_device, portable_paths,
-                       project_root, seed_everything)
+from ..core import (atomic_torch_save, atomic_write, atomic_write_json, cache_dir, environment_info, file_lock, get_device,
+                       portable_paths, project_root, seed_everything)
 from ..distill import Distiller, freeze, run_model
 from .cache import build_teacher_cache
 from .config import RunConfig
-from .loop import fit, init_distributed, local_device, world, to_device
+from .loop import config_diff, fit, init_distributed, local_device, world, to_device
 
 # %% auto #0
 __all__ = ['load_data', 'data_fingerprint', 'data_key', 'evaluate_split', 'data_range', 'metrics_rows', 'write_result',
-           'get_teacher', 'run']
+           'read_result', 'get_teacher', 'run']
 
 # %% ../../nbs/43_train.experiment.ipynb #5cdf8694
 def load_data(cfg:RunConfig, data=None):  # data: an xr.Dataset to use instead of the embedded `cfg.dataset`
     "`Windows(train, val, test, normalizer, ds)` for `cfg`, text-conditioned when a teacher reads narratives."
     from s2kd.data.core import load_windows
+    from s2kd.train.config import MEMORY, ConfigError
+    if data is None and cfg.dataset.startswith(MEMORY):
+        raise ConfigError(f"RunConfig.dataset={cfg.dataset!r} names data held in memory: pass it as run(cfg, data=ds)")
     w = load_windows(data if data is not None else cfg.dataset, cfg.t_in or None, cfg.t_out or None, stride=cfg.stride,
                      size=cfg.size, seed=cfg.data_seed, cache_dir=cfg.cache_dir or None)
     if "multimodal" not in cfg.teachers or cfg.method == "baseline": return w, None
@@ -84,11 +88,17 @@ def metrics_rows(metrics:dict):  # {model: {split: evaluate() dict}}
     return rows
 
 def write_result(folder, result:dict):
-    "Write `result.json` and `metrics.csv` into `folder`, each atomically."
+    "Write `metrics.csv`, then `result.json` (the commit marker), each atomically: a folder without `result.json` holds no result."
     folder = Path(folder); buf = io.StringIO(); wr = csv.writer(buf, lineterminator="\n")
     wr.writerow(["model", "split", "lead", "metric", "value"]); wr.writerows(metrics_rows(result["metrics"]))
-    atomic_write_json(folder/"result.json", result); atomic_write(folder/"metrics.csv", buf.getvalue())
+    (folder/"result.json").unlink(missing_ok=True)  # from here until the last line the old pair is gone, never half-new
+    atomic_write(folder/"metrics.csv", buf.getvalue()); atomic_write_json(folder/"result.json", result)
     return folder
+
+def read_result(folder):  # a results/<name>/ folder
+    "The result dict of `folder`, or None when it holds none (no `result.json`: never written, or a write was interrupted)."
+    p = Path(folder)/"result.json"
+    return json.loads(p.read_text()) if p.exists() else None
 
 # %% ../../nbs/43_train.experiment.ipynb #6c276f4d
 def _loop_kw(cfg:RunConfig, epochs:int):
@@ -104,16 +114,29 @@ def get_teacher(name:str, cfg:RunConfig, w, dkey:str, *, progress:bool=False):  
     spec.pop("device"); spec.pop("num_workers")
     key = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
     store = cache_dir(cfg.cache_dir or None, "teachers", "ckpt"); path = store/f"{name}-{cfg.teacher_preset}-{key}.pt"
-    seed_everything(cfg.seed)
-    t = build_model(name, in_shape=w.train.in_shape, t_out=w.train.t_out, preset=cfg.teacher_preset)
-    info = dict(name=name, preset=cfg.teacher_preset, checkpoint=str(path), trained=False)
-    if path.exists(): t.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-    else:
-        r = fit(Distiller(t, method="baseline"), w.train, w.val, out_dir=store/f".run-{path.stem}", progress=progress, **_loop_kw(cfg, epochs))
-        if world()[0] == 0:
-            atomic_torch_save(t.state_dict(), path); atomic_write_json(path.with_suffix(".json"), spec | dict(fit=r))
-        info.update(trained=True, best_val_mse=r["best_val_mse"], epochs_run=r["epochs_run"])
+    def new():
+        seed_everything(cfg.seed); return build_model(name, in_shape=w.train.in_shape, t_out=w.train.t_out, preset=cfg.teacher_preset)
+    t, info = new(), dict(name=name, preset=cfg.teacher_preset, checkpoint=str(path), trained=False)
+    # one process trains, a second one asking for the same teacher waits and loads it (DDP ranks train together: no lock)
+    with file_lock(f"{path}.lock", path.name) if world()[1] == 1 else nullcontext():
+        if not (path.exists() and _load_stored(t, path)):  # absent, unreadable or another architecture: train it
+            t = new()  # fresh weights (a failed load may have filled some)
+            run_dir = store/f".run-{path.stem}"
+            r = fit(Distiller(t, method="baseline"), w.train, w.val, out_dir=run_dir, progress=progress, **_loop_kw(cfg, epochs))
+            if world()[0] == 0:
+                atomic_torch_save(t.state_dict(), path); atomic_write_json(path.with_suffix(".json"), spec | dict(fit=r))
+                shutil.rmtree(run_dir, ignore_errors=True)  # stored: its training checkpoints are not kept twice
+            info.update(trained=True, best_val_mse=r["best_val_mse"], epochs_run=r["epochs_run"])
     return freeze(t), info
+
+def _load_stored(t, path:Path):
+    "Load a stored teacher into `t`; an unreadable file or one of another architecture is removed (with a warning naming it)."
+    try: t.load_state_dict(torch.load(path, map_location="cpu", weights_only=True)); return True
+    except Exception as e:  # truncated, corrupt or another architecture: the store is ours to rebuild
+        why = " ".join(str(e).split())  # torch's message spans lines; one line, shortened
+        warnings.warn(f"{path}: stored teacher cannot be loaded ({type(e).__name__}: {why[:300]}); retraining it")
+        if world()[0] == 0: path.unlink(missing_ok=True)
+        return False
 
 # %% ../../nbs/43_train.experiment.ipynb #02c3e558
 def run(cfg:RunConfig,        # the run
@@ -137,7 +160,13 @@ def run(cfg:RunConfig,        # the run
         d.caches = [build_teacher_cache(t, w.train, paths=d.taps[m], dataset_key=dkey, split="train", root=root, device=device)
                     for m, t in enumerate(teachers)]
     out, ck = Path(cfg.results_dir)/cfg.run_name, cache_dir(cfg.cache_dir or None, "runs", cfg.run_name)
-    r = fit(d, w.train, w.val, out_dir=ck if write else None, config=cfg.to_dict(), progress=progress,
+    fcfg, resume = cfg.to_dict() | dict(data_key=dkey), True  # the weights depend on the config and on the data's values
+    if write and (diff := config_diff(_read_json(ck/"config.json"), fcfg)):
+        warnings.warn(f"{ck}: the checkpoints of run {cfg.run_name!r} were trained under other settings or data "
+                      f"(differ in {diff}); training from scratch"); resume = False
+    if world()[1] > 1:  # under DDP rank 0 decides (another rank may read config.json after rank 0 rewrote it)
+        flag = [resume]; torch.distributed.broadcast_object_list(flag, src=0); resume = flag[0]
+    r = fit(d, w.train, w.val, out_dir=ck if write else None, config=fcfg, resume=resume, progress=progress,
             **_loop_kw(cfg, cfg.epochs))
     kw = dict(data_range=data_range(w), lat=w.ds["lat"].values.tolist() if "lat" in w.ds.dims else None,
               batch_size=cfg.batch_size, device=device)
@@ -153,3 +182,8 @@ def run(cfg:RunConfig,        # the run
                   environment=environment_info(device), seed=cfg.seed, wall_s=time.time() - t0)
     if write and rank == 0: write_result(out, portable_paths(result, {"": project_root(), "<cache>": cache_dir(cfg.cache_dir or None)}))
     return result
+
+# %% ../../nbs/43_train.experiment.ipynb #84271584
+def _read_json(p:Path):
+    try: return json.loads(Path(p).read_text())
+    except (FileNotFoundError, json.JSONDecodeError): return None

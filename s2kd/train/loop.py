@@ -4,7 +4,7 @@
 
 # %% ../../nbs/41_train.loop.ipynb #fad0925d
 from __future__ import annotations
-import math, os, random, time
+import math, os, random, time, warnings
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -19,8 +19,8 @@ from tqdm.auto import tqdm
 from ..core import atomic_torch_save, atomic_write_json, get_device, seed_everything
 
 # %% auto #0
-__all__ = ['to_device', 'trainable_state', 'load_trainable_state', 'rng_state', 'set_rng_state', 'world', 'init_distributed',
-           'local_device', 'autocast', 'val_mse', 'fit']
+__all__ = ['RESUME_FREE', 'to_device', 'trainable_state', 'load_trainable_state', 'rng_state', 'set_rng_state', 'world',
+           'init_distributed', 'local_device', 'autocast', 'val_mse', 'fit', 'config_diff', 'read_checkpoint']
 
 # %% ../../nbs/41_train.loop.ipynb #0b40dba9
 def to_device(batch:dict, device):  # a collated batch
@@ -119,12 +119,12 @@ def fit(m:nn.Module,            # m(batch) -> (loss, parts); m.predict(batch) ->
                                   find_unused_parameters=getattr(m, "find_unused_parameters", False)) if n_proc > 1 else m
     st = dict(epoch=-1, best_val=math.inf, best_epoch=-1, bad_epochs=0, stopped=False, history=[])
     out = Path(out_dir) if out_dir is not None else None; best = trainable_state(m)
-    if out is not None and resume and (out/"last.pt").exists():
-        ck = torch.load(out/"last.pt", map_location=device, weights_only=True)
+    if out is not None and resume and (ck := read_checkpoint(out, m, device)) is not None:
+        ck, best = ck
         _check_same_run(ck.get("config"), config, out)
         load_trainable_state(m, ck["model"]); opt.load_state_dict(ck["optim"]); sched.load_state_dict(ck["sched"])
         scaler.load_state_dict(ck["scaler"]); st = ck["state"]; set_rng_state(ck["rng"])
-        best = torch.load(out/"best.pt", map_location=device, weights_only=True)
+    wall0 = st.get("wall_s", 0.0)  # seconds spent by earlier processes of this run (resume)
     if out is not None and main and config is not None: atomic_write_json(out/"config.json", config)
     for epoch in range(st["epoch"] + 1, epochs):
         if st["stopped"]: break
@@ -148,6 +148,7 @@ def fit(m:nn.Module,            # m(batch) -> (loss, parts); m.predict(batch) ->
         else: st["bad_epochs"] += 1
         rec = dict(epoch=epoch, val_mse=v, lr=opt.param_groups[0]["lr"], **{f"train_{k}": x for k, x in train_parts.items()})
         st["history"].append(rec); st["epoch"] = epoch; st["stopped"] = st["bad_epochs"] >= patience
+        st["wall_s"] = wall0 + time.time() - t0
         if out is not None and main:
             if improved: atomic_torch_save(best, out/"best.pt")
             atomic_torch_save(dict(model=trainable_state(m), optim=opt.state_dict(), sched=sched.state_dict(),
@@ -155,14 +156,36 @@ def fit(m:nn.Module,            # m(batch) -> (loss, parts); m.predict(batch) ->
         if callback is not None: callback(epoch, rec)
     load_trainable_state(m, best)
     return dict(history=st["history"], best_epoch=st["best_epoch"], best_val_mse=st["best_val"],
-                epochs_run=st["epoch"] + 1, stopped_early=st["stopped"], wall_s=time.time() - t0, world_size=n_proc)
+                epochs_run=st["epoch"] + 1, stopped_early=st["stopped"], wall_s=wall0 + time.time() - t0, world_size=n_proc)
+
+RESUME_FREE = ("epochs", "results_dir", "device", "num_workers", "progress")  # config keys a resume may change: more epochs, outputs only
+
+def config_diff(old:dict|None, new:dict|None) -> list[str]:
+    "The config keys, other than `RESUME_FREE`, in which a checkpoint's config and a new one differ."
+    if old is None or new is None: return []
+    return sorted(k for k in set(old) | set(new) if k not in RESUME_FREE and old.get(k) != new.get(k))
 
 def _check_same_run(old:dict|None, new:dict|None, out):
-    "Refuse to resume a checkpoint written under another config (only `epochs` may change)."
-    if old is None or new is None: return
-    diff = sorted(k for k in set(old) | set(new) if k != "epochs" and old.get(k) != new.get(k))
-    if diff: raise ValueError(f"{out}/last.pt was written by another run config (differs in {diff}); "
-                              "use another out_dir or resume=False")
+    "Refuse to resume a checkpoint written under another config (only `RESUME_FREE` keys may change)."
+    if diff := config_diff(old, new):
+        raise ValueError(f"{out}/last.pt was written by another run config (differs in {diff}); "
+                         "use another out_dir or resume=False")
+
+def read_checkpoint(out, m:nn.Module, device):  # out: a fit out_dir
+    "`(last, best)` of `out` when both load and match `m`'s trainable weights; else None, with a warning naming the file."
+    want = {k: tuple(v.shape) for k, v in trainable_state(m).items()}
+    if not (out/"last.pt").exists(): return None
+    for name in ("last.pt", "best.pt"):
+        try:
+            sd = torch.load(out/name, map_location=device, weights_only=True)
+            got = {k: tuple(v.shape) for k, v in (sd["model"] if name == "last.pt" else sd).items()}
+        except Exception as e:  # torn, truncated or not a checkpoint: ours to rebuild
+            warnings.warn(f"{out/name}: unreadable checkpoint ({type(e).__name__}: {e}); training from scratch"); return None
+        if got != want:
+            diff = sorted(set(got) ^ set(want)) or sorted(k for k in want if got[k] != want[k])
+            warnings.warn(f"{out/name}: written for another model (differs in {diff[:3]}); training from scratch"); return None
+        if name == "last.pt": last = sd
+    return last, sd
 
 def _mean_over_ranks(sums:dict, n:int, device):
     "Per-epoch means of the loss parts, averaged over processes under DDP."

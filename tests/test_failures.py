@@ -1,0 +1,369 @@
+"""Clean failures, no leftovers (issue 10) and no silent reuse (issue 11): every test here failed before its fix."""
+import json, os, subprocess, sys, textwrap
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("OMP_NUM_THREADS", "1"); os.environ.setdefault("HF_HUB_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli(*args, cwd=None, env=None):
+    "Run `s2kd ARGS` in a fresh process."
+    code = "import sys; from s2kd.cli import main; sys.exit(main(sys.argv[1:]))"
+    e = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", **(env or {})}
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=cwd, env=e, timeout=600)
+
+
+BAD = [("data", "show", "foo"), ("narrate", "foo", "--no-progress"), ("narrate", "plume", "--size", "tiny", "--narrator", "foo"),
+       ("narrate", "plume", "--size", "tiny", "--encoder", "foo", "--no-progress"), ("reproduce", "--datasets", "foo"),
+       ("models", "--model", "foo"), ("models", "--shape", "1,2"), ("bench", "latency", "--models", "foo", "--quiet"),
+       ("bench", "distill", "--student", "foo"), ("bench", "narrate", "--datasets", "foo"), ("frobnicate",)]
+
+
+@pytest.mark.parametrize("args", BAD, ids=[" ".join(a) for a in BAD])
+def test_every_command_fails_cleanly(args, tmp_path):
+    "A bad argument to any command: exit code 2 and a one-line error naming the command, never a traceback."
+    r = cli(*args, cwd=tmp_path, env={"S2KD_CACHE": str(tmp_path / "cache")})
+    assert r.returncode == 2, (r.returncode, r.stderr[-2000:])
+    assert "Traceback" not in r.stderr, r.stderr[-2000:]
+    lines = r.stderr.strip().splitlines()
+    line = lines[0] if args == ("frobnicate",) else lines[-1]  # an unknown command prints the usage after its error
+    assert line.startswith("s2kd") and ("error" in line or "unknown" in line or "must be" in line), line
+    assert "foo" in r.stderr or "1,2" in r.stderr or "frobnicate" in r.stderr
+
+
+def test_reproduce_typo_and_subset_keep_the_summary(tmp_path):
+    "`s2kd reproduce --datasets foo` leaves the committed summary alone; a subset merges its rows into it."
+    d = tmp_path / "results" / "data"; d.mkdir(parents=True)
+    shipped = json.loads((ROOT / "results" / "data" / "summary_quick.json").read_text())
+    (d / "summary_quick.json").write_text(json.dumps(shipped)); (d / "summary_quick.md").write_text("| the good table |\n")
+    r = cli("reproduce", "--datasets", "foo", "--out", str(tmp_path), env={"S2KD_CACHE": str(tmp_path / "cache")})
+    assert r.returncode == 2 and "unknown dataset" in r.stderr and "Traceback" not in r.stderr
+    assert json.loads((d / "summary_quick.json").read_text()) == shipped
+    assert (d / "summary_quick.md").read_text() == "| the good table |\n"
+    r = cli("reproduce", "--datasets", "traffic", "--size", "quick", "--out", str(tmp_path), env={"S2KD_CACHE": str(tmp_path / "cache")})
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = json.loads((d / "summary_quick.json").read_text())["rows"]
+    assert [x["name"] for x in rows] == [x["name"] for x in shipped["rows"]]  # nothing lost
+    assert all(x["ok"] for x in rows)
+
+
+# ---- names are validated when the config is built -------------------------------------------------------------------
+@pytest.mark.parametrize("kw, msg", [(dict(dataset="navier_stoke"), "RunConfig.dataset='navier_stoke'"),
+                                     (dict(student="unte"), "RunConfig.student='unte': unknown model"),
+                                     (dict(method="kd", teacher="simpv"), "RunConfig.teacher='simpv': unknown model"),
+                                     (dict(method="kd", teacher="unet"), "RunConfig.teacher='unet': is a student model"),
+                                     (dict(student="alternet"), "RunConfig.student='alternet': is a teacher model"),
+                                     (dict(method="s2kd", teacher="multimodal", narrator="stat-richh"), "RunConfig.narrator='stat-richh'")])
+def test_config_rejects_unknown_names_and_roles(kw, msg):
+    "A typo or a student-as-teacher fails at construction, before `run` trains and stores anything."
+    from s2kd.train.config import ConfigError, RunConfig
+    with pytest.raises(ConfigError, match=msg.replace("(", r"\(").replace(")", r"\)")): RunConfig(**kw)
+
+
+# ---- teacher checkpoints: named, rebuilt; .run-* folders dropped --------------------------------------------------
+@pytest.fixture()
+def toy_run(tmp_path):
+    import torch
+    torch.set_num_threads(1)
+    from s2kd.data.core import toy_dataset
+    from s2kd.train.config import RunConfig
+    cfg = RunConfig(dataset="memory:toy", method="kd", epochs=1, batch_size=8, device="cpu", cache_dir=str(tmp_path / "cache"),
+                    results_dir=str(tmp_path / "results"))
+    return cfg, toy_dataset(n_member=3, n_time=24, h=8, w=8)
+
+
+def teacher(cfg, ds):
+    from s2kd.train.experiment import data_key, get_teacher, load_data
+    w, narr = load_data(cfg, ds)
+    return get_teacher("simvp", cfg, w, data_key(cfg, w, narr))
+
+
+def test_teacher_store_keeps_one_copy(toy_run):
+    cfg, ds = toy_run
+    t, info = teacher(cfg, ds)
+    store = Path(info["checkpoint"]).parent
+    assert info["trained"] and Path(info["checkpoint"]).exists()
+    assert list(store.glob(".run-*")) == []  # the training checkpoints are removed once the teacher is stored
+
+
+@pytest.mark.parametrize("damage", ["truncated", "other_architecture"])
+def test_broken_teacher_checkpoint_is_named_and_rebuilt(toy_run, damage):
+    import torch
+    from s2kd.models.registry import build_model
+    cfg, ds = toy_run
+    t0, info = teacher(cfg, ds)
+    p = Path(info["checkpoint"])
+    if damage == "truncated": p.write_bytes(p.read_bytes()[: p.stat().st_size // 2])
+    else: torch.save(build_model("alternet", in_shape=(3, 2, 8, 8), t_out=2, preset="smoke").state_dict(), p)
+    with pytest.warns(UserWarning, match=rf"{p}: stored teacher cannot be loaded .*retraining it"):
+        t1, info1 = teacher(cfg, ds)
+    assert info1["trained"]  # rebuilt ...
+    assert all(torch.equal(a, b) for a, b in zip(t0.state_dict().values(), t1.state_dict().values()))  # ... to the same weights
+    t2, info2 = teacher(cfg, ds)
+    assert not info2["trained"]  # and loads cleanly from now on
+
+
+# ---- a run's checkpoints are keyed by its data (issue 11, item 1) -------------------------------------------------
+def test_run_on_other_data_retrains_and_output_settings_resume(toy_run):
+    from s2kd.train.experiment import run
+    cfg, a = toy_run
+    cfg = cfg.replace(method="baseline", epochs=2, name="same-name")
+    b = a.copy(deep=True); b["u"] = b["u"] * 3 + 1  # other values, same shape and name
+    ra = run(cfg, data=a)
+    with pytest.warns(UserWarning, match="trained under other settings or data .*data_key.*training from scratch"):
+        rb = run(cfg, data=b)
+    va, vb = [h["val_mse"] for h in ra["fit"]["history"]], [h["val_mse"] for h in rb["fit"]["history"]]
+    assert va != vb  # B's model was trained on B (resuming A's finished checkpoint would return A's history)
+    assert rb["data"]["key"] != ra["data"]["key"]
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no retraining warning: output-only settings do not block the resume
+        rc = run(cfg.replace(results_dir=cfg.results_dir + "-2", num_workers=1, device="auto" if False else "cpu"), data=b)
+    assert [h["val_mse"] for h in rc["fit"]["history"]] == vb and rc["fit"]["epochs_run"] == 2
+
+
+# ---- a SIGKILL at the wrong moment leaves nothing a later run keeps ----------------------------------------------
+def py(code, *args, cwd=None):
+    "Run python `code` in a fresh process (the worktree's s2kd first on the path)."
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code), *map(str, args)], capture_output=True, text=True,
+                          env=env, cwd=cwd, timeout=600)
+
+
+KILL_ON_SAVE = """
+import os, signal, sys, torch
+_save = torch.save
+def dying_save(obj, f, *a, **k):  # write half a file, then die as a SIGKILL would
+    _save(obj, f, *a, **k); open(f, "r+b").truncate(64); os.kill(os.getpid(), signal.SIGKILL)
+torch.save = dying_save
+"""
+
+FIT = """
+import sys, torch
+from torch import nn
+from s2kd.train.loop import fit
+class D(torch.utils.data.Dataset):
+    def __len__(self): return 8
+    def __getitem__(self, i): return {"x": torch.ones(2, 1, 4, 4) * i, "y": torch.ones(2, 1, 4, 4) * i, "index": i}
+class M(nn.Module):
+    def __init__(self): super().__init__(); self.w = nn.Parameter(torch.zeros(1))
+    def predict(self, b): return b["x"] * self.w
+    def forward(self, b): l = ((self.predict(b) - b["y"]) ** 2).mean(); return l, {"task": float(l.detach())}
+r = fit(M(), D(), D(), epochs=2, batch_size=4, out_dir=sys.argv[1], progress=False, device="cpu")
+"""
+
+
+def leftovers(folder):
+    "Hidden files or folders under `folder`: what an interrupted atomic write leaves (lock files are not hidden)."
+    return sorted(p.name for p in Path(folder).rglob(".*"))
+
+
+def test_killed_checkpoint_write_is_swept_by_the_next_run(tmp_path):
+    out = tmp_path / "run"
+    r = py(KILL_ON_SAVE + FIT, out)
+    assert r.returncode == -9, r.stderr[-2000:]
+    assert leftovers(out), "the kill should leave a temporary"  # .best.pt.s2kd-<host>-<pid>-*.tmp
+    r = py(FIT, out)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert leftovers(out) == [] and sorted(p.name for p in out.iterdir()) == ["best.pt", "last.pt"]
+
+
+def test_killed_dataset_write_is_swept(tmp_path):
+    cache = tmp_path / "cache"
+    kill = """
+    import os, signal, sys, xarray as xr
+    _to = xr.Dataset.to_netcdf
+    def dying(self, path, *a, **k): open(path, "wb").write(b"half"); os.kill(os.getpid(), signal.SIGKILL)
+    xr.Dataset.to_netcdf = dying
+    from s2kd.data.embedded import load_dataset
+    load_dataset("traffic", size="tiny", cache_dir=sys.argv[1])
+    """
+    assert py(kill, cache).returncode == -9
+    assert leftovers(cache / "data")
+    r = py("import sys; from s2kd.data.embedded import load_dataset; load_dataset('traffic', size='tiny', cache_dir=sys.argv[1])", cache)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert leftovers(cache / "data") == []
+
+
+def test_killed_teacher_cache_build_is_swept(tmp_path):
+    build = """
+    import os, signal, sys, torch
+    from torch import nn
+    import s2kd.train.cache as C
+    class T(nn.Module):
+        def __init__(self): super().__init__(); torch.manual_seed(0); self.body = nn.Conv2d(2, 2, 1)
+        def forward(self, x): return self.body(x.flatten(1, 2)).unflatten(1, (2, 1))
+    class D(torch.utils.data.Dataset):
+        def __len__(self): return 6
+        def __getitem__(self, i): return {"x": torch.ones(2, 1, 4, 4) * i, "y": torch.zeros(2, 1, 4, 4), "index": i}
+    if sys.argv[2] == "kill":
+        _run = C.run_model
+        def dying(*a, **k): y = _run(*a, **k); os.kill(os.getpid(), signal.SIGKILL)
+        C.run_model = dying
+    C.build_teacher_cache(T(), D(), paths=["body"], dataset_key="toy", split="train", root=sys.argv[1], batch_size=2, device="cpu")
+    """
+    root = tmp_path / "teachers"
+    assert py(build, root, "kill").returncode == -9
+    assert leftovers(root)  # .<key>.s2kd-<host>-<pid>-*.tmp/
+    r = py(build, root, "ok"); assert r.returncode == 0, r.stderr[-2000:]
+    assert leftovers(root) == []
+
+
+def test_result_pair_is_never_half_new(tmp_path):
+    "Killed between the two files of a result: a reader never sees new metrics beside an old result.json (or the reverse)."
+    import csv
+    write = """
+    import os, signal, sys
+    import s2kd.core as core
+    if sys.argv[2] == "kill":
+        _replace, n = core.os.replace, [0]
+        def dying(a, b):
+            n[0] += 1
+            if n[0] == 2: os.kill(os.getpid(), signal.SIGKILL)  # after the first file, before the second
+            _replace(a, b)
+        core.os.replace = dying
+    from s2kd.train.experiment import write_result
+    write_result(sys.argv[1], dict(metrics={"student": {"test": {"mse": float(sys.argv[3])}}}))
+    """
+    folder = tmp_path / "res"
+    assert py(write, folder, "ok", 1.0).returncode == 0
+    assert py(write, folder, "kill", 2.0).returncode == -9
+    rj, mc = folder / "result.json", folder / "metrics.csv"
+    if rj.exists():  # the pair must agree
+        rows = list(csv.DictReader(mc.open()))
+        assert json.loads(rj.read_text())["metrics"]["student"]["test"]["mse"] == float(rows[0]["value"])
+
+
+@pytest.mark.parametrize("name", [".result.json.s2kd-host-123-abc.tmp", ".metrics.csv.s2kd-host-1-x.tmp", ".last.pt.s2kd-h-9-q.tmp",
+                                  "cache/data/.traffic-quick-seed0.nc.s2kd-h-1-z.tmp", "cache/teachers/.0123abcd.s2kd-h-2-k.tmp/0.npy",
+                                  "cache/data/traffic-quick-seed0.nc.lock"])
+def test_gitignore_matches_temporaries(name):
+    r = subprocess.run(["git", "check-ignore", "-q", f"results/x/{name}"], cwd=ROOT)
+    assert r.returncode == 0, f"{name} is not ignored"
+
+
+# ---- two processes building the same thing: the second waits and reuses -----------------------------------------
+def run_two(code, *args):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    ps = [subprocess.Popen([sys.executable, "-c", textwrap.dedent(code), *map(str, args), str(k)], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, env=env) for k in range(2)]
+    outs = [p.communicate(timeout=600) for p in ps]
+    for p, (o, e) in zip(ps, outs): assert p.returncode == 0, e[-2000:]
+    return [o for o, _ in outs]
+
+
+def test_two_processes_generate_a_dataset_once(tmp_path):
+    (tmp_path / "slow_gen.py").write_text(textwrap.dedent("""
+        import os, time
+        from s2kd.data.core import toy_dataset
+        def make(size, seed, device):
+            with open(os.environ["GEN_LOG"], "a") as f: f.write("generated\\n")
+            time.sleep(2); return toy_dataset(seed=seed)
+    """))
+    code = """
+    import sys; sys.path.insert(0, sys.argv[1])
+    from s2kd.data import embedded
+    embedded.EMBEDDED["slow"] = "slow_gen:make"
+    ds = embedded.load_dataset("slow", cache_dir=sys.argv[2]); print(float(ds.u.sum()))
+    """
+    os.environ["GEN_LOG"] = str(tmp_path / "log")
+    try: outs = run_two(code, tmp_path, tmp_path / "cache")
+    finally: del os.environ["GEN_LOG"]
+    assert (tmp_path / "log").read_text().count("generated") == 1
+    assert outs[0] == outs[1]
+
+
+def test_two_processes_narrate_once(tmp_path):
+    code = """
+    import sys, time
+    from s2kd.data.core import WindowDataset, toy_dataset
+    from s2kd.narrate.cache import build_narratives
+    from s2kd.narrate.core import StatisticalNarrator
+    class Logged(StatisticalNarrator):
+        def narrate(self, samples):
+            with open(sys.argv[2], "a") as f: f.write("".join(f"{s['info']['t0']}\\n" for s in samples))
+            time.sleep(0.2); return super().narrate(samples)
+    w = WindowDataset(toy_dataset(n_time=24), 2, 2)
+    c = build_narratives(w, Logged(), split="train", dataset_key="toy", root=sys.argv[1], batch_size=4, progress=False)
+    print(len(c.path.read_text().splitlines()), len(w))
+    """
+    outs = run_two(code, tmp_path / "cache", tmp_path / "log")
+    n_records, n = map(int, outs[0].split())
+    assert n_records == n and outs[0] == outs[1]  # one record per window, not two
+    assert len((tmp_path / "log").read_text().splitlines()) == n  # each window narrated once
+
+
+def test_two_processes_train_and_cache_a_teacher_once(tmp_path):
+    code = """
+    import sys, torch; torch.set_num_threads(1)
+    import s2kd.train.cache as C
+    from s2kd.data.core import toy_dataset
+    from s2kd.distill import Distiller
+    from s2kd.train.config import RunConfig
+    from s2kd.train.experiment import data_key, get_teacher, load_data
+    cfg = RunConfig(dataset="memory:toy", method="kd", epochs=3, batch_size=8, device="cpu", cache_dir=sys.argv[1])
+    w, _ = load_data(cfg, toy_dataset(n_member=3, n_time=24, h=8, w=8))
+    t, info = get_teacher("simvp", cfg, w, data_key(cfg, w))
+    _run, calls = C.run_model, [0]
+    def counted(*a, **k): calls[0] += 1; return _run(*a, **k)
+    C.run_model = counted
+    C.build_teacher_cache(t, w.train, paths=[t.feature_path], dataset_key="k", split="train", root=sys.argv[1] + "/teachers", batch_size=4)
+    print(info["trained"], calls[0])
+    """
+    outs = [o.split() for o in run_two(code, tmp_path / "cache")]
+    assert sorted(o[0] for o in outs) == ["False", "True"]  # one process trained, the other loaded what it stored
+    assert sorted(int(o[1]) for o in outs)[0] == 0  # and one of them ran the teacher over the split for the cache
+
+
+# ---- narratives are keyed by the values they describe (issue 11, item 2) -----------------------------------------
+def test_shipped_narratives_only_for_the_values_they_describe(tmp_path):
+    import warnings
+    from s2kd.data.core import load_windows
+    from s2kd.narrate.cache import build_narratives
+    from s2kd.narrate.core import Narrator
+    w = load_windows("traffic", size="quick", seed=0, cache_dir=str(tmp_path))
+    shipped = sorted((ROOT / "s2kd" / "narratives" / "traffic-quick-seed0" / "val").glob("*.jsonl"))[0]
+    calls = []
+
+    class Fresh(Narrator):  # stands in for the language model that wrote the shipped file (same identity)
+        name = "fresh"
+        def identity(self): return shipped.stem
+        def narrate_one(self, sample, i=0): calls.append(i); return f"fresh text {sample['x'].mean():.3f}"
+
+    kw = dict(split="val", dataset_key="traffic-quick-seed0", root=tmp_path, progress=False)
+    c = build_narratives(w.val, Fresh(), **kw)
+    assert c.texts(len(w.val)) == [json.loads(x)["text"] for x in shipped.read_text().splitlines()] and calls == []
+    v = list(w.ds.data_vars)[0]
+    changed = w.ds.assign({v: w.ds[v] * 3.6})  # e.g. m/s -> km/h: same dataset name, other values
+    w2 = load_windows(changed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        c2 = build_narratives(w2.val, Fresh(), **kw)
+    assert c2.path != c.path and len(calls) == len(w2.val)  # narrated afresh, into a file keyed by the new values
+    assert c2.texts(len(w2.val))[0].startswith("fresh text")
+
+
+# ---- fit.wall_s after a resume is the total -----------------------------------------------------------------------
+def test_fit_wall_s_counts_every_process(tmp_path):
+    import time, torch
+    from torch import nn
+    from s2kd.train.loop import fit
+
+    class D(torch.utils.data.Dataset):
+        def __len__(self): return 8
+        def __getitem__(self, i): return {"x": torch.ones(2, 1, 4, 4) * i, "y": torch.ones(2, 1, 4, 4) * i, "index": i}
+
+    class M(nn.Module):
+        def __init__(self): super().__init__(); self.w = nn.Parameter(torch.zeros(1))
+        def predict(self, b): return b["x"] * self.w
+        def forward(self, b): l = ((self.predict(b) - b["y"]) ** 2).mean(); return l, {"task": float(l.detach())}
+
+    def crash(epoch, rec):
+        time.sleep(1.0)  # the first process spends at least 1 s after epoch 0's checkpoint, counted in epoch 1's
+        if epoch == 1: raise RuntimeError("killed")
+    kw = dict(epochs=3, batch_size=4, out_dir=tmp_path, progress=False, device="cpu")
+    with pytest.raises(RuntimeError, match="killed"): fit(M(), D(), D(), callback=crash, **kw)
+    r = fit(M(), D(), D(), **kw)  # resumes for the last epoch only
+    assert r["epochs_run"] == 3 and r["wall_s"] >= 1.0, r["wall_s"]  # the total, not only this process's share
