@@ -8,7 +8,8 @@ import pytest
 
 os.environ.setdefault("OMP_NUM_THREADS", "1"); os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from s2kd.paper import ARTEFACTS, NotebookFailed, artefact_paths, find_notebook, reproduce_notebooks, run_artefact
+from s2kd.paper import (ARTEFACTS, NotebookFailed, artefact_paths, cli_reproduce_papers, find_notebook, reproduce_notebooks,
+                        run_artefact)
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -79,6 +80,15 @@ def test_failing_notebook_keeps_last_good_artefact(smoke, tmp_path):
     assert p["png"].read_bytes() == good_png and (p["results"]/"manifest.json").read_text() == good_mf
     ms = reproduce_notebooks(["efficiency"], preset="smoke", out_dir=root/"out", device="cpu", progress=False)
     assert ms[0]["status"] == "skipped"  # the real notebook's last good run still stands
+
+
+def test_cli_reports_each_artefact(smoke, capsys):
+    "`s2kd reproduce` (cli_reproduce_papers): one line per artefact, exit 0; unchanged inputs: skipped."
+    root, _ = smoke
+    rc = cli_reproduce_papers(["--preset", "smoke", "--only", "spectral", "efficiency", "--out", str(root/"out"),
+                               "--device", "cpu", "--quiet"])
+    out = capsys.readouterr().out.splitlines()
+    assert rc == 0 and [l.split()[:2] for l in out] == [["spectral", "skipped"], ["efficiency", "skipped"]], out
 
 
 def test_unknown_artefact_is_named(tmp_path):
