@@ -47,6 +47,8 @@ def test_smoke_writes_every_artefact_file(smoke):
             assert str(root) not in f.read_text() and '"/' not in f.read_text(), f
     spec = artefact_paths(root/"out", "spectral")
     assert {"baseline", "sdkd", "teacher"} <= set(l.split(",")[1] for l in spec["csv"].read_text().splitlines()[1:])
+    gallery = (root/"out"/"figures"/"README.md").read_text()
+    assert "![spectral](spectral.png)" in gallery and "--only efficiency --preset smoke" in gallery, gallery
     eff = artefact_paths(root/"out", "efficiency")["csv"].read_text()
     assert "paper: latency (ms, GPU)" in eff and "navier_stokes,unet,student" in eff
 
