@@ -98,3 +98,19 @@ def test_unknown_artefact_is_named(tmp_path):
         reproduce_notebooks(["table9"], preset="smoke", out_dir=tmp_path, progress=False)
     with pytest.raises(ValueError, match="fast"):
         reproduce_notebooks(["spectral"], preset="fast", out_dir=tmp_path, progress=False)
+
+
+def test_spectral_reads_a_user_file(tmp_path, monkeypatch):
+    "`data_dir` with an FNO-format .mat file (v7.3): the spectral notebook trains on it; the key records its fingerprint only."
+    import numpy as np
+    from s2kd.data.loaders import write_mat_v73
+    monkeypatch.setenv("S2KD_CACHE", str(tmp_path/"cache"))
+    (tmp_path/"ns").mkdir()
+    u = np.random.default_rng(0).standard_normal((6, 16, 16, 24)).astype("float32")  # (N, H, W, T) as FNO stores it
+    write_mat_v73(tmp_path/"ns"/"ns_tiny.mat", u=u)
+    m = run_artefact("spectral", preset="smoke", out_dir=tmp_path/"out", data_dir=tmp_path/"ns", device="cpu", seeds=[42])
+    assert m["status"] == "ok" and m["inputs"]["data"].startswith("files:") and str(tmp_path) not in json.dumps(m)
+    p = artefact_paths(tmp_path/"out", "spectral")
+    assert "NSE from ns_tiny.mat" in p["md"].read_text() and p["png"].read_bytes()[:8] == PNG
+    run = json.loads((p["results"]/"run.json").read_text())
+    assert run["data_dir"] == "ns" and run["seeds"] == [42]
