@@ -14,7 +14,8 @@ from s2kd.train.config import RunConfig
 REPO = Path(__file__).resolve().parents[1]
 NBS = REPO/"nbs"
 FIELDS = {f.name: f.type for f in fields(RunConfig)}  # name -> "str" | "int" | "float" | "bool"
-LITERAL = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,), "dict": (dict,)}
+LITERAL = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,),
+           "dict": (dict,), "list": (list,), "Optional[str]": (str, type(None))}  # the last three: paper notebooks' overrides, seeds, data_dir
 MAX_NAMED = 3  # RunConfig fields a notebook may name directly (what it varies, e.g. dataset, size); the rest go in `overrides`
 
 
