@@ -16,7 +16,7 @@ from .losses.multi import aver_mkd, aekd_combine, camkd_weights, camkd_loss, per
 from .models.features import FeatureTap, make_projector
 
 # %% auto #0
-__all__ = ['METHODS', 'MULTI', 'reads_text', 'run_model', 'freeze', 'Distiller', 'options_for', 'config_options']
+__all__ = ['METHODS', 'MULTI', 'reads_text', 'run_model', 'masked_mse', 'freeze', 'Distiller', 'options_for', 'config_options']
 
 # %% ../nbs/35_distill.ipynb #6553d899
 METHODS = ("baseline", "kd", "fitnet", "ab", "sdkd", "s2kd", "aver", "aekd", "camkd")
@@ -32,6 +32,12 @@ def run_model(m:nn.Module, batch:dict):  # any s2kd model; text is passed to mod
     return m(batch["x"])
 
 def _f(t): return float(t.detach()) if torch.is_tensor(t) else float(t)  # a loss part for the log
+
+def masked_mse(y_hat:torch.Tensor, y:torch.Tensor,  # (B, T_out, C, H, W) each
+               mask:torch.Tensor):                  # (B, H, W) or (H, W) bool, True = valid cell (`batch["mask"]`)
+    "MSE over valid cells only: masked cells (land of an ocean model, outside a region) never enter the task loss."
+    m = mask.reshape(-1 if mask.ndim == 3 else 1, 1, 1, *mask.shape[-2:]).to(y_hat.dtype)  # (B|1, 1, 1, H, W)
+    return ((y_hat - y) ** 2 * m).sum() / m.expand_as(y_hat).sum().clamp_min(1)
 
 def freeze(m:nn.Module):
     "Eval mode and no gradients, in place; returns `m`."
@@ -117,7 +123,7 @@ class Distiller(nn.Module):
         with FeatureTap(self.student, [self.student_path] if self.uses_feat else []) as tap: ys = run_model(self.student, batch)
         fs = tap[self.student_path] if self.uses_feat else None
         ys = ys.float()  # models may run under autocast; losses (FFTs, solvers) run in float32
-        task = task_mse(ys, y); parts = {"task": _f(task)}
+        task = masked_mse(ys, y, batch["mask"]) if "mask" in batch else task_mse(ys, y); parts = {"task": _f(task)}
         if self.method == "baseline": return w["task"] * task, parts | {"loss": parts["task"] * w["task"]}
         outs = [self.teacher_outputs(m, batch) for m in range(len(self.teachers))]
         outs = [{k: v.float() for k, v in o_.items()} for o_ in outs]

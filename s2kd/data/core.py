@@ -4,7 +4,7 @@
 
 # %% ../../nbs/01_data.core.ipynb #ff46f2c0
 from __future__ import annotations
-import json
+import json, re, warnings
 from collections import namedtuple
 
 import numpy as np
@@ -16,8 +16,10 @@ from torch.utils.data import Dataset
 from ..core import DataError
 
 # %% auto #0
-__all__ = ['SPLITS', 'Windows', 'toy_dataset', 'spatial_dims', 'validate_dataset', 'variables', 'to_array', 'split_dataset',
-           'Normalizer', 'WindowDataset', 'load_windows']
+__all__ = ['FILL_SENTINELS', 'FILL_HUGE', 'DIM_ALIASES', 'SPLITS', 'DEFAULT_FRACTIONS', 'Windows', 'toy_dataset', 'spatial_dims',
+           'validate_dataset', 'variables', 'to_array', 'missing_layout', 'check_fill_values', 'conform_dataset',
+           'time_str', 'parse_time', 'time_gaps', 'default_splits', 'split_dataset', 'Normalizer', 'WindowDataset',
+           'load_windows']
 
 # %% ../../nbs/01_data.core.ipynb #7623f681
 def toy_dataset(n_member:int=2, n_time:int=12, h:int=4, w:int=6, seed:int=0, geo:bool=False):
@@ -38,14 +40,15 @@ def toy_dataset(n_member:int=2, n_time:int=12, h:int=4, w:int=6, seed:int=0, geo
                                        "val": [t[n_tr], t[n_tr + n_va - 1]], "test": [t[n_tr + n_va], t[-1]]}))
     return ds
 
-# %% ../../nbs/01_data.core.ipynb #306d355b
+# %% ../../nbs/01_data.core.ipynb #2b453458
 def spatial_dims(ds:xr.Dataset):
     "The `(Y, X)` dim names of `ds`: `('lat', 'lon')` or `('y', 'x')`."
     for yx in (("lat", "lon"), ("y", "x")):
         if all(d in ds.dims for d in yx): return yx
     raise DataError(f"{ds.attrs.get('title', 'dataset')}: no spatial dims (lat, lon) or (y, x); dims are {dict(ds.sizes)}")
 
-def validate_dataset(ds:xr.Dataset, where:str|None=None):  # `where`: a file or dataset name for messages
+def validate_dataset(ds:xr.Dataset, where:str|None=None,  # `where`: a file or dataset name for messages
+                     values:bool=True):                     # also check the values (missing cells, fill values)
     "Check `ds` follows the s2kd convention; raise `DataError` naming the variable and what is wrong."
     where = where or ds.attrs.get("title", "dataset")
     if not ds.data_vars: raise DataError(f"{where}: no data variables")
@@ -53,11 +56,14 @@ def validate_dataset(ds:xr.Dataset, where:str|None=None):  # `where`: a file or 
     want = ("member", "time", Y, X)
     for name, da in ds.data_vars.items():
         if da.dims != want:
-            raise DataError(f"{where}: variable {name!r} has dims {da.dims} (shape {da.shape}), expected {want}")
+            extra = [d for d in da.dims if d not in want]
+            raise DataError(f"{where}: variable {name!r} has dims {da.dims} (shape {da.shape}), expected {want}"
+                            + (f"; select the extra dims {extra} (e.g. ds.sel({extra[0]}=...)) or split them into variables"
+                               if extra else "")
+                            + ("; `conform_dataset(ds)` infers a missing member dimension" if "member" not in da.dims else ""))
         if not np.issubdtype(da.dtype, np.floating): raise DataError(f"{where}: variable {name!r} has dtype {da.dtype}, expected float")
-        bad = int((~np.isfinite(da.values)).sum())
-        if bad: raise DataError(f"{where}: variable {name!r} has {bad} NaN/inf values")
     if ds.sizes["time"] < 2: raise DataError(f"{where}: only {ds.sizes['time']} time step(s)")
+    if values: missing_layout(ds, where); check_fill_values(ds, where)
     return ds
 
 def variables(ds:xr.Dataset):
@@ -68,48 +74,275 @@ def to_array(ds:xr.Dataset):
     "Stack the variables into one float32 array `(member, time, C, H, W)`."
     return np.stack([ds[v].values for v in variables(ds)], axis=2).astype("float32", copy=False)
 
-# %% ../../nbs/01_data.core.ipynb #22ec1292
-SPLITS = ("train", "val", "test")
+# %% ../../nbs/01_data.core.ipynb #25628902
+def _tstr(t): return str(t)[:19] if not isinstance(t, (float, np.floating)) else f"{float(t):g}"
 
-def _time_slice(ds, lo, hi):
-    if np.issubdtype(ds.time.dtype, np.datetime64): lo, hi = np.datetime64(lo), np.datetime64(hi)
-    return ds.sel(time=slice(lo, hi))
+def missing_layout(ds:xr.Dataset, where:str|None=None):
+    "Valid cells `(H, W)` (True = data) and missing frames `(member, time)` (True = no data); refuse other gaps."
+    where = where or ds.attrs.get("title", "dataset")
+    Y, X = spatial_dims(ds)
+    given = "mask" in ds.coords
+    if given and set(ds["mask"].dims) != {Y, X}:
+        raise DataError(f"{where}: the 'mask' coordinate has dims {ds['mask'].dims}, expected ({Y}, {X})")
+    cells = ds["mask"].transpose(Y, X).values.astype(bool) if given else np.ones((ds.sizes[Y], ds.sizes[X]), bool)
+    nans = {}
+    for name in variables(ds):
+        a = ds[name].values
+        n_inf = int(np.isinf(a).sum())
+        if n_inf: raise DataError(f"{where}: variable {name!r} has {n_inf} NaN/inf values ({n_inf} infinite)")
+        isn = np.isnan(a)  # (M, T, H, W)
+        if not isn.any(): continue
+        nans[name] = isn
+        if not given: cells &= ~isn.all(axis=(0, 1))  # never any data: a masked cell
+    if not cells.any(): raise DataError(f"{where}: no valid cell: every cell is missing or masked at every time")
+    frames = np.zeros((ds.sizes["member"], ds.sizes["time"]), bool)
+    for isn in nans.values(): frames |= isn[:, :, cells].all(-1)
+    for name, isn in nans.items():
+        gap = isn[:, :, cells] & ~frames[:, :, None]
+        if gap.any():
+            m, t, k = (int(i[0]) for i in np.nonzero(gap)); (iy, ix) = np.argwhere(cells)[k]
+            first = f"member {ds.member.values[m]}, time {_tstr(ds.time.values[t])}, {Y}={ds[Y].values[iy]}, {X}={ds[X].values[ix]}"
+            raise DataError(f"{where}: variable {name!r} has {int(gap.sum())} NaN/inf values in cells that hold data at "
+                            f"other times (first: {first}); s2kd masks only cells missing at every time and whole missing "
+                            f"frames: fill the gaps (e.g. ds.interpolate_na('time')) or exclude the cells with a `mask` "
+                            f"coordinate ({Y}, {X})")
+    return cells, frames
+
+# %% ../../nbs/01_data.core.ipynb #d146864f
+FILL_SENTINELS = (-9999.0, -999.0, -99999.0, -32767.0, -32768.0, 9999.0, 99999.0)  # raw fill values seen in the wild
+FILL_HUGE = 1e15  # |v| at or above this is a fill candidate (9.96921e36, 1e20, 1e30)
+
+def _fill_candidates(a):
+    "Distinct values of `a` that look like fill values: `[(value, count, lo, hi)]`, lo..hi the range of the rest."
+    if a.size == 0: return []
+    lo, hi = np.fmin.reduce(a, axis=None), np.fmax.reduce(a, axis=None)  # NaN-blind range: one cheap pass each
+    if not (any(lo <= v <= hi for v in FILL_SENTINELS) or max(abs(lo), abs(hi)) >= FILL_HUGE): return []
+    cand = (np.isin(a, FILL_SENTINELS) | (np.abs(a) >= FILL_HUGE)) & np.isfinite(a)
+    if not cand.any(): return []
+    rest = a[~cand & np.isfinite(a)]
+    lo, hi = (float(rest.min()), float(rest.max())) if rest.size else (0.0, 0.0)
+    far = lambda v: min(abs(v - lo), abs(v - hi)) > (hi - lo) and not lo <= v <= hi
+    return [(float(v), int((a == v).sum()), lo, hi) for v in np.unique(a[cand]) if far(float(v))]
+
+def check_fill_values(ds:xr.Dataset, where:str|None=None):
+    "Refuse fill values left in the data (declared and still present, or undeclared sentinels), naming variable and value."
+    where = where or ds.attrs.get("title", "dataset")
+    for name in variables(ds):
+        da = ds[name]; a = da.values
+        for key in ("_FillValue", "missing_value"):
+            fv = da.attrs.get(key)
+            n = 0 if fv is None else int(np.isin(a, np.ravel(fv)).sum())
+            if n:
+                raise DataError(f"{where}: variable {name!r} still holds its {key} {fv} at {n} values (opened with "
+                                f"mask_and_scale=False?): pass the dataset through `conform_dataset(ds)`, "
+                                f"or open the file with xr.open_dataset's default mask_and_scale=True")
+        for v, n, lo, hi in _fill_candidates(a):
+            raise DataError(f"{where}: variable {name!r} holds {v:g} at {n} values, far outside its other values "
+                            f"({lo:.4g} .. {hi:.4g}): an undeclared fill value? Declare it (ds[{name!r}].attrs['_FillValue']"
+                            f" = {v:g}, then `conform_dataset(ds)`) or make it NaN "
+                            f"(ds[{name!r}] = ds[{name!r}].where(ds[{name!r}] != {v:g}))")
+    return ds
+
+# %% ../../nbs/01_data.core.ipynb #22397714
+DIM_ALIASES = {"latitude": "lat", "longitude": "lon", "valid_time": "time", "Time": "time", "times": "time",
+               "rlat": "y", "rlon": "x"}  # rotated-pole grids (CORDEX): a grid in y, x; their 2-D lat/lon stay coordinates
+
+def _decode_fill(da):
+    "CF decoding of one variable that was opened with mask_and_scale=False: fill values → NaN, then scale and offset."
+    fv = [np.ravel(da.attrs[k]) for k in ("_FillValue", "missing_value") if k in da.attrs]
+    sc, off = da.attrs.get("scale_factor", 1.0), da.attrs.get("add_offset", 0.0)
+    miss = np.isin(da.values, np.concatenate(fv)) if fv else np.zeros(da.shape, bool)
+    a = da.values.astype("float32") * np.float32(sc) + np.float32(off)
+    a[miss] = np.nan
+    attrs = {k: v for k, v in da.attrs.items() if k not in ("_FillValue", "missing_value", "scale_factor", "add_offset")}
+    return xr.DataArray(a, dims=da.dims, coords=da.coords, attrs=attrs)
+
+def _conform(ds, where):
+    "`conform_dataset`'s work, also returning the valid cells and missing frames it found: `(ds, cells, frames)`."
+    said = []
+    ren = {k: v for k, v in DIM_ALIASES.items() if k in ds.dims and v not in ds.dims}
+    if ren: ds = ds.rename(ren); said.append(f"renamed dims {ren}")
+    Y, X = spatial_dims(ds)
+    if "time" not in ds.dims:
+        raise DataError(f"{where}: no 'time' dimension (dims {dict(ds.sizes)}); rename yours: ds.rename(<dim>='time')")
+    extra = [v for v in ds.data_vars if not {"time", Y, X} <= set(ds[v].dims)]
+    if extra: ds = ds.drop_vars(extra); said.append(f"ignored variables {extra} (no (time, {Y}, {X}) dims)")
+    if "member" not in ds.dims: ds = ds.expand_dims(member=[0]); said.append("no 'member' dimension: one member (member=0)")
+    want = ("member", "time", Y, X)
+    if any(ds[v].dims != want and set(ds[v].dims) == set(want) for v in ds.data_vars):
+        ds = ds.transpose(*want, ...); said.append(f"transposed to {want}")
+    packed = [v for v in ds.data_vars if not np.issubdtype(ds[v].dtype, np.floating)
+              or {"_FillValue", "missing_value", "scale_factor", "add_offset"} & set(ds[v].attrs)]
+    if packed:
+        ds = ds.assign({v: _decode_fill(ds[v]) for v in packed})
+        said.append(f"decoded {packed} (fill values → missing, scale_factor/add_offset applied, float32)")
+    validate_dataset(ds, where, values=False)
+    check_fill_values(ds, where); cells, frames = missing_layout(ds, where)
+    if "mask" not in ds.coords and not cells.all():
+        ds = ds.assign_coords(mask=((Y, X), cells))
+        said.append(f"{int((~cells).sum())} of {cells.size} cells have no data at any time: masked "
+                    f"(coordinate 'mask', True = valid)")
+    if said: warnings.warn(f"{where}: " + "; ".join(said), stacklevel=3)
+    return ds, cells, frames
+
+def conform_dataset(ds:xr.Dataset, where:str|None=None):  # `where`: a file or dataset name for messages
+    "Bring a third-party layout into the convention, warning what was inferred: dim names, member, fill values, mask."
+    return _conform(ds, where or ds.attrs.get("title", "dataset"))[0]
+
+# %% ../../nbs/01_data.core.ipynb #18335130
+def _is_cftime(times): return times.dtype == object and times.size > 0 and hasattr(times.flat[0], "calendar")
+
+def time_str(t, unit:str="m"):  # "m": to the minute (info), "s": to the second (split bounds)
+    "A time as an ISO string (datetime64 or cftime, any calendar); model times stay floats."
+    if hasattr(t, "calendar"):
+        s = f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}"
+        return s + f":{t.second:02d}" if unit == "s" else s
+    if np.issubdtype(np.asarray(t).dtype, np.datetime64): return str(np.datetime_as_string(np.datetime64(t), unit=unit))
+    return float(t)
+
+_ISO = re.compile(r"^\s*(-?\d{1,4})-(\d{1,2})-(\d{1,2})(?:[T ](\d{1,2})(?::(\d{1,2})(?::(\d{1,2})(?:\.\d*)?)?)?)?\s*$")
+
+def parse_time(s, times:np.ndarray, what:str="time"):  # s: ISO string or number; times: the dataset's time values
+    "`s` as a value comparable with `times`, read in their calendar."
+    if np.issubdtype(times.dtype, np.datetime64):
+        try: return np.datetime64(str(s))
+        except ValueError: raise DataError(f"{what}: {s!r} is not an ISO date") from None
+    if _is_cftime(times):
+        import cftime
+        t0, m = times.flat[0], _ISO.match(str(s))
+        if not m: raise DataError(f"{what}: {s!r} is not an ISO date (YYYY-MM-DD[THH:MM[:SS]])")
+        parts = (int(g or 0) for g in m.groups())  # year, month, day, hour, minute, second
+        try: return cftime.datetime(*parts, calendar=t0.calendar, has_year_zero=t0.has_year_zero)
+        except ValueError as e:
+            raise DataError(f"{what}: {s!r} is not a date of the {t0.calendar!r} calendar ({e})") from None
+    try: return float(s)
+    except (TypeError, ValueError):
+        raise DataError(f"{what}: {s!r} is not a number (the time axis holds numbers)") from None
+
+# %% ../../nbs/01_data.core.ipynb #e6f1b077
+def _months(times):
+    if _is_cftime(times): return np.array([t.year * 12 + t.month - 1 for t in times])
+    return times.astype("datetime64[M]").astype(int)
+
+def _fmt_step(s, monthly, dated):
+    if monthly: return f"{s:g} month{'s' * (s != 1)}"
+    if not dated: return f"{s:g}"
+    for unit, n in (("day", 86400), ("h", 3600), ("min", 60)):
+        if s >= n: return f"{s / n:g} {unit}{'s' * (unit == 'day' and s != n)}"
+    return f"{s:g} s"
+
+def time_gaps(times:np.ndarray):  # the time coordinate's values
+    "`(usual step as text, [j, ...])` where `times[j+1] - times[j]` is not the usual step; refuses a non-increasing axis."
+    if len(times) < 2: return "", []
+    dated = np.issubdtype(times.dtype, np.datetime64) or _is_cftime(times)
+    if np.issubdtype(times.dtype, np.datetime64): sec = (times - times[0]) / np.timedelta64(1, "s")
+    elif dated: sec = np.array([(t - times[0]).total_seconds() for t in times])
+    else: sec = times.astype(float)
+    d = np.diff(sec)
+    if (d <= 0).any():
+        j = int(np.flatnonzero(d <= 0)[0])
+        raise DataError(f"time is not increasing at {_tstr(times[j])} -> {_tstr(times[j + 1])}: sort it (ds.sortby('time'))"
+                        " and drop duplicates")
+    mode = lambda d: (lambda v, c: v[np.argmax(c)])(*np.unique(np.round(d, 6), return_counts=True))  # the usual step
+    step = mode(d)
+    monthly = dated and step >= 27 * 86400  # months (and years) differ in seconds: count calendar months instead
+    if monthly: d = np.diff(_months(times)).astype(float); step = mode(d)
+    return _fmt_step(float(step), monthly, dated), np.flatnonzero(~np.isclose(d, step, rtol=1e-6, atol=0)).tolist()
+
+# %% ../../nbs/01_data.core.ipynb #3bc65b4f
+SPLITS = ("train", "val", "test")
+DEFAULT_FRACTIONS = (0.7, 0.15, 0.15)  # train/val/test shares of the time axis when a dataset has no `splits`
+
+def _name(ds): return ds.attrs.get("name", ds.attrs.get("title", "dataset"))
+
+def _time_part(ds, lo, hi, split="?"):
+    "Times in `[lo, hi]` (inclusive; ISO strings read in the dataset's calendar, or numbers)."
+    t = ds.time.values
+    lo, hi = (parse_time(b, t, f"splits: the {split!r} bound") for b in (lo, hi))
+    return ds.isel(time=np.flatnonzero((t >= lo) & (t <= hi)))
+
+def _members(ds, ids, split):
+    "`ds` restricted to the member ids `ids`; unknown ids are named."
+    have = ds.member.values.tolist(); miss = [i for i in ids if i not in have]
+    if miss: raise DataError(f"splits: member id(s) {miss} of the {split!r} split are not in {_name(ds)} (members: "
+                             f"{have if len(have) <= 20 else have[:20] + ['...']}); fix attrs['splits'] or pass `splits=`")
+    return ds.sel(member=list(ids))
+
+def default_splits(ds:xr.Dataset, fractions=DEFAULT_FRACTIONS):  # shares of the time axis for train, val, test
+    "A time split by consecutive shares of the time axis, bounds as ISO strings in the dataset's calendar."
+    t = ds.time.values; n = len(t); a, b = int(n * fractions[0]), int(n * (fractions[0] + fractions[1]))
+    if min(a, b - a, n - b) < 1: raise DataError(f"{_name(ds)}: {n} time steps are too few for a {fractions} time split")
+    iso = lambda i: time_str(t[i], "s")
+    return {"kind": "time", "train": [iso(0), iso(a - 1)], "val": [iso(a), iso(b - 1)], "test": [iso(b), iso(n - 1)]}
+
+# %% ../../nbs/01_data.core.ipynb #ad39191c
+def _member_time(ds, part, split):
+    "One split of a `member_time` spec: `{'members': [ids], 'time': [t0, t1]}`, either key optional."
+    if not isinstance(part, dict): raise DataError(f"splits: the {split!r} split of a member_time spec must be a dict "
+                                                   f"{{'members': [...], 'time': [t0, t1]}}, got {part!r}")
+    if "members" in part: ds = _members(ds, part["members"], split)
+    return _time_part(ds, *part["time"], split) if "time" in part else ds
 
 def split_dataset(ds:xr.Dataset, spec:dict|str|None=None):  # spec: defaults to `ds.attrs["splits"]`
-    "Split `ds` into `{'train', 'val', 'test'}` by time range, member id or parameter value."
+    "Split `ds` into `{'train', 'val', 'test'}` by time range, member id, parameter value or member and time."
     spec = spec if spec is not None else ds.attrs.get("splits")
-    if spec is None: raise DataError(f"{ds.attrs.get('title', 'dataset')}: no 'splits' attribute and no spec given")
+    if spec is None:
+        spec = default_splits(ds)
+        warnings.warn(f"{_name(ds)}: no 'splits' attribute: a default time split {DEFAULT_FRACTIONS} of every member: "
+                      f"{json.dumps(spec)}", stacklevel=2)
     spec = json.loads(spec) if isinstance(spec, str) else spec
     kind = spec.get("kind")
-    if kind == "time": out = {s: _time_slice(ds, *spec[s]) for s in SPLITS}
-    elif kind == "member": out = {s: ds.sel(member=list(spec[s])) for s in SPLITS}
+    if kind in ("time", "member", "param", "member_time") and not all(s in spec for s in SPLITS):
+        raise DataError(f"splits: a {kind!r} spec needs 'train', 'val' and 'test'; got keys {list(spec)}")
+    if kind == "time": out = {s: _time_part(ds, *spec[s], s) for s in SPLITS}
+    elif kind == "member": out = {s: _members(ds, spec[s], s) for s in SPLITS}
+    elif kind == "member_time": out = {s: _member_time(ds, spec[s], s) for s in SPLITS}
     elif kind == "param":
         p = spec["param"]
         if p not in ds.coords: raise DataError(f"splits: parameter {p!r} is not a coordinate; have {list(ds.coords)}")
         out = {s: ds.isel(member=np.isin(ds[p].values, spec[s]).nonzero()[0]) for s in SPLITS}
         if "members" in spec:  # seen parameter values: train/val take disjoint members
-            out = {s: ds.sel(member=list(spec["members"][s])) if s in spec["members"] else out[s] for s in SPLITS}
-    else: raise DataError(f"splits: unknown kind {kind!r}; expected 'time', 'member' or 'param'")
+            out = {s: _members(ds, spec["members"][s], s) if s in spec["members"] else out[s] for s in SPLITS}
+    else: raise DataError(f"splits: unknown kind {kind!r}; expected 'time', 'member', 'param' or 'member_time'")
     for s, d in out.items():
         if d.sizes["member"] == 0 or d.sizes["time"] == 0:
             raise DataError(f"splits: the {s!r} split of {ds.attrs.get('title', 'dataset')} is empty (spec {spec})")
     return out
 
-# %% ../../nbs/01_data.core.ipynb #b9d127bc
+# %% ../../nbs/01_data.core.ipynb #ce9cf167
 class Normalizer:
     "Per-channel standardization `(v - mean) / std`, fitted on the training split."
     def __init__(self, mean, std, variables:list[str]|None=None):
         self.mean, self.std = np.asarray(mean, "float32"), np.asarray(std, "float32")
+        self.named = variables is not None  # unnamed statistics are checked by count only
         self.variables = list(variables) if variables is not None else [f"c{i}" for i in range(len(self.mean))]
         if (self.std <= 0).any(): raise DataError(f"Normalizer: zero std for {np.array(self.variables)[self.std <= 0].tolist()}")
 
     @classmethod
     def fit(cls, ds:xr.Dataset):
-        "Statistics of each variable of `ds` (pass the training split)."
-        vs = variables(ds)
-        return cls([float(ds[v].mean()) for v in vs], [float(ds[v].std()) or 1.0 for v in vs], vs)
+        "Statistics of each variable of `ds` (pass the training split) over valid values: NaN, masked cells left out."
+        check_fill_values(ds)
+        vs, ok = variables(ds), ds["mask"].astype(bool) if "mask" in ds.coords else None
+        das = [ds[v] if ok is None else ds[v].where(ok) for v in vs]
+        mean, std = [float(d.mean(skipna=True)) for d in das], [float(d.std(skipna=True)) for d in das]
+        if not np.isfinite(mean).all():
+            raise DataError(f"Normalizer: no valid value for {[v for v, m in zip(vs, mean) if not np.isfinite(m)]}")
+        return cls(mean, [s or 1.0 for s in std], vs)
+
+    def check_variables(self, names, where:str="dataset"):  # names: the data's variables, in channel order
+        "Refuse data whose variables differ from the statistics' (name, order or count), saying which and how to fix it."
+        names, have = list(names), self.variables
+        if len(names) != len(have) or (self.named and names != have):
+            why = ("the same variables in another order (the order is the channel order)" if sorted(names) == sorted(have)
+                   else "different variables")
+            raise DataError(f"{where}: the normalizer was fitted on {have}, the data has {names}: {why}; select and order "
+                            f"the variables as fitted (ds[{have}]) or fit a Normalizer on this data's training split")
+        return self
 
     def _stats(self, t, c_dim):
+        if t.shape[c_dim] != len(self.mean):
+            raise DataError(f"Normalizer: an array of shape {tuple(t.shape)} has {t.shape[c_dim]} channels at dim {c_dim}, "
+                            f"the normalizer {len(self.mean)} ({self.variables})")
         shape = [1] * t.ndim; shape[c_dim] = -1
         m, s = self.mean.reshape(shape), self.std.reshape(shape)
         return (torch.as_tensor(m, device=t.device, dtype=t.dtype), torch.as_tensor(s, device=t.device, dtype=t.dtype)) if torch.is_tensor(t) else (m, s)
@@ -127,29 +360,55 @@ class Normalizer:
     def from_dict(cls, d): return cls(d["mean"], d["std"], d.get("variables"))
     def __repr__(self): return f"Normalizer({dict(zip(self.variables, zip(self.mean.round(4), self.std.round(4))))})"
 
-# %% ../../nbs/01_data.core.ipynb #916a80c6
+# %% ../../nbs/01_data.core.ipynb #bbe6cd3c
 def _domain(ds):
     if "domain" in ds.attrs: return ds.attrs["domain"]
     if "events" in ds.attrs: return "traffic"
     return "weather" if "lat" in ds.dims else "fluid"
 
-def _timestr(t):
-    return str(np.datetime_as_string(t, unit="m")) if np.issubdtype(np.asarray(t).dtype, np.datetime64) else float(t)
+def _usable(frames, gaps, n_t, need, stride):
+    "Window starts `(member, t0)` that touch no missing frame (member, time) and span no gap `j` (between j and j+1)."
+    g = np.zeros(n_t, int); g[np.asarray(gaps, int)] = 1
+    G, F = np.concatenate([[0], np.cumsum(g)]), np.pad(np.cumsum(frames, 1), ((0, 0), (1, 0)))  # prefix sums
+    return [(m, t0) for m in range(len(frames)) for t0 in range(0, n_t - need + 1, stride)
+            if F[m, t0 + need] == F[m, t0] and G[t0 + need - 1] == G[t0]]
 
 class WindowDataset(Dataset):
     "Sliding `t_in → t_out` windows over each member of `ds`, as normalized `(T, C, H, W)` tensors."
     def __init__(self, ds:xr.Dataset, t_in:int, t_out:int, *, stride:int=1, normalizer:Normalizer|None=None, name:str|None=None):
-        validate_dataset(ds, name)
+        self.name = name or _name(ds)
+        ds, cells, frames = _conform(ds, self.name)  # checked, with what was inferred said
         self.ds, self.t_in, self.t_out, self.stride = ds, int(t_in), int(t_out), int(stride)
-        self.name = name or ds.attrs.get("name", ds.attrs.get("title", "dataset"))
         n_t, need = ds.sizes["time"], self.t_in + self.t_out
         if min(self.t_in, self.t_out, self.stride) < 1: raise DataError(f"{self.name}: t_in, t_out and stride must be >= 1")
         if n_t < need: raise DataError(f"{self.name}: series of {n_t} time steps is shorter than T_in+T_out = {self.t_in}+{self.t_out}")
-        self.normalizer = normalizer or Normalizer.fit(ds)
         self.variables = variables(ds)
-        self.data = torch.from_numpy(np.ascontiguousarray(self.normalizer.encode(to_array(ds), c_dim=2)))  # (M, T, C, H, W)
-        self.windows = [(m, t0) for m in range(ds.sizes["member"]) for t0 in range(0, n_t - need + 1, self.stride)]
+        if normalizer is not None: normalizer.check_variables(self.variables, self.name)
+        self.normalizer = normalizer or Normalizer.fit(ds)
+        self.mask = None if cells.all() else torch.from_numpy(cells)  # (H, W) bool, True = valid
+        z = self.normalizer.encode(to_array(ds), c_dim=2)  # (M, T, C, H, W)
+        z[np.isnan(z)] = 0.0; z[..., ~cells] = 0.0         # masked cells, missing frames: the neutral value
+        self.data = torch.from_numpy(np.ascontiguousarray(z))
+        self._skip(frames, need)
         self.events = json.loads(ds.attrs["events"]) if "events" in ds.attrs else None
+
+    def _skip(self, frames, need):
+        "Keep the windows clear of missing frames and time gaps; name what was skipped."
+        t, mem = self.ds.time.values, self.ds.member.values
+        step, gaps = time_gaps(t)
+        self.windows = _usable(frames, gaps, len(t), need, self.stride)
+        self.missing_frames = [(mem[m].item(), time_str(t[k])) for m, k in np.argwhere(frames)]
+        self.gaps = [(time_str(t[j]), time_str(t[j + 1])) for j in gaps]
+        n_all, said = len(mem) * len(range(0, len(t) - need + 1, self.stride)), []
+        if self.missing_frames: said.append(f"{len(self.missing_frames)} missing frame(s) (no data in any valid cell): "
+                                            + ", ".join(f"member {m} at {s}" for m, s in self.missing_frames[:10]))
+        if gaps: said.append(f"irregular time steps (usual step {step}): gaps "
+                             + ", ".join(f"{a} -> {b}" for a, b in self.gaps[:10]))
+        if not said: return
+        msg = (f"{self.name}: " + "; ".join(said)
+               + f"; {n_all - len(self.windows)} of {n_all} windows touch them and are skipped")
+        if not self.windows: raise DataError(msg.replace("are skipped", "are skipped: no window is left"))
+        warnings.warn(msg, stacklevel=3)
 
     def __len__(self): return len(self.windows)
     @property
@@ -158,7 +417,8 @@ class WindowDataset(Dataset):
     def __getitem__(self, i):
         m, t0 = self.windows[i]
         seq = self.data[m, t0:t0 + self.t_in + self.t_out]
-        return {"x": seq[:self.t_in], "y": seq[self.t_in:], "index": i}
+        item = {"x": seq[:self.t_in], "y": seq[self.t_in:], "index": i}
+        return item if self.mask is None else item | {"mask": self.mask}
 
     def frames(self, i):
         "The window `i` in physical units: numpy `(x, y)`."
@@ -173,7 +433,7 @@ class WindowDataset(Dataset):
         Y, X = spatial_dims(self.ds)
         params = {k: v.item() for k, v in mem.coords.items() if k not in (*self.ds.dims, "time") and v.ndim == 0}
         info = dict(dataset=self.name, domain=_domain(self.ds), index=i, member=int(mem.member), t0=t0,
-                    time_in=[_timestr(t) for t in times[:self.t_in]], time_out=[_timestr(t) for t in times[self.t_in:]],
+                    time_in=[time_str(t) for t in times[:self.t_in]], time_out=[time_str(t) for t in times[self.t_in:]],
                     variables=self.variables, units={v: self.ds[v].attrs.get("units", "") for v in self.variables},
                     coords={Y: self.ds[Y].values.tolist(), X: self.ds[X].values.tolist()}, **params)
         if self.events is not None: info["events"] = self._events(int(mem.member), times)
@@ -186,14 +446,14 @@ class WindowDataset(Dataset):
         out = []
         for e in self.events:
             if e.get("member", 0) != member: continue
-            start = np.datetime64(e["time"]) if np.issubdtype(times.dtype, np.datetime64) else float(e["time"])
+            start = parse_time(e["time"], times, "events")
             end = start + step * max(int(e.get("duration", 1)) - 1, 0)
             if end < times[0] or start > times[-1]: continue
             phase = "input" if end <= t_last_in else "forecast" if start > t_last_in else "both"
             out.append({**e, "phase": phase})
         return out
 
-# %% ../../nbs/01_data.core.ipynb #b24fba52
+# %% ../../nbs/01_data.core.ipynb #715b8788
 Windows = namedtuple("Windows", "train val test normalizer ds")
 
 def load_windows(data:str|xr.Dataset,          # an embedded dataset's name, or a dataset in the s2kd convention
@@ -205,10 +465,15 @@ def load_windows(data:str|xr.Dataset,          # an embedded dataset's name, or 
         from s2kd.data.embedded import load_dataset
         ds = load_dataset(data, size=size, seed=seed, cache_dir=cache_dir)
     else: ds = data
-    t_in, t_out = int(t_in or ds.attrs["t_in"]), int(t_out or ds.attrs["t_out"])
+    name = _name(ds)
+    ds = conform_dataset(ds, name)  # member, dim names, fill values, mask: inferred and said
+    t_in, t_out = t_in or ds.attrs.get("t_in"), t_out or ds.attrs.get("t_out")
+    if not t_in or not t_out:
+        raise DataError(f"{name}: no window length: pass t_in and t_out (load_windows(ds, 12, 12)) or set "
+                        f"ds.attrs['t_in'] and ['t_out']")
+    t_in, t_out = int(t_in), int(t_out)
     parts = split_dataset(ds, splits)
     nrm = Normalizer.fit(parts["train"])
-    name = ds.attrs.get("name", ds.attrs.get("title"))
     mk = lambda s, st: WindowDataset(parts[s], t_in, t_out, stride=st, normalizer=nrm, name=f"{name}:{s}")
     ts = test_stride or stride
     return Windows(mk("train", stride), mk("val", ts), mk("test", ts), nrm, ds)

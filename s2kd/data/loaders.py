@@ -4,7 +4,7 @@
 
 # %% ../../nbs/02_data.loaders.ipynb #c7d582d0
 from __future__ import annotations
-import json, re
+import json, re, warnings
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +15,9 @@ from ..core import DataError
 from .core import validate_dataset
 
 # %% auto #0
-__all__ = ['WB_VARS', 'FULL_LEVEL', 'WB2_SHORT', 'TAXIBJ_PLUS', 'load_weatherbench', 'write_weatherbench_example',
-           'load_weatherbench2', 'load_taxibj', 'load_taxibj_plus', 'load_ns_mat', 'write_mat_v73']
+__all__ = ['WB_VARS', 'FULL_LEVEL', 'WB2_SHORT', 'ERA5_SHORT', 'WB2_DIMS', 'TAXIBJ_PLUS', 'load_weatherbench',
+           'write_weatherbench_example', 'load_weatherbench2', 'load_taxibj', 'load_taxibj_plus', 'load_ns_mat',
+           'write_mat_v73']
 
 # %% ../../nbs/02_data.loaders.ipynb #8b68b51e
 def _open_nc(path):
@@ -115,32 +116,69 @@ def write_weatherbench_example(root, years=(2015, 2016, 2017), hours:int=24, see
             ds.to_netcdf(Path(root) / folder / name)
     return Path(root)
 
-# %% ../../nbs/02_data.loaders.ipynb #c0b6e85d
+# %% ../../nbs/02_data.loaders.ipynb #667b1906
 WB2_SHORT = {"z500": "geopotential@500", "t850": "temperature@850", "t2m": "2m_temperature", "u10": "10m_u_component_of_wind",
              "v10": "10m_v_component_of_wind", "tp": "total_precipitation_6hr", "msl": "mean_sea_level_pressure"}
+ERA5_SHORT = {"geopotential": "z", "temperature": "t", "2m_temperature": "t2m", "10m_u_component_of_wind": "u10",
+              "10m_v_component_of_wind": "v10", "total_precipitation_6hr": "tp", "total_precipitation": "tp",
+              "mean_sea_level_pressure": "msl", "u_component_of_wind": "u", "v_component_of_wind": "v",
+              "specific_humidity": "q"}
+WB2_DIMS = {"time": ("time", "valid_time"), "lat": ("latitude", "lat"), "lon": ("longitude", "lon"),
+            "level": ("level", "pressure_level", "isobaricInhPa", "plev")}  # s2kd name: spellings in stores
 
-def load_weatherbench2(path, variables=("z500", "t850"), time=None, t_in:int=12, t_out:int=12):  # time: a slice of dates
-    "A WeatherBench 2 zarr store as an s2kd dataset (lat ascending, lon 0..360)."
+def _wb2_dims(z, path):
+    "The store's names for time, lat, lon and level (level None when absent)."
+    got = {k: next((n for n in names if n in z.dims), None) for k, names in WB2_DIMS.items()}
+    miss = [k for k in ("time", "lat", "lon") if got[k] is None]
+    if miss: raise DataError(f"{path}: no {' / '.join(miss)} dimension; looked for "
+                             f"{[WB2_DIMS[k] for k in miss]}, the store has dims {dict(z.sizes)}")
+    return got
+
+def _wb2_var(z, v, path):
+    "`(store variable, level or None)` for a requested name: s2kd short name, WB2 long name, ERA5 short name, `name@level`."
+    name, _, lev = WB2_SHORT.get(v, v).partition("@")
+    for cand in dict.fromkeys([name, ERA5_SHORT.get(name, name), v]):
+        if cand in z.data_vars: return cand, (int(lev) if lev else None)
+    raise DataError(f"{path}: variable {name!r} missing (also looked for {ERA5_SHORT.get(name, name)!r}); has {sorted(z.data_vars)}")
+
+def _wb2_window(ds, path, t_in, t_out):
+    "The window: as given, or 12→12 shrunk to fit the smallest default split; a store too short is named."
+    spec = json.loads(ds.attrs["splits"]); t = ds.time.values
+    n = {s: int(((t >= np.datetime64(spec[s][0])) & (t <= np.datetime64(spec[s][1]))).sum()) for s in ("train", "val", "test")}
+    small = min(n, key=n.get)
+    if t_in is None and t_out is None:
+        k = min(12, n[small] // 2)
+        if k < 1: raise DataError(f"{path}: {len(t)} time steps; the {small!r} split has {n[small]}, too few for any window")
+        if k < 12: warnings.warn(f"{path}: window {k}->{k} (12->12 needs 24 steps; the {small!r} split has {n[small]})", stacklevel=3)
+        return k, k
+    t_in, t_out = int(t_in or 12), int(t_out or 12)
+    if n[small] < t_in + t_out:
+        raise DataError(f"{path}: {len(t)} time steps (splits {n}); the {small!r} split is shorter than t_in + t_out = "
+                        f"{t_in}+{t_out}: choose a longer `time` range or a shorter window")
+    return t_in, t_out
+
+def load_weatherbench2(path, variables=("z500", "t850"), time=None,  # time: a slice of dates
+                       t_in:int|None=None, t_out:int|None=None):  # None: 12→12, shortened to fit a short store
+    "A WeatherBench 2 (or ERA5-style) zarr store as an s2kd dataset (lat ascending, lon 0..360)."
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"{path}: no such zarr store")
     try: z = xr.open_zarr(path)
     except Exception as e: raise DataError(f"{path}: unreadable zarr store ({type(e).__name__}: {e})") from None
-    out = {}
+    dn, out = _wb2_dims(z, path), {}
     for v in variables:
-        long = WB2_SHORT.get(v, v); name, _, lev = long.partition("@")
-        if name not in z: raise DataError(f"{path}: variable {name!r} missing; has {sorted(z.data_vars)}")
-        da = z[name]
-        if lev:
-            if "level" not in da.dims or int(lev) not in da.level.values:
+        name, lev = _wb2_var(z, v, path); da = z[name]
+        if lev is not None:
+            if dn["level"] not in da.dims or lev not in da[dn["level"]].values:
                 raise DataError(f"{path}: {name!r} has no level {lev} (dims {da.dims})")
-            da = da.sel(level=int(lev))
-        if time is not None: da = da.sel(time=time)
-        da = da.rename(latitude="lat", longitude="lon").transpose("time", "lat", "lon").sortby("lat")
+            da = da.sel({dn["level"]: lev})
+        if time is not None: da = da.sel({dn["time"]: time})
+        da = da.rename({dn["lat"]: "lat", dn["lon"]: "lon", dn["time"]: "time"}).transpose("time", "lat", "lon").sortby("lat")
         out[v] = da.drop_vars([c for c in da.coords if c not in ("time", "lat", "lon")]).astype("float32").load()
     ds = xr.Dataset({v: da.expand_dims(member=[0]) for v, da in out.items()})
     ds.attrs = dict(title=f"WeatherBench 2 {'/'.join(variables)}", source=str(path), synthetic="no", domain="weather",
                     provenance=f"s2kd.data.loaders.load_weatherbench2(time={time})", license="see WeatherBench 2 (ERA5)",
-                    t_in=t_in, t_out=t_out, splits=json.dumps(_splits_by_time(ds.time.values)))
+                    splits=json.dumps(_splits_by_time(ds.time.values)))
+    ds.attrs["t_in"], ds.attrs["t_out"] = _wb2_window(ds, path, t_in, t_out)
     return validate_dataset(ds, str(path))
 
 # %% ../../nbs/02_data.loaders.ipynb #e0803e41

@@ -107,9 +107,12 @@ def structures(f:np.ndarray,     # one (H, W) frame
 _CAL_KEYS = ("weekday", "hour", "month")
 
 def _calendar(t):
-    "Weekday, hour and month of an ISO time string; {} when it is not a date."
+    "Weekday, hour and month of an ISO time string; {} when it is not a date; no weekday for 360-day dates (30 February)."
     try: d = datetime.fromisoformat(str(t).replace("Z", "")[:26])
-    except ValueError: return {}
+    except ValueError:
+        m = re.match(r"^-?\d{1,4}-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2}))?", str(t))  # a date of another calendar
+        if not m or not 1 <= int(m[1]) <= 12 or not 1 <= int(m[2]) <= 30: return {}
+        return {"hour": _r(int(m[3] or 0) + int(m[4] or 0) / 60), "month": datetime(2000, int(m[1]), 1).strftime("%B")}
     return {"weekday": d.strftime("%A"), "hour": _r(d.hour + d.minute / 60), "month": d.strftime("%B")}
 
 def _trend(means, scale):
@@ -187,6 +190,7 @@ def summary_lines(summary:dict):  # from `summarize`
     L = [f"- grid: {summary['grid']['shape'][0]}x{summary['grid']['shape'][1]} ({summary['grid']['kind']})"]
     tm = summary["time"]
     if tm.get("weekday"): L.append(f"- last frame: {tm['weekday']} {tm['month']}, hour {tm['hour']:g}")
+    elif tm.get("month"): L.append(f"- last frame: {tm['month']}, hour {tm['hour']:g}")
     for n, v in summary["variables"].items():
         u = f" {v['unit']}" if v.get("unit") else ""
         mm = v["max_motion"]
@@ -377,6 +381,11 @@ def _weather_sentences(x, lat, names, units):
     strong, weak = ("Southern", "Northern") if sh > nh else ("Northern", "Southern")
     out = [f"{names[0]} is stronger in the {strong} Hemisphere extratropics than in the {weak}, and "
            f"{'weaker' if tr < max(nh, sh) else 'stronger'} in the tropics."]
+    if not ((lat > 23.5).any() and (lat < -23.5).any()):  # a regional grid: no hemispheres to compare
+        mid = (lat.min() + lat.max()) / 2; hi, lo = m(mag, lat > mid), m(mag, lat < mid)
+        strong, weak = ("northern", "southern") if hi >= lo else ("southern", "northern")
+        out = [f"{names[0]} is stronger in the {strong} half of the region ({lat_text(lat.min())} to {lat_text(lat.max())}) "
+               f"than in the {weak} half."]
     k = next((i for i, v in enumerate(names) if v.lower() in _ZONAL), None)
     if k is not None:
         zm, u = x[-1, k].mean(axis=-1), f" {units.get(names[k])}" if units.get(names[k]) else ""

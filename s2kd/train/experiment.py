@@ -44,6 +44,7 @@ def data_fingerprint(ds):
     "A short hash of a dataset's values: a stored teacher is reused only on the very data it was trained on."
     h = hashlib.sha1()
     for v in ds.data_vars: h.update(v.encode()); h.update(np.ascontiguousarray(ds[v].values).tobytes())
+    if "mask" in ds.coords: h.update(b"mask"); h.update(np.ascontiguousarray(ds["mask"].values, dtype=bool).tobytes())
     return h.hexdigest()[:10]
 
 def data_key(cfg:RunConfig, w, narratives:str|None=None):
@@ -59,7 +60,8 @@ def evaluate_split(model, ds, normalizer, *, data_range, lat=None, batch_size:in
     model.eval(); acc = MetricAccumulator(data_range=data_range, lat=lat)
     for b in DataLoader(ds, batch_size=batch_size, shuffle=False):
         b = to_device(b, device)
-        acc.update(normalizer.decode(run_model(model, b).float()).cpu(), normalizer.decode(b["y"]).cpu())
+        masked = {"mask": b["mask"][0].cpu()} if "mask" in b else {}  # masked datasets: the (H, W) cell mask, True = valid
+        acc.update(normalizer.decode(run_model(model, b).float()).cpu(), normalizer.decode(b["y"]).cpu(), **masked)
     return acc.compute()
 
 def data_range(w):

@@ -79,12 +79,15 @@ def autocast(device:torch.device, amp:str):  # none | bf16 | fp16
 
 @torch.no_grad()
 def val_mse(m:nn.Module, loader, device, amp:str="none"):
-    "Mean squared error of `m.predict` over `loader` (the model-selection criterion)."
+    "Mean squared error of `m.predict` over `loader`'s valid cells (the model-selection criterion)."
     m.eval(); se, n = 0.0, 0
     for b in loader:
         b = to_device(b, device)
         with autocast(device, amp): y_hat = m.predict(b)
-        se += float(((y_hat.float() - b["y"]) ** 2).sum()); n += b["y"].numel()
+        err = (y_hat.float() - b["y"]) ** 2
+        if "mask" in b: ok = b["mask"][:, None, None].expand_as(err); err, k = err[ok], int(ok.sum())  # masked cells out
+        else: k = err.numel()
+        se += float(err.sum()); n += k
     return se / max(n, 1)
 
 # %% ../../nbs/41_train.loop.ipynb #b189da7c
