@@ -54,10 +54,11 @@ def data_key(cfg:RunConfig, w, narratives:str|None=None):
 
 # %% ../../nbs/43_train.experiment.ipynb #b269db54
 @torch.no_grad()
-def evaluate_split(model, ds, normalizer, *, data_range, lat=None, batch_size:int=32, device="cpu"):
-    "Metrics of `model` on dataset `ds` in physical units, overall and per lead time."
+def evaluate_split(model, ds, normalizer, *, data_range, lat=None, mask=None, batch_size:int=32, device="cpu"):
+    "Metrics of `model` on `ds` in physical units: overall, per lead time, per variable (`mse/<var>`) and `nmse`."
     from s2kd.metrics import MetricAccumulator
-    model.eval(); acc = MetricAccumulator(data_range=data_range, lat=lat)
+    model.eval(); acc = MetricAccumulator(data_range=data_range, lat=lat, mask=mask, variables=normalizer.variables,  # mask: True = valid
+                                          var_train=(normalizer.std.astype("float64") ** 2).tolist())  # nmse: MSE / train variance
     for b in DataLoader(ds, batch_size=batch_size, shuffle=False):
         b = to_device(b, device)
         masked = {"mask": b["mask"][0].cpu()} if "mask" in b else {}  # masked datasets: the (H, W) cell mask, True = valid
