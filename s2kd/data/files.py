@@ -9,7 +9,7 @@ from pathlib import Path
 import xarray as xr
 
 from ..core import DataError
-from .core import validate_dataset
+from .core import conform_dataset, validate_dataset
 
 # %% auto #0
 __all__ = ['DATA_SUFFIXES', 'is_data_path', 'open_data_file']
@@ -34,4 +34,4 @@ def open_data_file(path,          # a .nc/.nc4/.netcdf/.cdf file or a .zarr stor
     except Exception as e: raise DataError(f"{p}: unreadable as {'zarr' if p.suffix.lower() == '.zarr' else 'netCDF'} "
                                            f"({type(e).__name__}: {e})") from None
     ds.attrs.setdefault("name", p.stem)
-    return validate_dataset(ds, str(p)) if check else ds
+    return validate_dataset(conform_dataset(ds, str(p)), str(p)) if check else ds

@@ -14,7 +14,7 @@ import xarray as xr
 from torch import nn
 
 from ..core import DataError, atomic_write_json, cache_dir
-from ..data.core import Normalizer, WindowDataset, split_dataset
+from ..data.core import Normalizer, WindowDataset, conform_dataset, split_dataset
 from ..distill import freeze
 from .config import ConfigError, RunConfig
 from .experiment import evaluate_split, run
@@ -134,6 +134,7 @@ def evaluate(model:nn.Module,       # a loaded model (`load_student`/`load_teach
     c = info.config if info else None
     ds = _open(data, size or (c.size if c else "tiny"), c.data_seed if seed is None and c else seed or 0,
                run_cache(c, cache) if c else cache)
+    ds = conform_dataset(ds)  # a third-party layout: dim names, member, fill values, mask (each said in a warning)
     t_in = t_in or (info.in_shape[0] if info else int(ds.attrs.get("t_in", 0)) or None)
     t_out = t_out or (info.t_out if info else int(ds.attrs.get("t_out", 0)) or None)
     if not t_in or not t_out: raise DataError("evaluate: pass t_in= and t_out= (the data has no 't_in'/'t_out' attributes)")
