@@ -77,7 +77,7 @@ def test_console_exit_status(files):
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     p = subprocess.run([sys.executable, "-c", "import sys; from s2kd.cli import main; sys.exit(main())", "train",
                         str(files/"run.yaml"), "--set", "lr=fast"], capture_output=True, text=True, env=env, cwd=files)
-    assert p.returncode == 2 and p.stderr == "error: --set lr=fast: RunConfig.lr is float; 'fast' is not\n", p.stderr
+    assert p.returncode == 2 and p.stderr == "s2kd train: error: --set lr=fast: RunConfig.lr is float; 'fast' is not\n", p.stderr
 
 
 def test_data_show_a_360_day_file(tmp_path, capsys):
