@@ -44,7 +44,7 @@ MULTIMODAL_BACKBONE_PRESET = {"simvp": "simvp_deep", "alternet": "alternet"}  # 
 _CROSS = {"smoke": dict(n_cross=2, heads=2), "quick": dict(n_cross=2, heads=8), "paper": dict(n_cross=2, heads=8)}
 PRESETS["multimodal"] = {p: dict(backbone="simvp", **PRESETS["simvp_deep"][p], **_CROSS[p]) for p in _CROSS}
 
-# %% ../../nbs/15_models.registry.ipynb #eb77e9b8
+# %% ../../nbs/15_models.registry.ipynb #81036c23
 RESIDUALS = ("last", "none")
 
 class Forecaster:
@@ -70,8 +70,11 @@ _FORECASTERS: dict[type, type] = {}
 def forecaster_class(cls:type):  # a model class
     "`cls` extended by `Forecaster` (one class per model class, keeping its name)."
     if cls not in _FORECASTERS:
-        _FORECASTERS[cls] = type(cls.__name__, (Forecaster, cls), dict(__doc__=cls.__doc__, __module__=cls.__module__))
-    return _FORECASTERS[cls]
+        def forward(self, x, *args, calendar=None, **kw): return Forecaster.forward(self, x, *args, calendar=calendar, **kw)
+        sig = inspect.signature(cls.forward); ps = [p for p in sig.parameters.values() if p.kind != p.VAR_KEYWORD]
+        forward.__signature__ = sig.replace(parameters=ps + [inspect.Parameter("calendar", inspect.Parameter.KEYWORD_ONLY, default=None)])
+        _FORECASTERS[cls] = type(cls.__name__, (Forecaster, cls), dict(__doc__=cls.__doc__, __module__=cls.__module__, forward=forward))
+    return _FORECASTERS[cls]  # its `forward` shows the model's own arguments (+ `calendar`) to signature readers
 
 # %% ../../nbs/15_models.registry.ipynb #b857c478
 def model_kwargs(name:str, preset:str="quick", **overrides):
