@@ -78,7 +78,7 @@ class RunConfig:
     cache_dir: str = ""              # "" -> s2kd.core.cache_dir() ($S2KD_CACHE)
     results_dir: str = "results"     # results/<name>/ holds metrics, config, checkpoints
     # forecasting skill (s2kd.references; Forecaster in s2kd.models.registry)
-    residual: str = "last"           # last: every model forecasts the change from the last input frame | none
+    residual: str = "auto"           # auto (climatology if the data has a calendar, else last) | last | climatology | none
     calendar: bool = True            # give models the data's calendar features (month of year, slot of the week), if any
     lr_schedule: str = "plateau"     # plateau (ReduceLROnPlateau on val MSE) | cosine (decay to 0 at `epochs`)
     warmup_epochs: int = 0           # linear learning-rate warm-up epochs
@@ -117,7 +117,7 @@ _POSITIVE = ("text_tokens", "epochs", "batch_size", "lr", "stride", "patience", 
 _NONNEG = ("t_in", "t_out", "teacher_epochs", "weight_decay", "grad_clip", "num_workers", "fitnet_hint_epochs",
            "w_task", "w_kd_out", "w_kd_feat", "w_spectral", "w_low", "ab_margin", "seed", "data_seed")
 
-_CHOICES |= dict(residual=("last", "none"), lr_schedule=("plateau", "cosine"))  # forecasting-skill fields
+_CHOICES |= dict(residual=("auto", "last", "climatology", "none"), lr_schedule=("plateau", "cosine"))  # forecasting-skill fields
 _NONNEG += ("warmup_epochs",)
 
 def validate(cfg):  # a RunConfig

@@ -20,7 +20,7 @@ from ..references import add_skill, best_reference, fit_references
 
 # %% auto #0
 __all__ = ['load_data', 'data_fingerprint', 'data_key', 'evaluate_split', 'data_range', 'metrics_rows', 'write_result',
-           'model_build_kw', 'get_teacher', 'run']
+           'model_build_kw', 'init_climatology', 'get_teacher', 'run']
 
 # %% ../../nbs/43_train.experiment.ipynb #5cdf8694
 def load_data(cfg:RunConfig, data=None):  # data: an xr.Dataset to use instead of the embedded `cfg.dataset`
@@ -96,8 +96,16 @@ def _loop_kw(cfg:RunConfig, epochs:int):
                 device=cfg.device, num_workers=cfg.num_workers, lr_schedule=cfg.lr_schedule, warmup_epochs=cfg.warmup_epochs)
 
 def model_build_kw(cfg:RunConfig, w):
-    "How `run` builds every model for windows `w`: residual mode and the number of calendar features."
-    return dict(residual=cfg.residual, calendar=int(w.train.features.shape[1]) if cfg.calendar else 0)
+    "How `run` builds every model for windows `w`: residual mode (`auto`: climatology when the data has a calendar), calendar features."
+    res = cfg.residual if cfg.residual != "auto" else "climatology" if w.train.kind != "none" else "last"
+    return dict(residual=res, calendar=int(w.train.features.shape[1]) if cfg.calendar else 0, phases=int(w.train.n_phases))
+
+def init_climatology(m, w):
+    "Fill a `residual='climatology'` model's climatology buffer from the training split of `w`; returns `m`."
+    if getattr(m, "residual", None) == "climatology":
+        from s2kd.references import Climatology
+        with torch.no_grad(): m.climatology.copy_(Climatology.fit(w.train).clim)
+    return m
 
 def get_teacher(name:str, cfg:RunConfig, w, dkey:str, *, progress:bool=False):  # a teacher name of cfg
     "The trained, frozen teacher `name`: loaded from the teacher store, or trained with `fit` and stored."
@@ -108,7 +116,8 @@ def get_teacher(name:str, cfg:RunConfig, w, dkey:str, *, progress:bool=False):  
     key = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
     store = cache_dir(cfg.cache_dir or None, "teachers", "ckpt"); path = store/f"{name}-{cfg.teacher_preset}-{key}.pt"
     seed_everything(cfg.seed)
-    t = build_model(name, in_shape=w.train.in_shape, t_out=w.train.t_out, preset=cfg.teacher_preset, **model_build_kw(cfg, w))
+    t = init_climatology(build_model(name, in_shape=w.train.in_shape, t_out=w.train.t_out, preset=cfg.teacher_preset,
+                                     **model_build_kw(cfg, w)), w)
     info = dict(name=name, preset=cfg.teacher_preset, checkpoint=str(path), trained=False, build=model_build_kw(cfg, w))
     if path.exists(): t.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     else:
@@ -132,8 +141,8 @@ def run(cfg:RunConfig,        # the run
         for name in cfg.teachers:
             t, info = get_teacher(name, cfg, w, dkey, progress=progress); teachers.append(t.to(device)); tinfo.append(info)
     seed_everything(cfg.seed)
-    student = build_model(cfg.student, in_shape=w.train.in_shape, t_out=w.train.t_out, preset=cfg.student_preset,
-                          **model_build_kw(cfg, w))
+    student = init_climatology(build_model(cfg.student, in_shape=w.train.in_shape, t_out=w.train.t_out,
+                                           preset=cfg.student_preset, **model_build_kw(cfg, w)), w)
     example = next(iter(DataLoader(w.train, batch_size=2)))
     d = Distiller(student, teachers, method=cfg.method, example=example, w_task=cfg.w_task, w_kd_out=cfg.w_kd_out,
                   w_kd_feat=cfg.w_kd_feat, w_spectral=cfg.w_spectral, w_low=cfg.w_low, sdkd_cutoff=cfg.sdkd_cutoff,
