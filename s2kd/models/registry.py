@@ -44,7 +44,7 @@ MULTIMODAL_BACKBONE_PRESET = {"simvp": "simvp_deep", "alternet": "alternet"}  # 
 _CROSS = {"smoke": dict(n_cross=2, heads=2), "quick": dict(n_cross=2, heads=8), "paper": dict(n_cross=2, heads=8)}
 PRESETS["multimodal"] = {p: dict(backbone="simvp", **PRESETS["simvp_deep"][p], **_CROSS[p]) for p in _CROSS}
 
-# %% ../../nbs/15_models.registry.ipynb #7646cad9
+# %% ../../nbs/15_models.registry.ipynb #e4a1fa74
 RESIDUALS = ("last", "climatology", "none")
 
 class Forecaster:
@@ -60,8 +60,9 @@ class Forecaster:
         if self.residual == "climatology":
             if phase is None: raise DataError(f"{type(self).__name__}: residual='climatology' needs the batch's 'phase' "
                                               "(wrap the dataset with s2kd.references.Calendared)")
-            c = self.climatology[phase]                                       # (B, T_in+T_out, C, H, W)
-            return self._calendar(super().forward(x - c[:, :t_in], *args, **kw) + c[:, t_in:], t_in, calendar)
+            c = self.climatology[phase]; a = x - c[:, :t_in]                  # (B, T_in+T_out, C, H, W), anomalies
+            base = c[:, t_in:] + self.damping[None, :, :, None, None] * a[:, -1:]  # damped persistence
+            return self._calendar(super().forward(a, *args, **kw) + base, t_in, calendar)
         y = super().forward(x, *args, **kw)                                   # (B, T_out, C, H, W)
         if self.residual == "last": y = y + x[:, -1:]
         return self._calendar(y, t_in, calendar)
@@ -112,7 +113,8 @@ def build_model(name:str,          # a key of MODELS
     m = forecaster_class(MODELS[name])(in_shape=tuple(in_shape), t_out=t_out, **kw)
     m.residual, C, H, W = residual, *tuple(in_shape)[1:]
     m.calendar_head = nn.Linear(calendar, C * H * W, bias=False) if calendar else None
-    if residual == "climatology": m.register_buffer("climatology", torch.zeros(phases, C, H, W))  # set from train data
+    if residual == "climatology":  # both set from the training split by the caller (s2kd.train.experiment.init_climatology)
+        m.register_buffer("climatology", torch.zeros(phases, C, H, W)); m.register_buffer("damping", torch.zeros(t_out, C))
     if calendar: nn.init.zeros_(m.calendar_head.weight)  # starts as the plain (residual) model
     return m
 

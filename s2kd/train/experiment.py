@@ -103,8 +103,9 @@ def model_build_kw(cfg:RunConfig, w):
 def init_climatology(m, w):
     "Fill a `residual='climatology'` model's climatology buffer from the training split of `w`; returns `m`."
     if getattr(m, "residual", None) == "climatology":
-        from s2kd.references import Climatology
-        with torch.no_grad(): m.climatology.copy_(Climatology.fit(w.train).clim)
+        from s2kd.references import Climatology, DampedPersistence
+        c = Climatology.fit(w.train)
+        with torch.no_grad(): m.climatology.copy_(c.clim); m.damping.copy_(DampedPersistence.fit(w.train, c).alpha)
     return m
 
 def get_teacher(name:str, cfg:RunConfig, w, dkey:str, *, progress:bool=False):  # a teacher name of cfg
