@@ -16,20 +16,29 @@ from .losses.multi import aver_mkd, aekd_combine, camkd_weights, camkd_loss, per
 from .models.features import FeatureTap, make_projector
 
 # %% auto #0
-__all__ = ['METHODS', 'MULTI', 'reads_text', 'run_model', 'masked_mse', 'freeze', 'Distiller', 'options_for', 'config_options']
+__all__ = ['METHODS', 'MULTI', 'BATCH_KEYS', 'batch_keys', 'reads_text', 'run_model', 'masked_mse', 'freeze', 'Distiller',
+           'options_for', 'config_options']
 
 # %% ../nbs/35_distill.ipynb #6553d899
 METHODS = ("baseline", "kd", "fitnet", "ab", "sdkd", "s2kd", "aver", "aekd", "camkd")
 MULTI = ("aver", "aekd", "camkd")
 
-def reads_text(m:nn.Module):  # a forecasting model
-    "True if `m.forward` takes `text` (the multimodal teacher)."
-    return "text" in inspect.signature(m.forward).parameters
+BATCH_KEYS = ("text", "text_mask", "phase", "calendar")  # batch entries besides `x` that a model may read
 
-def run_model(m:nn.Module, batch:dict):  # any s2kd model; text is passed to models that read it
-    "Forecast `batch['x']` with `m`, handing it the batch's narrative embeddings if it reads text."
-    if reads_text(m): return m(batch["x"], text=batch.get("text"), text_mask=batch.get("text_mask"))
-    return m(batch["x"])
+def batch_keys(m:nn.Module):  # a forecasting model
+    "The batch entries besides `x` that `m` reads: `m.batch_keys` if it says, else those its `forward` names."
+    ks = getattr(m, "batch_keys", None)
+    if ks is not None: return tuple(ks)
+    ps = inspect.signature(m.forward).parameters
+    return tuple(k for k in BATCH_KEYS if k in ps)
+
+def reads_text(m:nn.Module):  # a forecasting model
+    "True if `m` reads `text` (the multimodal teacher)."
+    return "text" in batch_keys(m)
+
+def run_model(m:nn.Module, batch:dict):  # any s2kd model or reference forecast
+    "Forecast `batch['x']` with `m`, handing it the batch entries it reads (narratives, calendar)."
+    return m(batch["x"], **{k: batch.get(k) for k in batch_keys(m)})
 
 def _f(t): return float(t.detach()) if torch.is_tensor(t) else float(t)  # a loss part for the log
 

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/15_models.registry.ipynb #1a230be0
 from __future__ import annotations
-import argparse, sys
+import argparse, inspect, sys
 
 import torch
 from torch import nn
@@ -19,8 +19,8 @@ from .earthfarseer import EarthFarseer
 from .multimodal import MultimodalTeacher
 
 # %% auto #0
-__all__ = ['MODELS', 'ROLE', 'PRESETS', 'MULTIMODAL_BACKBONE_PRESET', 'model_kwargs', 'build_model', 'param_count', 'param_table',
-           'cli_models']
+__all__ = ['MODELS', 'ROLE', 'PRESETS', 'MULTIMODAL_BACKBONE_PRESET', 'RESIDUALS', 'Forecaster', 'forecaster_class',
+           'model_kwargs', 'build_model', 'param_count', 'param_table', 'cli_models']
 
 # %% ../../nbs/15_models.registry.ipynb #e08b9322
 MODELS: dict[str, type] = {"unet": UNet, "resnet": ResNet, "mixer": MLPMixer,
@@ -55,6 +55,49 @@ MULTIMODAL_BACKBONE_PRESET = {"simvp": "simvp_deep", "alternet": "alternet"}  # 
 _CROSS = {"smoke": dict(n_cross=2, heads=2), "quick": dict(n_cross=2, heads=8), "paper": dict(n_cross=2, heads=8)}
 PRESETS["multimodal"] = {p: dict(backbone="simvp", **PRESETS["simvp_deep"][p], **_CROSS[p]) for p in _CROSS}
 
+# %% ../../nbs/15_models.registry.ipynb #e4a1fa74
+RESIDUALS = ("last", "climatology", "none")
+
+class Forecaster:
+    "Mixin over a registered model: residual forecast from the last input frame, plus a learned calendar term."
+    residual = "none"  # set by `build_model`, with `calendar_head` (an nn.Linear or None)
+    @property
+    def batch_keys(self):  # batch entries besides `x` that `forward` reads (s2kd.distill.run_model)
+        ps = inspect.signature(super().forward).parameters
+        return (tuple(k for k in ("text", "text_mask") if k in ps) + (("calendar",) if getattr(self, "calendar_head", None) is not None else ())
+                + (("phase",) if self.residual == "climatology" else ()))
+    def forward(self, x, *args, calendar=None, phase=None, **kw):  # x (B, T_in, C, H, W); calendar (B, T_in+T_out, K); phase (B, T_in+T_out)
+        t_in = x.shape[1]
+        if self.residual == "climatology":
+            if phase is None: raise DataError(f"{type(self).__name__}: residual='climatology' needs the batch's 'phase' "
+                                              "(wrap the dataset with s2kd.references.Calendared)")
+            c = self.climatology[phase]; a = x - c[:, :t_in]                  # (B, T_in+T_out, C, H, W), anomalies
+            base = c[:, t_in:] + self.damping[None, :, :, None, None] * a[:, -1:]  # damped persistence
+            return self._calendar(super().forward(a, *args, **kw) + base, t_in, calendar)
+        y = super().forward(x, *args, **kw)                                   # (B, T_out, C, H, W)
+        if self.residual == "last": y = y + x[:, -1:]
+        return self._calendar(y, t_in, calendar)
+    def _calendar(self, y, t_in, calendar):
+        if getattr(self, "calendar_head", None) is not None:
+            if calendar is None: raise DataError(f"{type(self).__name__}: built with calendar features but the batch has no 'calendar' "
+                                                 "(wrap the dataset with s2kd.references.Calendared)")
+            g = self.calendar_head(calendar.to(y.dtype)).view(*calendar.shape[:2], *y.shape[2:])  # (B, T_in+T_out, C, H, W)
+            y = y + g[:, t_in:] - (g[:, t_in - 1:t_in] if self.residual == "last" else 0)
+        return y
+
+_FORECASTERS: dict[type, type] = {}
+
+def forecaster_class(cls:type):  # a model class
+    "`cls` extended by `Forecaster` (one class per model class, keeping its name)."
+    if cls not in _FORECASTERS:
+        def forward(self, x, *args, calendar=None, phase=None, **kw):
+            return Forecaster.forward(self, x, *args, calendar=calendar, phase=phase, **kw)
+        sig = inspect.signature(cls.forward); ps = [p for p in sig.parameters.values() if p.kind != p.VAR_KEYWORD]
+        kw_only = [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=None) for k in ("calendar", "phase")]
+        forward.__signature__ = sig.replace(parameters=ps + kw_only)
+        _FORECASTERS[cls] = type(cls.__name__, (Forecaster, cls), dict(__doc__=cls.__doc__, __module__=cls.__module__, forward=forward))
+    return _FORECASTERS[cls]  # its `forward` shows the model's own arguments (+ `calendar`) to signature readers
+
 # %% ../../nbs/15_models.registry.ipynb #b857c478
 def model_kwargs(name:str, preset:str="quick", **overrides):
     "The keyword arguments `build_model` passes to `MODELS[name]` (without the shape)."
@@ -71,10 +114,20 @@ def build_model(name:str,          # a key of MODELS
                 *, in_shape:tuple, # (T_in, C, H, W)
                 t_out:int,         # output frames
                 preset:str="quick",  # "smoke", "quick" or "paper"
+                residual:str="last", # "last": change from the last input frame; "climatology": anomaly; "none": frames
+                calendar:int=0,      # calendar features per frame in the batch (s2kd.references); 0 -> none
+                phases:int=1,        # calendar phases of the climatology buffer (residual="climatology")
                 **overrides):      # any constructor argument, e.g. dim=32
-    "Build model `name` at `preset` for inputs `(B, *in_shape)` and `t_out` output frames."
+    "Build model `name` at `preset` for inputs `(B, *in_shape)` and `t_out` output frames (see `Forecaster`)."
     kw = model_kwargs(name, preset, **overrides)
-    return MODELS[name](in_shape=tuple(in_shape), t_out=t_out, **kw)
+    if residual not in RESIDUALS: raise ValueError(f"build_model: residual={residual!r}, expected one of {RESIDUALS}")
+    m = forecaster_class(MODELS[name])(in_shape=tuple(in_shape), t_out=t_out, **kw)
+    m.residual, C, H, W = residual, *tuple(in_shape)[1:]
+    m.calendar_head = nn.Linear(calendar, C * H * W, bias=False) if calendar else None
+    if residual == "climatology":  # both set from the training split by the caller (s2kd.train.experiment.init_climatology)
+        m.register_buffer("climatology", torch.zeros(phases, C, H, W)); m.register_buffer("damping", torch.zeros(t_out, C))
+    if calendar: nn.init.zeros_(m.calendar_head.weight)  # starts as the plain (residual) model
+    return m
 
 def param_count(name:str, *, in_shape:tuple, t_out:int, preset:str="quick", **overrides):
     "Parameters of `build_model(...)`, counted on the meta device (no memory, no time)."

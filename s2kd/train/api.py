@@ -16,6 +16,7 @@ from torch import nn
 from ..core import DataError, atomic_write_json, cache_dir
 from ..data.core import Normalizer, WindowDataset, conform_dataset, split_dataset
 from ..distill import freeze
+from ..references import Calendared
 from .config import ConfigError, RunConfig
 from .experiment import evaluate_split, run
 
@@ -119,7 +120,7 @@ def eval_windows(ds:xr.Dataset, split:str, t_in:int, t_out:int, stride:int, norm
     if list(nrm.variables) != list(ds.data_vars):
         raise DataError(f"evaluate: the model was trained on variables {list(nrm.variables)} (in this order); "
                         f"the data has {list(ds.data_vars)}")
-    return WindowDataset(parts[split], t_in, t_out, stride=stride, normalizer=nrm), nrm, parts["train"]
+    return Calendared(WindowDataset(parts[split], t_in, t_out, stride=stride, normalizer=nrm)), nrm, parts["train"]  # calendar phases: references, calendar inputs
 
 # %% ../../nbs/45_train.api.ipynb #3abdd25d
 def evaluate(model:nn.Module,       # a loaded model (`load_student`/`load_teacher`) or any module `run_model` can call

@@ -12,7 +12,7 @@ from ..core import atomic_write_json
 from ..distill import METHODS, MULTI as MULTI_TEACHER  # defined once, where the methods are implemented
 
 # %% auto #0
-__all__ = ['AMP_MODES', 'MEMORY', 'DATA_SUFFIXES', 'ConfigError', 'RunConfig', 'check_names', 'validate']
+__all__ = ['AMP_MODES', 'MEMORY', 'ConfigError', 'RunConfig', 'check_names', 'validate']
 
 # %% ../../nbs/40_train.config.ipynb #ba7903f7
 AMP_MODES = ("none", "bf16", "fp16")
@@ -76,6 +76,11 @@ class RunConfig:
     teacher_cache: bool = True       # cache frozen teachers' outputs/features on disk
     cache_dir: str = ""              # "" -> s2kd.core.cache_dir() ($S2KD_CACHE)
     results_dir: str = "results"     # results/<name>/ holds metrics, config, checkpoints
+    # forecasting skill (s2kd.references; Forecaster in s2kd.models.registry)
+    residual: str = "auto"           # auto (climatology if the data has a calendar, else last) | last | climatology | none
+    calendar: bool = True            # give models the data's calendar features (month of year, slot of the week), if any
+    lr_schedule: str = "plateau"     # plateau (ReduceLROnPlateau on val MSE) | cosine (decay to 0 at `epochs`)
+    warmup_epochs: int = 0           # linear learning-rate warm-up epochs
 
     def __post_init__(self): validate(self)
 
@@ -104,15 +109,15 @@ class RunConfig:
 
 # %% ../../nbs/40_train.config.ipynb #59815130
 MEMORY = "memory:"  # dataset prefix of data passed in memory: RunConfig(dataset="memory:mine") + run(cfg, data=ds)
-DATA_SUFFIXES = (".nc", ".zarr", ".zarr/")  # dataset given as a file path
 
 def check_names(cfg):  # a RunConfig
     "Raise `ConfigError` when `dataset`, `teacher`, `student` or `narrator` names nothing known, or a model has the wrong role."
     from s2kd.data.embedded import EMBEDDED
+    from s2kd.data.files import is_data_path  # .nc/.nc4/.netcdf/.cdf/.zarr, any case: what the loaders open
     from s2kd.models.registry import ROLE
     from s2kd.narrate.core import NARRATORS
     d = cfg.dataset
-    if d not in EMBEDDED and not d.endswith(DATA_SUFFIXES) and not (d.startswith(MEMORY) and len(d) > len(MEMORY)):
+    if d not in EMBEDDED and not is_data_path(d) and not (d.startswith(MEMORY) and len(d) > len(MEMORY)):
         raise ConfigError(f"RunConfig.dataset={d!r}: not an embedded dataset {sorted(EMBEDDED)}, a .nc/.zarr file, "
                           f"or '{MEMORY}<label>' for data passed as run(cfg, data=ds)")
     for field, names, role in (("teacher", cfg.teachers, "teacher"), ("student", [cfg.student], "student")):
@@ -129,6 +134,9 @@ _CHOICES = dict(method=METHODS, amp=AMP_MODES, size=("tiny", "quick", "paper"),
 _POSITIVE = ("text_tokens", "epochs", "batch_size", "lr", "stride", "patience", "lr_patience", "sdkd_cutoff", "aekd_cap")
 _NONNEG = ("t_in", "t_out", "teacher_epochs", "weight_decay", "grad_clip", "num_workers", "fitnet_hint_epochs",
            "w_task", "w_kd_out", "w_kd_feat", "w_spectral", "w_low", "ab_margin", "seed", "data_seed")
+
+_CHOICES |= dict(residual=("auto", "last", "climatology", "none"), lr_schedule=("plateau", "cosine"))  # forecasting-skill fields
+_NONNEG += ("warmup_epochs",)
 
 def validate(cfg):  # a RunConfig
     "Raise `ConfigError` naming the first bad field of `cfg`."

@@ -18,10 +18,11 @@ from ..distill import Distiller, freeze, run_model
 from .cache import build_teacher_cache
 from .config import RunConfig
 from .loop import config_diff, fit, init_distributed, local_device, world, to_device
+from ..references import add_skill, best_reference, fit_references
 
 # %% auto #0
 __all__ = ['load_data', 'data_fingerprint', 'data_key', 'evaluate_split', 'data_range', 'metrics_rows', 'write_result',
-           'read_result', 'get_teacher', 'run']
+           'read_result', 'model_build_kw', 'init_climatology', 'get_teacher', 'run']
 
 # %% ../../nbs/43_train.experiment.ipynb #5cdf8694
 def load_data(cfg:RunConfig, data=None):  # data: an xr.Dataset to use instead of the embedded `cfg.dataset`
@@ -32,6 +33,8 @@ def load_data(cfg:RunConfig, data=None):  # data: an xr.Dataset to use instead o
         raise ConfigError(f"RunConfig.dataset={cfg.dataset!r} names data held in memory: pass it as run(cfg, data=ds)")
     w = load_windows(data if data is not None else cfg.dataset, cfg.t_in or None, cfg.t_out or None, stride=cfg.stride,
                      size=cfg.size, seed=cfg.data_seed, cache_dir=cfg.cache_dir or None)
+    from s2kd.references import Calendared  # every item carries its calendar phase/features (references, calendar inputs)
+    w = w._replace(**{s: Calendared(getattr(w, s)) for s in ("train", "val", "test")})
     if "multimodal" not in cfg.teachers or cfg.method == "baseline": return w, None
     from s2kd.narrate.cache import TextConditioned, build_embeddings
     from s2kd.narrate.core import get_narrator
@@ -106,17 +109,32 @@ def _loop_kw(cfg:RunConfig, epochs:int):
     from s2kd.distill import options_for
     return options_for(fit, cfg) | dict(epochs=epochs)
 
+def model_build_kw(cfg:RunConfig, w):
+    "How `run` builds every model for windows `w`: residual mode (`auto`: climatology when the data has a calendar), calendar features."
+    res = cfg.residual if cfg.residual != "auto" else "climatology" if w.train.kind != "none" else "last"
+    return dict(residual=res, calendar=int(w.train.features.shape[1]) if cfg.calendar else 0, phases=int(w.train.n_phases))
+
+def init_climatology(m, w):
+    "Fill a `residual='climatology'` model's climatology buffer from the training split of `w`; returns `m`."
+    if getattr(m, "residual", None) == "climatology":
+        from s2kd.references import Climatology, DampedPersistence
+        c = Climatology.fit(w.train)
+        with torch.no_grad(): m.climatology.copy_(c.clim); m.damping.copy_(DampedPersistence.fit(w.train, c).alpha)
+    return m
+
 def get_teacher(name:str, cfg:RunConfig, w, dkey:str, *, progress:bool=False):  # a teacher name of cfg
     "The trained, frozen teacher `name`: loaded from the teacher store, or trained with `fit` and stored."
     from s2kd.models.registry import build_model
     epochs = cfg.teacher_epochs or cfg.epochs
-    spec = dict(teacher=name, preset=cfg.teacher_preset, data=dkey, **_loop_kw(cfg, epochs))
+    spec = dict(teacher=name, preset=cfg.teacher_preset, data=dkey, **_loop_kw(cfg, epochs), **model_build_kw(cfg, w))
     spec.pop("device"); spec.pop("num_workers")
     key = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
     store = cache_dir(cfg.cache_dir or None, "teachers", "ckpt"); path = store/f"{name}-{cfg.teacher_preset}-{key}.pt"
     def new():
-        seed_everything(cfg.seed); return build_model(name, in_shape=w.train.in_shape, t_out=w.train.t_out, preset=cfg.teacher_preset)
-    t, info = new(), dict(name=name, preset=cfg.teacher_preset, checkpoint=str(path), trained=False)
+        seed_everything(cfg.seed)
+        return init_climatology(build_model(name, in_shape=w.train.in_shape, t_out=w.train.t_out, preset=cfg.teacher_preset,
+                                            **model_build_kw(cfg, w)), w)
+    t, info = new(), dict(name=name, preset=cfg.teacher_preset, checkpoint=str(path), trained=False, build=model_build_kw(cfg, w))
     # one process trains, a second one asking for the same teacher waits and loads it (DDP ranks train together: no lock)
     with file_lock(f"{path}.lock", path.name) if world()[1] == 1 else nullcontext():
         if not (path.exists() and _load_stored(t, path)):  # absent, unreadable or another architecture: train it
@@ -152,7 +170,8 @@ def run(cfg:RunConfig,        # the run
         for name in cfg.teachers:
             t, info = get_teacher(name, cfg, w, dkey, progress=progress); teachers.append(t.to(device)); tinfo.append(info)
     seed_everything(cfg.seed)
-    student = build_model(cfg.student, in_shape=w.train.in_shape, t_out=w.train.t_out, preset=cfg.student_preset)
+    student = init_climatology(build_model(cfg.student, in_shape=w.train.in_shape, t_out=w.train.t_out,
+                                           preset=cfg.student_preset, **model_build_kw(cfg, w)), w)
     example = next(iter(DataLoader(w.train, batch_size=2)))
     d = Distiller.from_config(cfg, student, teachers, example=example)  # the config travels whole
     if cfg.teacher_cache and teachers:
@@ -172,11 +191,15 @@ def run(cfg:RunConfig,        # the run
               batch_size=cfg.batch_size, device=device)
     if kw["lat"] is not None: kw["lat"] = torch.tensor(kw["lat"])
     models = {"student": student} | {f"teacher:{i['name']}": t for i, t in zip(tinfo, teachers)}
+    models |= {f"ref:{k}": m.to(device) for k, m in fit_references(w.train).items()}  # scored like the models
     metrics = {k: {s: evaluate_split(m, getattr(w, s), w.normalizer, **kw) for s in ("val", "test")} for k, m in models.items()}
+    ref = best_reference(metrics); add_skill(metrics, ref)  # skill_<metric> = 1 − metric/metric(best reference)
     result = dict(name=cfg.run_name, config=cfg.to_dict(), metrics=metrics, fit=r, teachers=tinfo, narratives=narratives,
+                  reference=dict(best=ref, chosen_by="lowest val mse", calendar=w.train.kind),
                   checkpoints=str(ck) if write else None,
                   data=dict(key=dkey, n_train=len(w.train), n_val=len(w.val), n_test=len(w.test), in_shape=list(w.train.in_shape),
-                            t_out=w.train.t_out, normalizer=w.normalizer.to_dict(), data_range=kw["data_range"]),
+                            t_out=w.train.t_out, normalizer=w.normalizer.to_dict(), data_range=kw["data_range"],
+                            build=model_build_kw(cfg, w)),  # how the models were built (residual, calendar): load_student reads it
                   params=dict(student=sum(p.numel() for p in student.parameters()),
                               projectors=sum(p.numel() for p in d.projectors.parameters())),
                   environment=environment_info(device), seed=cfg.seed, wall_s=time.time() - t0)

@@ -96,6 +96,8 @@ def fit(m:nn.Module,            # m(batch) -> (loss, parts); m.predict(batch) ->
         *, epochs:int=20, batch_size:int=16, lr:float=1e-3, weight_decay:float=0.0,
         patience:int=10,        # early stopping: epochs without validation improvement
         lr_patience:int=5, lr_factor:float=0.1,  # ReduceLROnPlateau
+        lr_schedule:str="plateau",  # plateau (ReduceLROnPlateau on val MSE) | cosine (to 0 at `epochs`)
+        warmup_epochs:int=0,    # linear warm-up: lr·(e+1)/(warmup_epochs+1) in epoch e < warmup_epochs
         grad_clip:float=0.0,    # max grad norm; 0 -> off
         amp:str="none",         # none | bf16 | fp16
         seed:int=42, device="auto", num_workers:int=0,
@@ -113,7 +115,7 @@ def fit(m:nn.Module,            # m(batch) -> (loss, parts); m.predict(batch) ->
     vl = DataLoader(val, batch_size=batch_size, shuffle=False, num_workers=num_workers)
     params = [p for p in m.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=lr_factor, patience=lr_patience)
+    sched = _scheduler(opt, lr_schedule, epochs, warmup_epochs, lr_factor, lr_patience)
     scaler = torch.amp.GradScaler(device.type, enabled=amp == "fp16")
     net = DistributedDataParallel(m, device_ids=[device.index] if device.type == "cuda" else None,
                                   find_unused_parameters=getattr(m, "find_unused_parameters", False)) if n_proc > 1 else m
@@ -128,7 +130,7 @@ def fit(m:nn.Module,            # m(batch) -> (loss, parts); m.predict(batch) ->
     if out is not None and main and config is not None: atomic_write_json(out/"config.json", config)
     for epoch in range(st["epoch"] + 1, epochs):
         if st["stopped"]: break
-        sampler.set_epoch(epoch); m.train()
+        sampler.set_epoch(epoch); m.train(); _warmup(opt, lr, epoch, warmup_epochs, lr_schedule)
         if hasattr(m, "set_epoch"): m.set_epoch(epoch)
         sums, n = {}, 0
         bar = tqdm(dl, desc=f"epoch {epoch}", disable=not (progress and main), leave=False)
@@ -142,7 +144,9 @@ def fit(m:nn.Module,            # m(batch) -> (loss, parts); m.predict(batch) ->
             for k, v in parts.items(): sums[k] = sums.get(k, 0.0) + v
             n += 1; bar.set_postfix({k: f"{v / n:.4g}" for k, v in sums.items()})
         train_parts = _mean_over_ranks(sums, n, device)
-        v = val_mse(m, vl, device, amp); sched.step(v)
+        v = val_mse(m, vl, device, amp)
+        if lr_schedule == "cosine": sched.step()
+        elif epoch + 1 >= warmup_epochs: sched.step(v)  # plateau counts only after the warm-up
         improved = v < st["best_val"]
         if improved: st.update(best_val=v, best_epoch=epoch, bad_epochs=0); best = trainable_state(m)
         else: st["bad_epochs"] += 1
@@ -164,6 +168,18 @@ def config_diff(old:dict|None, new:dict|None) -> list[str]:
     "The config keys, other than `RESUME_FREE`, in which a checkpoint's config and a new one differ."
     if old is None or new is None: return []
     return sorted(k for k in set(old) | set(new) if k not in RESUME_FREE and old.get(k) != new.get(k))
+
+def _scheduler(opt, kind:str, epochs:int, warmup:int, factor:float, patience:int):
+    "ReduceLROnPlateau, or a per-epoch cosine decay to 0 at `epochs` after a linear warm-up."
+    if kind == "plateau": return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=factor, patience=patience)
+    if kind != "cosine": raise ValueError(f"fit: lr_schedule={kind!r}, expected 'plateau' or 'cosine'")
+    f = lambda e: (e + 1) / (warmup + 1) if e < warmup else 0.5 * (1 + math.cos(math.pi * (e - warmup) / max(1, epochs - warmup)))
+    return torch.optim.lr_scheduler.LambdaLR(opt, f)
+
+def _warmup(opt, lr:float, epoch:int, warmup:int, kind:str):
+    "Under the plateau schedule, set the warm-up learning rate of `epoch` (and `lr` when the warm-up ends)."
+    if kind == "plateau" and epoch <= warmup and warmup > 0:
+        for g in opt.param_groups: g["lr"] = lr * (epoch + 1) / (warmup + 1) if epoch < warmup else lr
 
 def _check_same_run(old:dict|None, new:dict|None, out):
     "Refuse to resume a checkpoint written under another config (only `RESUME_FREE` keys may change)."
