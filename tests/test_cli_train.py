@@ -31,7 +31,7 @@ def test_train_then_evaluate(files, capsys):
     out = capsys.readouterr().out
     assert "student" in out and "results: " in out
     res = json.loads((files/"results"/"mine-kd"/"result.json").read_text())
-    assert res["config"]["epochs"] == 2 and res["config"]["teacher_cache"] is False and res["config"]["lr"] == 1e-3
+    assert res["config"]["epochs"] == 2 and res["config"]["teacher_cache"] is False and res["config"]["lr"] == 1e-3  # exact: values parsed from the YAML literals
     assert res["fit"]["epochs_run"] == 2
     assert main(["evaluate", str(files/"results"/"mine-kd"), "--data", str(files/"mine.nc"), "--json", str(files/"m.json"),
                  "--cache", str(files/"cache")]) == 0

@@ -61,7 +61,7 @@ def test_normalizer_variables_checked():
 def test_fill_values_with_mask_and_scale_false_are_masked(tmp_path):
     p = _write(_regional(), tmp_path / "region.nc")
     raw = xr.open_dataset(p, engine="h5netcdf", mask_and_scale=False).load()
-    assert float(raw.sst.values[0, 0, 0]) == -9999.0 and raw.sst.attrs["_FillValue"] == -9999.0
+    assert float(raw.sst.values[0, 0, 0]) == -9999.0 and raw.sst.attrs["_FillValue"] == -9999.0  # exact: the fill value written, read back raw
     with pytest.warns(UserWarning, match=r"renamed dims.*no 'member' dimension.*12 of 63 cells have no data"):
         w = load_windows(raw, 4, 4, splits={"kind": "time", "train": ["2000-01-01", "2000-02-12"],
                                              "val": ["2000-02-13", "2000-02-21"], "test": ["2000-02-22", "2000-02-30"]})
@@ -71,7 +71,7 @@ def test_fill_values_with_mask_and_scale_false_are_masked(tmp_path):
     np.testing.assert_allclose(w.normalizer.std[0], valid.std(), atol=1e-3)
     b = next(iter(DataLoader(w.train, batch_size=3)))
     assert b["mask"].shape == (3, 7, 9) and torch.equal(b["mask"][0], torch.from_numpy(~LAND))  # the grid as stored
-    assert float(b["x"][..., ~b["mask"][0]].abs().max()) == 0.0 and float(b["y"][..., ~b["mask"][0]].abs().max()) == 0.0
+    assert float(b["x"][..., ~b["mask"][0]].abs().max()) == 0.0 and float(b["y"][..., ~b["mask"][0]].abs().max()) == 0.0  # exact: masked cells are set to 0, not computed
     assert torch.isfinite(b["x"]).all()
 
 
@@ -123,11 +123,11 @@ def test_masked_task_loss_and_metric_mask(tmp_path, monkeypatch):
     loss, parts = Distiller(model, method="baseline")(b)
     ok = w.train.mask
     torch.testing.assert_close(loss, task_mse(b["x"][..., ok], b["y"][..., ok]))  # land cells change nothing
-    assert float(masked_mse(b["y"], b["y"], b["mask"])) == 0.0
+    assert float(masked_mse(b["y"], b["y"], b["mask"])) == 0.0  # exact: identical inputs: every difference is 0
     from s2kd.train.loop import val_mse
     class Exact(torch.nn.Module):  # predicts y on valid cells, nonsense on land: model selection must not see the land
         def predict(self, batch): return batch["y"] + 100.0 * (~batch["mask"][:, None, None]).float()
-    assert val_mse(Exact(), DataLoader(w.val, batch_size=4), "cpu") == 0.0
+    assert val_mse(Exact(), DataLoader(w.val, batch_size=4), "cpu") == 0.0  # exact: a forecast equal to the target: every difference is 0
     seen = []
     class Recorder:  # stands in for s2kd.metrics.MetricAccumulator: records the mask each batch is scored with
         def __init__(self, **kw): pass
@@ -268,7 +268,7 @@ def test_era5_store_short_names(tmp_path):
     z = xr.open_zarr(p)
     ds = load_weatherbench2(p, ["t2m", "u10", "v10", "msl", "tp", "z500"], t_in=4, t_out=4)
     assert list(ds.data_vars) == ["t2m", "u10", "v10", "msl", "tp", "z500"]
-    assert ds.t2m.dims == ("member", "time", "lat", "lon") and float(ds.lat[0]) == -90.0  # ascending
+    assert ds.t2m.dims == ("member", "time", "lat", "lon") and float(ds.lat[0]) == -90.0  # exact: the latitude written, ascending after the flip
     np.testing.assert_array_equal(ds.msl.values[0], z.msl.values[:, ::-1])
     np.testing.assert_array_equal(ds.z500.values[0], z.z.sel(pressure_level=500).values[:, ::-1])
     w = load_windows(ds)
@@ -306,5 +306,5 @@ def test_narrators_on_regional_grids_and_360_day_dates():
     world = rich([_sample(np.linspace(-80, 80, 9), ["2000-01-01T00:00", "2000-01-02T00:00"])])[0]
     assert "stronger in the Northern Hemisphere extratropics than in the Southern" in world, world  # global grids unchanged
     s = summarize(_sample(np.linspace(30, 60, 7), ["2000-02-29T00:00", "2000-02-30T12:00"]))  # 30 February: 360-day year
-    assert s["time"]["month"] == "February" and s["time"]["hour"] == 12.0 and "weekday" not in s["time"]
+    assert s["time"]["month"] == "February" and s["time"]["hour"] == 12.0 and "weekday" not in s["time"]  # exact: the hour of the written date
     assert "- last frame: February, hour 12" in summary_lines(s)
