@@ -49,3 +49,14 @@ def test_console_script_lists_commands():
         assert f"  {cmd} " in r.stdout, cmd
     r = subprocess.run([str(exe), "data", "list"], capture_output=True, text=True, check=True)
     assert "winds" in r.stdout and "REAL" in r.stdout
+
+
+def test_paper_notebooks_are_skipped_by_nbdev_test():
+    "A papermill notebook in nbs/ (a `parameters` cell) runs at its quick preset by default: nbdev_test must skip it."
+    root = Path(__file__).resolve().parents[1]
+    for f in sorted((root/"nbs").glob("*.ipynb")):
+        nb = json.loads(f.read_text())
+        if not any("parameters" in c.get("metadata", {}).get("tags", []) for c in nb["cells"]): continue
+        first = nb["cells"][0]
+        assert first["cell_type"] == "raw" and "skip_exec: true" in "".join(first["source"]), \
+            f"{f.name}: a papermill notebook needs a leading raw '---\\nskip_exec: true\\n---' cell (else nbdev_test runs it)"
