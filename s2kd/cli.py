@@ -21,6 +21,7 @@ COMMANDS = {
     "train": ("s2kd.train.api:cli_train", "train/distil one run from a YAML config: train CONFIG.yaml [--set key=value]"),
     "evaluate": ("s2kd.train.api:cli_evaluate", "score a finished run's model on any data: evaluate RUN_DIR --data FILE"),
     "notebooks": ("s2kd.notebooks:cli_notebooks", "the experiment notebooks shipped in the package: list, copy DIR, run NAME"),
+    "papers": ("s2kd.paper:cli_reproduce_papers", "the papers' artefact notebooks (papermill): --preset smoke|quick|paper --only NAME"),
 }
 
 def usage():

@@ -466,12 +466,12 @@ def reproduce_notebooks(names=None,              # artefact names; None = every 
 # %% ../nbs/60_paper.ipynb #08d1cd38
 def write_gallery(out_dir=".") -> Path:  # the folder with figures/ and results/
     "Write `figures/README.md`: each artefact's figure, table link and the command that made it, then the other figures."
-    out, lines, done = Path(out_dir), ["# Figures", "", "Regenerate them all with `s2kd reproduce` (see `--help`).", ""], set()
+    out, lines, done = Path(out_dir), ["# Figures", "", "Regenerate them all with `s2kd papers` (see `--help`).", ""], set()
     for a in ARTEFACTS:
         p = artefact_paths(out, a)
         if not p["png"].exists(): continue
         mf = json.loads((p["results"]/"manifest.json").read_text()) if (p["results"]/"manifest.json").exists() else {}
-        how = f"`s2kd reproduce --only {a} --preset {mf['preset']}`" if mf else f"`papermill nbs/{a}.ipynb out.ipynb`"
+        how = f"`s2kd papers --only {a} --preset {mf['preset']}`" if mf else f"`papermill nbs/{a}.ipynb out.ipynb`"
         when = f", {mf['wall_s']:.0f} s on {mf['environment']['device']} ({mf['environment']['threads']} threads)" if mf else ""
         table = f" · table: [{p['md'].name}]({p['md'].name})" if p["md"].exists() else ""
         lines += [f"## {a}", "", f"![{a}]({p['png'].name})", "", f"Made by {how}{when}{table}.", ""]
@@ -483,7 +483,7 @@ def write_gallery(out_dir=".") -> Path:  # the folder with figures/ and results/
 # %% ../nbs/60_paper.ipynb #4d267597
 def cli_reproduce_papers(argv:list[str]|None=None) -> int:  # arguments after the command
     "Regenerate the papers' tables and figures through their notebooks (papermill); unchanged artefacts are skipped."
-    ap = argparse.ArgumentParser(prog="s2kd reproduce", description=cli_reproduce_papers.__doc__,
+    ap = argparse.ArgumentParser(prog="s2kd papers", description=cli_reproduce_papers.__doc__,
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ap.add_argument("--preset", default="quick", choices=PRESETS, help="smoke (seconds, CI), quick (laptop CPU), paper (GPU)")
     ap.add_argument("--only", nargs="+", default=None, metavar="NAME", help=f"artefacts to run: {', '.join(ARTEFACTS)} (default: all with a notebook)%(default).0s")

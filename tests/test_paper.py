@@ -85,7 +85,7 @@ def test_failing_notebook_keeps_last_good_artefact(smoke, tmp_path):
 
 
 def test_cli_reports_each_artefact(smoke, capsys):
-    "`s2kd reproduce` (cli_reproduce_papers): one line per artefact, exit 0; unchanged inputs: skipped."
+    "`s2kd papers` (cli_reproduce_papers): one line per artefact, exit 0; unchanged inputs: skipped."
     root, _ = smoke
     rc = cli_reproduce_papers(["--preset", "smoke", "--only", "spectral", "efficiency", "--out", str(root/"out"),
                                "--device", "cpu", "--quiet"])
