@@ -42,7 +42,7 @@ def calendar_phase(times, kind:str):  # kind: one of CALENDARS
     t = pd.DatetimeIndex(np.asarray(times)) if kind != "none" else None
     if kind == "month": return (t.month.values - 1).astype(np.int64)
     if kind == "week":
-        sec = t.dayofweek.values * 86400 + t.hour.values * 3600 + t.minute.values * 60 + t.second.values
+        sec = t.day_of_week.values * 86400 + t.hour.values * 3600 + t.minute.values * 60 + t.second.values
         return (sec // _step_s(np.asarray(times))).astype(np.int64)
     if kind == "none": return np.zeros(len(times), np.int64)
     raise DataError(f"calendar kind {kind!r}: expected one of {CALENDARS}")
@@ -53,11 +53,11 @@ def calendar_features(times, kind:str):  # kind: one of CALENDARS
     if kind == "none": return np.zeros((len(times), 0), np.float32)
     t = pd.DatetimeIndex(np.asarray(times)); tau = 2 * math.pi
     if kind == "month":
-        f = (t.dayofyear.values - 1) / 365.25
+        f = (t.day_of_year.values - 1) / 365.25
         return np.stack([g(tau * k * f) for k in (1, 2) for g in (np.sin, np.cos)], 1).astype(np.float32)
     if kind == "week":
         day = (t.hour.values * 3600 + t.minute.values * 60 + t.second.values) / 86400
-        wkend = (t.dayofweek.values >= 5).astype(np.float64); week = (t.dayofweek.values + day) / 7
+        wkend = (t.day_of_week.values >= 5).astype(np.float64); week = (t.day_of_week.values + day) / 7
         h = [g(tau * k * day) for k in (1, 2, 3) for g in (np.sin, np.cos)]
         return np.stack(h + [wkend * v for v in h] + [wkend, np.sin(tau * week), np.cos(tau * week)], 1).astype(np.float32)
     raise DataError(f"calendar kind {kind!r}: expected one of {CALENDARS}")
