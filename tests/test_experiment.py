@@ -71,3 +71,15 @@ def test_changed_narrator_config_retrains_the_teacher(base, monkeypatch):
     monkeypatch.setattr(core.StatisticalNarrator, "version", core.StatisticalNarrator.version + 1)
     w2, narr2 = load_data(cfg)
     assert narr2 != narr and data_key(cfg, w2, narr2) != data_key(cfg, w, narr)
+
+
+def test_students_of_every_seed_share_one_teacher(base):
+    "The teacher store is keyed by `teacher_seed`, not the student's `seed`: a second student seed reuses the teacher."
+    from s2kd.train.experiment import data_key, get_teacher
+    cfg = base.replace(method="kd", teacher="simvp", teacher_preset="smoke", teacher_epochs=1)
+    w, narr = load_data(cfg); key = data_key(cfg, w, narr)
+    _, a = get_teacher("simvp", cfg.replace(seed=0), w, key)
+    _, b = get_teacher("simvp", cfg.replace(seed=1), w, key)
+    _, c = get_teacher("simvp", cfg.replace(seed=1, teacher_seed=7), w, key)
+    assert b["checkpoint"] == a["checkpoint"] and not b["trained"]  # same teacher, loaded from the store
+    assert c["checkpoint"] != a["checkpoint"] and c["trained"]      # another teacher seed is another teacher

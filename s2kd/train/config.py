@@ -52,7 +52,8 @@ class RunConfig:
     lr_factor: float = 0.1           # ReduceLROnPlateau factor
     grad_clip: float = 0.0           # max gradient norm; 0 -> no clipping
     amp: str = "none"                # none | bf16 | fp16 (fp16 only on CUDA, with a GradScaler)
-    seed: int = 42                   # the papers' seed
+    seed: int = 42                   # the papers' seed (the student's initialisation and data order)
+    teacher_seed: int = 42           # the teachers' seed: students of every `seed` share one stored teacher, as in the papers
     device: str = "auto"             # auto | cpu | cuda | cuda:1 | mps
     num_workers: int = 0             # DataLoader workers
     # loss weights (see the table above)
@@ -133,7 +134,7 @@ _CHOICES = dict(method=METHODS, amp=AMP_MODES, size=("tiny", "quick", "paper"),
                 aekd_solver=("svm", "pg"), fitnet_stages=(1, 2), encoder=("auto", "minilm", "hashing"))
 _POSITIVE = ("text_tokens", "epochs", "batch_size", "lr", "stride", "patience", "lr_patience", "sdkd_cutoff", "aekd_cap")
 _NONNEG = ("t_in", "t_out", "teacher_epochs", "weight_decay", "grad_clip", "num_workers", "fitnet_hint_epochs",
-           "w_task", "w_kd_out", "w_kd_feat", "w_spectral", "w_low", "ab_margin", "seed", "data_seed")
+           "w_task", "w_kd_out", "w_kd_feat", "w_spectral", "w_low", "ab_margin", "seed", "data_seed", "teacher_seed")
 
 _CHOICES |= dict(residual=("auto", "last", "climatology", "none"), lr_schedule=("plateau", "cosine"))  # forecasting-skill fields
 _NONNEG += ("warmup_epochs",)

@@ -126,12 +126,13 @@ def get_teacher(name:str, cfg:RunConfig, w, dkey:str, *, progress:bool=False):  
     "The trained, frozen teacher `name`: loaded from the teacher store, or trained with `fit` and stored."
     from s2kd.models.registry import build_model
     epochs = cfg.teacher_epochs or cfg.epochs
-    spec = dict(teacher=name, preset=cfg.teacher_preset, data=dkey, **_loop_kw(cfg, epochs), **model_build_kw(cfg, w))
+    loop = _loop_kw(cfg, epochs) | dict(seed=cfg.teacher_seed)  # one teacher for students of every seed
+    spec = dict(teacher=name, preset=cfg.teacher_preset, data=dkey, **loop, **model_build_kw(cfg, w))
     spec.pop("device"); spec.pop("num_workers")
     key = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
     store = cache_dir(cfg.cache_dir or None, "teachers", "ckpt"); path = store/f"{name}-{cfg.teacher_preset}-{key}.pt"
     def new():
-        seed_everything(cfg.seed)
+        seed_everything(cfg.teacher_seed)
         return init_climatology(build_model(name, in_shape=w.train.in_shape, t_out=w.train.t_out, preset=cfg.teacher_preset,
                                             **model_build_kw(cfg, w)), w)
     t, info = new(), dict(name=name, preset=cfg.teacher_preset, checkpoint=str(path), trained=False, build=model_build_kw(cfg, w))
@@ -140,7 +141,7 @@ def get_teacher(name:str, cfg:RunConfig, w, dkey:str, *, progress:bool=False):  
         if not (path.exists() and _load_stored(t, path)):  # absent, unreadable or another architecture: train it
             t = new()  # fresh weights (a failed load may have filled some)
             run_dir = store/f".run-{path.stem}"
-            r = fit(Distiller(t, method="baseline"), w.train, w.val, out_dir=run_dir, progress=progress, **_loop_kw(cfg, epochs))
+            r = fit(Distiller(t, method="baseline"), w.train, w.val, out_dir=run_dir, progress=progress, **loop)
             if world()[0] == 0:
                 atomic_torch_save(t.state_dict(), path); atomic_write_json(path.with_suffix(".json"), spec | dict(fit=r))
                 shutil.rmtree(run_dir, ignore_errors=True)  # stored: its training checkpoints are not kept twice
