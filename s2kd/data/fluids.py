@@ -272,7 +272,7 @@ class NavierStokesConfig:
     batch: int = 100             # members solved at once
 
 NS_SIZES = {"tiny": dict(n=32, solve_n=32, members=6, split=(4, 1, 1), n_frames=12, viscosity=1e-4, t_in=4, t_out=4),
-            "quick": dict(n=64, solve_n=96, members=24, split=(16, 4, 4), n_frames=30),
+            "quick": dict(n=32, solve_n=32, members=48, split=(40, 4, 4), n_frames=26, viscosity=1e-4),
             "paper": dict()}
 
 def _config(cls, sizes, size, **kw):
@@ -327,7 +327,7 @@ class ConvectionConfig:
 
 CONVECTION_SIZES = {"tiny": dict(ny=16, nx=40, aspect=2.5, factor=1, rayleigh=2e4, members=3, split=(1, 1, 1), spinup=10.0,
                                  n_frames=12, t_in=4, t_out=4),
-                    "quick": dict(ny=32, nx=80, aspect=2.5, factor=1, rayleigh=1e5, members=4, split=(2, 1, 1), spinup=10.0, n_frames=60),
+                    "quick": dict(ny=32, nx=80, aspect=2.5, factor=1, rayleigh=1e5, members=12, split=(8, 2, 2), spinup=2.0, n_frames=40),
                     "paper": dict()}
 
 _UNITS = dict(u=("free-fall velocity", "horizontal velocity"), v=("free-fall velocity", "vertical velocity (up)"),
@@ -386,7 +386,7 @@ class PlumeConfig:
 PLUME_SIZES = {"tiny": dict(ny=32, nx=16, diffusivity=1e-2, source_radius=0.1, seen=(1.0, 2.0), unseen=(3.0,), per_rate=2,
                             val_per_rate=1, n_frames=12, t_in=4, t_out=4),
                "quick": dict(ny=64, nx=32, diffusivity=4e-3, source_radius=0.08, seen=(1.0, 1.5, 2.5, 3.0), unseen=(0.5, 4.0),
-                             per_rate=2, val_per_rate=1, n_frames=40),
+                             per_rate=6, val_per_rate=1, n_frames=30),
                "paper": dict()}
 
 def plume_forcing(q, x0, cfg:PlumeConfig, device="cpu", dtype=torch.float64):
