@@ -402,6 +402,8 @@ def _stored(cfg, dkeys:dict):
     from s2kd.train.experiment import data_key, load_data, read_result
     r, ck = read_result(Path(cfg.results_dir)/cfg.name), cache_dir(cfg.cache_dir or None, "runs", cfg.name)
     if r is None or not (ck/"last.pt").exists() or not (ck/"best.pt").exists(): return None
+    by = Path(cfg.results_dir)/cfg.name/"evaluated_by.json"
+    if not by.exists() or json.loads(by.read_text()).get("package") != package_hash(): return None
     same = lambda d: {k: v for k, v in d.items() if k not in SHARED_FREE}
     if same(r["config"]) != same(cfg.to_dict()): return None
     text = "multimodal" in cfg.teachers and cfg.method != "baseline"
@@ -425,7 +427,10 @@ def s2kd_table_runs(dataset:str, teacher:str,  # dataset (embedded name or .nc/.
             for seed in list(seeds or preset_seeds(preset)):
                 cfg = s2kd_config(dataset, teacher, student, seed=seed, preset=preset, device=device, overrides=overrides, **f)
                 t0 = time.time()
-                r = _stored(cfg, dkeys) or (run(cfg) | dict(reused=False))
+                r = _stored(cfg, dkeys)
+                if r is None:
+                    r = run(cfg) | dict(reused=False)
+                    atomic_write_json(Path(cfg.results_dir)/cfg.name/"evaluated_by.json", dict(package=package_hash()))
                 out.append(r | dict(row=label))
                 if log: log(f"{student:6s} {label:9s} seed {seed}: test MSE {r['metrics']['student']['test']['mse']:.4g}  "
                             f"({'reused' if r['reused'] else 'trained'}, {time.time() - t0:.1f} s)")
@@ -516,14 +521,17 @@ def run_records(results:list, metrics=("mse", "mae", "ssim")) -> list:  # s2kd_t
                  test={m: _metric(r, "student", m, "test") for m in metrics}) for r in results]
 
 # %% ../nbs/60_paper.ipynb #256b944f
-def data_file(data_dir) -> str:  # a .nc/.zarr path, or a folder with one
+def data_file(data_dir,            # a .nc/.zarr path, or a folder with one (or one named `prefix`…)
+              prefix:str|None=None) -> str:  # e.g. "winds": picks that file among several
     "The data file or store `data_dir` names (absolute), for `RunConfig.dataset`."
     from s2kd.data.files import is_data_path
     p = Path(data_dir).expanduser()
     if is_data_path(p) and p.exists(): return str(p.resolve())
     if not p.is_dir(): raise FileNotFoundError(f"data_dir={str(data_dir)!r}: no such file or folder (a .nc/.zarr file, or a folder with one)")
-    found = sorted(str(q.relative_to(p)) for q in p.iterdir() if is_data_path(q))
-    if len(found) != 1: raise FileNotFoundError(f"data_dir={str(data_dir)!r}: expected one .nc/.zarr file, found {found or 'none'}; pass the file's path")
+    found = sorted(q.name for q in p.iterdir() if is_data_path(q))
+    if len(found) > 1 and prefix: found = [f for f in found if f.lower().startswith(prefix.lower())] or found
+    if len(found) != 1: raise FileNotFoundError(f"data_dir={str(data_dir)!r}: expected one .nc/.zarr file"
+                                                f"{f' (or one named {prefix}*)' if prefix else ''}, found {found or 'none'}; pass the file's path")
     return str((p/found[0]).resolve())
 
 # %% ../nbs/60_paper.ipynb #2c7f3545
