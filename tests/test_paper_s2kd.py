@@ -149,3 +149,25 @@ def test_wall_times(ran):
     _, walls, _ = ran
     for k, v in walls.items(): print(f"{k}: {v:.0f} s")
     assert set(walls) == set(ORDER)
+
+
+def test_table_reads_a_user_file(tmp_path, monkeypatch):
+    "`data_dir`: a folder of .nc files; Table 3 picks the one named plume*, trains on it, and names only the file's name."
+    import papermill as pm
+    from s2kd.data.embedded import load_dataset
+    monkeypatch.setenv("S2KD_CACHE", str(tmp_path/"cache"))
+    (tmp_path/"data").mkdir()
+    ds = load_dataset("plume", size="tiny")
+    ds.to_netcdf(tmp_path/"data"/"plume_user.nc", engine="h5netcdf")
+    ds.isel(time=slice(0, 4)).to_netcdf(tmp_path/"data"/"winds_other.nc", engine="h5netcdf")  # not this notebook's
+    pm.execute_notebook(str(REPO/"nbs"/"table3_ood.ipynb"), str(tmp_path/"t3.ipynb"), cwd=str(tmp_path), kernel_name="python3",
+                        progress_bar=False, parameters=dict(preset="smoke", device="cpu", threads=1, out_dir=str(tmp_path/"out"),
+                                                            data_dir=str(tmp_path/"data"), seeds=[42], students="unet",
+                                                            overrides={"encoder": "hashing"}))
+    p = artefact_paths(tmp_path/"out", "table3_ood")
+    runs = json.loads((p["results"]/"runs.json").read_text())
+    assert {r["method"] for r in runs} == set(S2KD_METHODS) and all(r["dataset"] == "data/plume_user.nc" for r in runs), runs
+    assert json.loads((p["results"]/"run.json").read_text())["data"] == "plume_user.nc"
+    md = p["md"].read_text()
+    assert "on plume_user.nc" in md and "Out of distribution: trained on heat_release" in md, md
+    assert str(tmp_path) not in "".join(f.read_text() for f in p["results"].rglob("*.json"))
