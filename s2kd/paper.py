@@ -495,7 +495,8 @@ def plot_methods(tab:pd.DataFrame,          # an s2kd_table (or several, with a 
         x = np.arange(len(s))
         a1.bar(x, s.mse_mean, yerr=s.mse_std.fillna(0), capsize=3, color=[f"C{i}" for i in range(len(s))])
         others = tab[(tab.method.isin(["teacher", "reference"])) & ((tab[group] == g) if group != "model" else True)]
-        best = others[others.method == "reference"].nsmallest(1, "mse_mean")
+        refs = others[others.method == "reference"]  # the table's best reference (chosen on validation MSE)
+        best = refs[refs.model == refs.best_reference] if "best_reference" in refs else refs.nsmallest(1, "mse_mean")
         for i, (_, r) in enumerate(pd.concat([others[others.method == "teacher"], best]).iterrows()):
             a1.axhline(r.mse_mean, ls="--" if r.method == "teacher" else ":", color=f"C{i + 5}", lw=1, label=f"{r.model} ({r.method})")
         a1.set_xticks(x, s.method, rotation=30); a1.set_title(f"{g}: test MSE"); a1.legend(fontsize=6)
