@@ -377,7 +377,7 @@ def shared_run_name(cfg) -> str:  # a RunConfig
     return (f"{ds}-{cfg.size}_{cfg.method}_{cfg.student}-{cfg.student_preset}_{'+'.join(cfg.teachers)}-{cfg.teacher_preset}"
             f"_s{cfg.seed}-{hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:10]}")
 
-_FIXED = ("dataset", "student", "method", "seed", "teacher", "name")  # set by the notebooks, never by `overrides`
+_FIXED = ("dataset", "student", "method", "seed", "teacher", "name", "device", "results_dir")  # set by the notebooks, never by `overrides`
 
 def s2kd_config(dataset:str,            # embedded dataset name, or a .nc/.zarr path
                 teacher:str,            # the paper's teacher of the dataset (Standard KD, FitNet); S²-KD uses "multimodal"
