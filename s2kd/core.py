@@ -205,7 +205,9 @@ def portable_paths(obj, roots:dict|None=None):  # roots: {prefix: folder}; "" ->
         for prefix, r in roots:
             if p.is_relative_to(r): return "/".join(x for x in (prefix, p.relative_to(r).as_posix()) if x and x != ".") or "."
         return f"<elsewhere>/{p.name}"
-    if isinstance(obj, dict): return {k: portable_paths(v, dict(roots)) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)): return type(obj)(portable_paths(v, dict(roots)) for v in obj)
-    return fix(obj) if isinstance(obj, str) and os.path.isabs(obj) else obj
+    def walk(o):  # the roots are resolved once, not again at every node (a result holds thousands of numbers)
+        if isinstance(o, dict): return {k: walk(v) for k, v in o.items()}
+        if isinstance(o, (list, tuple)): return type(o)(walk(v) for v in o)
+        return fix(o) if isinstance(o, str) and os.path.isabs(o) else o
+    return walk(obj)
 

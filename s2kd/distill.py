@@ -61,6 +61,7 @@ class Distiller(nn.Module):
                  example:dict|None=None,            # a batch to size the projectors (methods that match features)
                  w_task:float=1.0, w_kd_out:float=1.0, w_kd_feat:float=1.0,  # see the table above
                  w_spectral:float=0.5, w_low:float=0.5,                      # S²-KD β, SDKD α (see below)
+                 w_semantic:float=1.0,              # weight of S²-KD's L_semantic inside its KD term (0: spectral only)
                  student_path:str|None=None,        # student tap; None -> student.feature_path
                  teacher_paths:list|None=None,      # teacher taps; None -> each teacher's feature_path
                  sdkd_cutoff:float=0.25, sdkd_mask:str="radial",  # low-pass radius (fraction of Nyquist), mask shape
@@ -78,7 +79,7 @@ class Distiller(nn.Module):
         if method in MULTI and len(ts) < 2: raise ValueError(f"Distiller: method {method!r} needs >= 2 teachers, got {len(ts)}")
         self.student, self.teachers = student, nn.ModuleList(freeze(t) for t in ts)
         self.method, self.epoch = method, 0
-        self.w = dict(task=w_task, kd_out=w_kd_out, kd_feat=w_kd_feat, spectral=w_spectral, low=w_low)
+        self.w = dict(task=w_task, kd_out=w_kd_out, kd_feat=w_kd_feat, spectral=w_spectral, low=w_low, semantic=w_semantic)
         self.opt = dict(cutoff=sdkd_cutoff, mask=sdkd_mask, kind=sdkd_kind, branch=sdkd_branch, stages=fitnet_stages,
                         hint_epochs=fitnet_hint_epochs, mkd=mkd_loss, solver=aekd_solver, cap=aekd_cap, margin=ab_margin)
         self.uses_feat = method in ("fitnet", "ab", "sdkd", "s2kd") or (method in MULTI and mkd_loss == "ab")
@@ -162,7 +163,7 @@ class Distiller(nn.Module):
                 parts |= {k: _f(v) for k, v in sp.items()}
             kd = w["kd_feat"] * kd; parts["kd_feat"] = _f(kd)
         elif self.method == "s2kd":
-            kd, sp = s2kd_loss(fps[0], fts[0][0], w_spectral=w["spectral"]); kd = w["kd_feat"] * kd
+            kd, sp = s2kd_loss(fps[0], fts[0][0], w_spectral=w["spectral"], w_semantic=w["semantic"]); kd = w["kd_feat"] * kd
             parts |= {k: _f(v) for k, v in sp.items()} | {"kd_feat": _f(kd)}
         else: kd = self._multi(ys, fs, fps, fts, outs, y, parts, frac)
         loss = w["task"] * task + kd

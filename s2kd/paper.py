@@ -13,10 +13,12 @@ import pandas as pd
 from .core import atomic_path, atomic_write, atomic_write_json, cache_dir
 
 # %% auto #0
-__all__ = ['PRESETS', 'PRESET_CONFIG', 'PRESET_SEEDS', 'ARTEFACT_CONFIG', 'NOISE_K', 'NOISE_RULE', 'DATASETS_DIFFER', 'ARTEFACTS',
-           'preset_config', 'preset_seeds', 'artefact_paths', 'save_figure', 'to_markdown', 'save_table',
-           'paper_numbers', 'seed_rows', 'summary_table', 'add_paper_columns', 'verdict', 'relative_paths',
-           'run_models', 'error_spectrum', 'find_notebook', 'package_hash', 'data_fingerprint', 'artefact_key',
+__all__ = ['PRESETS', 'PRESET_CONFIG', 'PRESET_SEEDS', 'ARTEFACT_CONFIG', 'NOISE_K', 'NOISE_RULE', 'DATASETS_DIFFER',
+           'S2KD_TABLES', 'S2KD_STUDENTS', 'S2KD_METHODS', 'ABLATION', 'SHARED_FREE', 'ARTEFACTS', 'preset_config',
+           'preset_seeds', 'artefact_paths', 'save_figure', 'to_markdown', 'save_table', 'paper_numbers', 'seed_rows',
+           'summary_table', 'add_paper_columns', 'verdict', 'relative_paths', 'run_models', 'error_spectrum',
+           'shared_run_name', 's2kd_config', 's2kd_table_runs', 'as_rows', 'model_costs', 's2kd_table', 'plot_methods',
+           'run_records', 'data_file', 'find_notebook', 'package_hash', 'data_fingerprint', 'artefact_key',
            'NotebookFailed', 'run_artefact', 'reproduce_notebooks', 'write_gallery', 'cli_reproduce_papers']
 
 # %% ../nbs/60_paper.ipynb #330e8bb5
@@ -258,10 +260,11 @@ def summary_table(results:list,                 # run() result dicts (any studen
         df["skill"] = 1 - df.mse_mean / best.mse_mean
         df["best_reference"] = best.model
     else: df["skill"], df["best_reference"] = math.nan, None
-    return add_paper_columns(df.drop(columns="val_mse", errors="ignore"), paper, metrics)
+    return add_paper_columns(df.drop(columns="val_mse", errors="ignore"), paper, metrics, baseline=baseline)
 
 # %% ../nbs/60_paper.ipynb #e6e97929
-def add_paper_columns(df:pd.DataFrame, paper:tuple|None, metrics=("mse", "mae", "ssim")) -> pd.DataFrame:  # (paper, table[, dataset])
+def add_paper_columns(df:pd.DataFrame, paper:tuple|None, metrics=("mse", "mae", "ssim"),  # (paper, table[, dataset])
+                      baseline:str="baseline") -> pd.DataFrame:  # the paper's method its change is taken against
     "Add `paper: <METRIC>` columns (and `paper: change_pct`) from `paper_numbers` for the rows' (model, method)."
     if paper is None: return df
     pn = paper_numbers(*paper)
@@ -271,8 +274,8 @@ def add_paper_columns(df:pd.DataFrame, paper:tuple|None, metrics=("mse", "mae", 
         v = pn[pn.metric == m].set_index(["model", "method"]).value
         df[f"paper: {m.upper()}"] = [v.get((a, b), math.nan) for a, b in zip(df.model, df.method)]
     mse = pn[pn.metric == "mse"].set_index(["model", "method"]).value
-    base = {a: mse.get((a, "baseline"), math.nan) for a in df.model}
-    df["paper: change_pct"] = [100 * (mse.get((a, b), math.nan) / base[a] - 1) if b not in ("baseline", "teacher", "reference")
+    base = {a: mse.get((a, baseline), math.nan) for a in df.model}
+    df["paper: change_pct"] = [100 * (mse.get((a, b), math.nan) / base[a] - 1) if b not in (baseline, "teacher", "reference")
                                else math.nan for a, b in zip(df.model, df.method)]
     return df
 
@@ -352,6 +355,187 @@ def error_spectrum(model, ds, normalizer, *, batch_size:int=32, device="cpu"):  
             total = p.sum((0, 1, 2)) if total is None else total + p.sum((0, 1, 2)); n += p[..., 0].numel()
     return k.numpy(), (total / n).numpy()
 
+# %% ../nbs/60_paper.ipynb #a0364e8d
+S2KD_TABLES = {  # S²-KD artefact -> (paper table, embedded dataset, the paper's teacher of that dataset)
+    "table1_weather": ("Table 1", "winds", "triton"),
+    "table2_traffic": ("Table 2", "traffic", "earthfarseer"),
+    "table3_ood": ("Table 3", "plume", "simvp_deep"),
+}
+S2KD_STUDENTS = ("unet", "resnet", "mixer")
+S2KD_METHODS = ("baseline", "kd", "fitnet", "s2kd")  # baseline, Standard KD, FitNet, S²-KD
+ABLATION = {  # S²-KD Table 4 row -> the RunConfig fields that make it (λ = w_kd_feat and β = w_spectral as in S²-KD)
+    "pred": dict(method="baseline"),                   # L_pred only: the baseline run
+    "spectral": dict(method="s2kd", w_semantic=0.0),   # L_pred + λβ·L_spectral
+    "semantic": dict(method="s2kd", w_spectral=0.0),   # L_pred + λ·L_semantic
+    "s2kd": dict(method="s2kd"),                       # L_pred + λ(L_semantic + β·L_spectral): the S²-KD run
+}
+SHARED_FREE = ("name", "device", "num_workers", "results_dir")  # fields that do not change a run's weights or metrics
+
+def shared_run_name(cfg) -> str:  # a RunConfig
+    "`<dataset>-<size>_<method>_<student>-<preset>_<teacher>-<preset>_s<seed>-<hash>`: the hash covers every field but `SHARED_FREE`."
+    d = {k: v for k, v in cfg.to_dict().items() if k not in SHARED_FREE}
+    ds = "".join(c if c.isalnum() or c in "._-" else "_" for c in Path(cfg.dataset.rstrip("/\\")).name)  # a file: its name only
+    return (f"{ds}-{cfg.size}_{cfg.method}_{cfg.student}-{cfg.student_preset}_{'+'.join(cfg.teachers)}-{cfg.teacher_preset}"
+            f"_s{cfg.seed}-{hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:10]}")
+
+_FIXED = ("dataset", "student", "method", "seed", "teacher", "name", "device", "results_dir")  # set by the notebooks, never by `overrides`
+
+def s2kd_config(dataset:str,            # embedded dataset name, or a .nc/.zarr path
+                teacher:str,            # the paper's teacher of the dataset (Standard KD, FitNet); S²-KD uses "multimodal"
+                student:str, method:str, seed:int,
+                *, preset:str="quick", device:str="auto",
+                overrides:dict|None=None,  # RunConfig fields over the preset (not those the table varies)
+                **fields):             # fields of an ablation variant (e.g. w_semantic=0.0)
+    "The `RunConfig` of one S²-KD table run, named by `shared_run_name`, its result written under `<cache>/results/`."
+    from s2kd.train.config import ConfigError, RunConfig
+    overrides = dict(overrides or {})
+    if bad := sorted(set(overrides) & set(_FIXED)):
+        raise ConfigError(f"overrides={overrides}: {bad} are set by the notebook (its parameters and rows), not by overrides")
+    d = preset_config(preset, None, **overrides) | dict(dataset=dataset, student=student, method=method, seed=seed,
+            device=device, teacher="multimodal" if method == "s2kd" else teacher) | fields
+    d["results_dir"] = str(cache_dir(d.get("cache_dir") or None, "results"))  # run() writes cache paths there, not under out_dir
+    cfg = RunConfig(**d)
+    return cfg.replace(name=shared_run_name(cfg))
+
+# %% ../nbs/60_paper.ipynb #336b5529
+def _stored(cfg, dkeys:dict):
+    "The stored result of run `cfg` when its config and data key still match and its checkpoint exists; else None."
+    from s2kd.train.experiment import data_key, load_data, read_result
+    r, ck = read_result(Path(cfg.results_dir)/cfg.name), cache_dir(cfg.cache_dir or None, "runs", cfg.name)
+    if r is None or not (ck/"last.pt").exists() or not (ck/"best.pt").exists(): return None
+    by = Path(cfg.results_dir)/cfg.name/"evaluated_by.json"
+    if not by.exists() or json.loads(by.read_text()).get("package") != package_hash(): return None
+    same = lambda d: {k: v for k, v in d.items() if k not in SHARED_FREE}
+    if same(r["config"]) != same(cfg.to_dict()): return None
+    text = "multimodal" in cfg.teachers and cfg.method != "baseline"
+    k = json.dumps([cfg.dataset, cfg.size, cfg.data_seed, cfg.t_in, cfg.t_out, cfg.stride, cfg.cache_dir, text] +
+                   ([cfg.narrator, cfg.encoder, cfg.text_tokens] if text else []))
+    if k not in dkeys: dkeys[k] = data_key(cfg, *load_data(cfg))  # the data's values and the narratives, as run() keys them
+    if r["data"]["key"] != dkeys[k]: return None
+    return r | dict(checkpoints=str(ck), reused=True)
+
+def s2kd_table_runs(dataset:str, teacher:str,  # dataset (embedded name or .nc/.zarr path) and its paper teacher
+                    *, preset:str="quick", seeds:list|None=None,  # None or [] -> preset_seeds(preset)
+                    students=S2KD_STUDENTS, methods=S2KD_METHODS,
+                    variants:dict|None=None,  # {row label: RunConfig fields}, e.g. ABLATION; replaces `methods`
+                    device:str="auto", overrides:dict|None=None, log=print) -> list:  # log: one line per run (None: quiet)
+    "Train or reuse every (student, method or variant, seed) run; the `run()` result dicts, each with `reused` and `row`."
+    from s2kd.train.experiment import run
+    rows = variants if variants is not None else {m: dict(method=m) for m in methods}
+    out, dkeys = [], {}
+    for student in students:
+        for label, f in rows.items():
+            for seed in list(seeds or preset_seeds(preset)):
+                cfg = s2kd_config(dataset, teacher, student, seed=seed, preset=preset, device=device, overrides=overrides, **f)
+                t0 = time.time()
+                r = _stored(cfg, dkeys)
+                if r is None:
+                    r = run(cfg) | dict(reused=False)
+                    atomic_write_json(Path(cfg.results_dir)/cfg.name/"evaluated_by.json", dict(package=package_hash()))
+                out.append(r | dict(row=label))
+                if log: log(f"{student:6s} {label:9s} seed {seed}: test MSE {r['metrics']['student']['test']['mse']:.4g}  "
+                            f"({'reused' if r['reused'] else 'trained'}, {time.time() - t0:.1f} s)")
+    return out
+
+def as_rows(results:list) -> list:  # s2kd_table_runs results
+    "Copies whose `config.method` is the row label (an ablation variant's name), for `summary_table`."
+    return [r | dict(config=r["config"] | dict(method=r.get("row", r["config"]["method"]))) for r in results]
+
+# %% ../nbs/60_paper.ipynb #0d0c9a69
+def model_costs(results:list,                 # run() result dicts
+                *, threads:int=1, min_run_time:float=0.3, device:str="cpu") -> pd.DataFrame:
+    "Parameters (M) and batch-1 forward latency (ms) of every student and teacher of `results`, one row per model."
+    import torch
+    from s2kd.core import get_device
+    from s2kd.efficiency import forward_inputs, profile
+    from s2kd.models.registry import build_model
+    dev, seen, rows = get_device(device), set(), []
+    class Call(torch.nn.Module):  # profile calls model(*inputs): positional inputs -> the model's keyword inputs
+        def __init__(self, m, keys): super().__init__(); self.m, self.keys = m, keys
+        def forward(self, x, *rest): return self.m(x, **dict(zip(self.keys, rest)))
+    for r in results:
+        c, data = r["config"], r["data"]
+        specs = [(c["student"], c["student_preset"], data["build"])] + [(t["name"], t["preset"], t["build"]) for t in r.get("teachers") or []]
+        for name, preset, build in specs:
+            if name in seen: continue
+            seen.add(name)
+            m = build_model(name, in_shape=tuple(data["in_shape"]), t_out=data["t_out"], preset=preset, **build).to(dev).eval()
+            x = torch.randn(1, *data["in_shape"], device=dev)
+            extra = dict(zip(("text", "text_mask"), forward_inputs(m, x)[1:]))
+            n = x.shape[1] + data["t_out"]
+            if build.get("calendar"): extra["calendar"] = torch.zeros(1, n, build["calendar"], device=dev)
+            if m.residual == "climatology": extra["phase"] = torch.zeros(1, n, dtype=torch.long, device=dev)
+            keys = [k for k in m.batch_keys if k in extra]
+            p = profile(Call(m, keys), (x, *[extra[k] for k in keys]), threads=threads, min_run_time=min_run_time, flops=False)
+            rows.append(dict(model=name, params_M=p["params"] / 1e6, latency_ms=p["latency_ms_b1"], threads=p["threads"], device=p["device"]))
+    return pd.DataFrame(rows)
+
+# %% ../nbs/60_paper.ipynb #0abb7ed7
+def s2kd_table(results:list, costs:pd.DataFrame|None=None,  # run() results; model_costs of them
+               paper:tuple|None=None,                        # e.g. ("S²-KD", "Table 1")
+               metrics=("mse", "mae", "ssim"), baseline:str="baseline") -> pd.DataFrame:
+    "The S²-KD table: summary_table rows with params_M and latency_ms, and `paper: …` columns of all five quantities."
+    tab = summary_table(results, metrics, baseline=baseline)
+    if costs is not None and len(costs):
+        tab = tab.merge(costs[["model", "params_M", "latency_ms"]], on="model", how="left")
+        lead = ["model", "method", "n_seeds", "params_M", "latency_ms"]
+        tab = tab[lead + [c for c in tab.columns if c not in lead]]
+    cols = (("params_M", "latency_ms") if costs is not None else ()) + tuple(metrics)
+    return add_paper_columns(tab, paper, cols, baseline=baseline)
+
+# %% ../nbs/60_paper.ipynb #b77a7cc4
+def plot_methods(tab:pd.DataFrame,          # an s2kd_table (or several, with a `group` column)
+                 *, baseline:str="baseline", title:str="", group:str="model", paper_label:str="paper"):
+    "Two rows of panels: test MSE per method (± std over seeds), and the MSE change vs `baseline` (ours ± paired sd, the paper's)."
+    import matplotlib.pyplot as plt
+    st = tab[~tab.method.isin(["reference", "teacher"])]
+    groups = list(dict.fromkeys(st[group]))
+    fig, axes = plt.subplots(2, len(groups), figsize=(3.6 * len(groups), 6), squeeze=False)
+    for j, g in enumerate(groups):
+        s, a1, a2 = st[st[group] == g], axes[0, j], axes[1, j]
+        x = np.arange(len(s))
+        a1.bar(x, s.mse_mean, yerr=s.mse_std.fillna(0), capsize=3, color=[f"C{i}" for i in range(len(s))])
+        others = tab[(tab.method.isin(["teacher", "reference"])) & ((tab[group] == g) if group != "model" else True)]
+        refs = others[others.method == "reference"]  # the table's best reference (chosen on validation MSE)
+        best = refs[refs.model == refs.best_reference] if "best_reference" in refs else refs.nsmallest(1, "mse_mean")
+        for i, (_, r) in enumerate(pd.concat([others[others.method == "teacher"], best]).iterrows()):
+            a1.axhline(r.mse_mean, ls="--" if r.method == "teacher" else ":", color=f"C{i + 5}", lw=1, label=f"{r.model} ({r.method})")
+        a1.set_xticks(x, s.method, rotation=30); a1.set_title(f"{g}: test MSE"); a1.legend(fontsize=6)
+        lo = s.mse_mean.min() - 2 * s.mse_std.fillna(0).max(); a1.set_ylim(bottom=max(0, lo - 0.1 * abs(lo)))
+        d = s[s.method != baseline]; x = np.arange(len(d))
+        base = s[s.method == baseline].mse_mean
+        sd = 100 * d.diff_sd.astype(float).fillna(0) / (base.item() if len(base) else np.nan)
+        a2.bar(x, d.change_pct.astype(float), yerr=sd, capsize=3, color=[f"C{i + 1}" for i in range(len(d))], label="ours")
+        if "paper: change_pct" in d and d["paper: change_pct"].notna().any():
+            a2.scatter(x, d["paper: change_pct"], marker="x", color="k", zorder=3, label=paper_label)
+        a2.axhline(0, color="grey", lw=0.8); a2.set_xticks(x, d.method, rotation=30)
+        a2.set_ylabel(f"MSE change vs {baseline} (%)"); a2.legend(fontsize=6)
+    fig.suptitle(title); fig.tight_layout()
+    return fig
+
+# %% ../nbs/60_paper.ipynb #9abf96f2
+def run_records(results:list, metrics=("mse", "mae", "ssim")) -> list:  # s2kd_table_runs results
+    "One short record per run for `results/<artefact>/runs.json`."
+    return [dict(name=r["name"], dataset=r["config"]["dataset"], student=r["config"]["student"], method=r["config"]["method"],
+                 row=r.get("row", r["config"]["method"]), seed=r["config"]["seed"], teachers=r["config"]["teacher"],
+                 reused=bool(r.get("reused")), epochs_run=r["fit"]["epochs_run"], best_epoch=r["fit"]["best_epoch"],
+                 train_wall_s=r["fit"]["wall_s"], wall_s=r["wall_s"],
+                 test={m: _metric(r, "student", m, "test") for m in metrics}) for r in results]
+
+# %% ../nbs/60_paper.ipynb #256b944f
+def data_file(data_dir,            # a .nc/.zarr path, or a folder with one (or one named `prefix`…)
+              prefix:str|None=None) -> str:  # e.g. "winds": picks that file among several
+    "The data file or store `data_dir` names (absolute), for `RunConfig.dataset`."
+    from s2kd.data.files import is_data_path
+    p = Path(data_dir).expanduser()
+    if is_data_path(p) and p.exists(): return str(p.resolve())
+    if not p.is_dir(): raise FileNotFoundError(f"data_dir={str(data_dir)!r}: no such file or folder (a .nc/.zarr file, or a folder with one)")
+    found = sorted(q.name for q in p.iterdir() if is_data_path(q))
+    if len(found) > 1 and prefix: found = [f for f in found if f.lower().startswith(prefix.lower())] or found
+    if len(found) != 1: raise FileNotFoundError(f"data_dir={str(data_dir)!r}: expected one .nc/.zarr file"
+                                                f"{f' (or one named {prefix}*)' if prefix else ''}, found {found or 'none'}; pass the file's path")
+    return str((p/found[0]).resolve())
+
 # %% ../nbs/60_paper.ipynb #2c7f3545
 ARTEFACTS = ("table1_weather", "table2_traffic", "table3_ood", "ablation", "lmm_comparison", "qualitative",
              "spectral", "efficiency", "sdkd_tables")  # every paper artefact of issue 12, in run order
@@ -376,11 +560,12 @@ def package_hash() -> str:
         if "__pycache__" not in p.parts: h.update(str(p.relative_to(pkg)).encode()); h.update(p.read_bytes())
     return h.hexdigest()[:16]
 
-def data_fingerprint(data_dir) -> str:  # None = embedded data
-    "`embedded`, or a hash of the relative names, sizes and modification times of the files under `data_dir`."
+def data_fingerprint(data_dir) -> str:  # None = embedded data; a folder, or one file (.nc)
+    "`embedded`, or a hash of the relative names, sizes and modification times of the files under `data_dir` (or of the file)."
     if data_dir is None: return "embedded"
     d = Path(data_dir)
-    if not d.is_dir(): raise FileNotFoundError(f"data_dir={str(data_dir)!r}: no such folder")
+    if d.is_file(): return "files:" + _sha(json.dumps([(d.name, d.stat().st_size, d.stat().st_mtime_ns)]).encode())[:16]
+    if not d.is_dir(): raise FileNotFoundError(f"data_dir={str(data_dir)!r}: no such file or folder")
     files = sorted(p for p in d.rglob("*") if p.is_file())
     return "files:" + _sha(json.dumps([(str(p.relative_to(d)), p.stat().st_size, p.stat().st_mtime_ns) for p in files]).encode())[:16]
 

@@ -35,7 +35,7 @@ def test_every_distiller_option_of_the_config_is_passed():
     t1, t2, s = (torch.nn.Conv2d(1, 1, 1) for _ in range(3))
     d = distill.Distiller.from_config(cfg, s, [t1, t2])
     assert d.method == "aekd"
-    assert d.w == dict(task=0.3, kd_out=2.5, kd_feat=1.5, spectral=0.7, low=0.1)
+    assert d.w == dict(task=0.3, kd_out=2.5, kd_feat=1.5, spectral=0.7, low=0.1, semantic=1.0)
     assert d.opt == dict(cutoff=0.6, mask="gaussian", kind="3d", branch=False, stages=2, hint_epochs=4, mkd="mse",
                          solver="pg", cap=0.75, margin=2.0)
 

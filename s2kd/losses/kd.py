@@ -125,7 +125,8 @@ def semantic_mse(fs_p:torch.Tensor,     # projected student latent P(Z_v^G)
 
 def s2kd_loss(fs_p:torch.Tensor,          # projected student latent P(Z_v^G)
               z_fused:torch.Tensor,       # teacher's fused latent Z_fused^T
-              *, w_spectral:float=0.5):   # S²-KD's β
-    "S²-KD eq. (12): `(semantic + w_spectral·spectral, {'semantic', 'spectral'})`, parts detached."
+              *, w_spectral:float=0.5,    # S²-KD's β
+              w_semantic:float=1.0):      # weight of L_semantic (1 in the paper; 0 for the ablation's "+ L_spectral")
+    "S²-KD eq. (12): `(w_semantic·semantic + w_spectral·spectral, {'semantic', 'spectral'})`, parts detached."
     sem, spec = semantic_mse(fs_p, z_fused), spectral_l1(fs_p, z_fused)
-    return sem + w_spectral * spec, {"semantic": sem.detach(), "spectral": spec.detach()}
+    return w_semantic * sem + w_spectral * spec, {"semantic": sem.detach(), "spectral": spec.detach()}

@@ -61,6 +61,7 @@ class RunConfig:
     w_kd_out: float = 1.0            # output distillation (KD, multi-teacher with mkd_loss="mse")
     w_kd_feat: float = 1.0           # feature distillation: S²-KD λ, SDKD λ, FitNet/AB hint weight
     w_spectral: float = 0.5          # S²-KD β
+    w_semantic: float = 1.0          # S²-KD: weight of L_semantic inside the KD term (1 in the paper; 0 for the Table 4 ablation)
     w_low: float = 0.5               # SDKD α (low-frequency term); α = 1 would make L_KD a plain feature MSE
     # method options
     sdkd_cutoff: float = 0.25        # SDKD low-pass cutoff as a fraction of Nyquist
@@ -134,7 +135,7 @@ _CHOICES = dict(method=METHODS, amp=AMP_MODES, size=("tiny", "quick", "paper"),
                 aekd_solver=("svm", "pg"), fitnet_stages=(1, 2), encoder=("auto", "minilm", "hashing"))
 _POSITIVE = ("text_tokens", "epochs", "batch_size", "lr", "stride", "patience", "lr_patience", "sdkd_cutoff", "aekd_cap")
 _NONNEG = ("t_in", "t_out", "teacher_epochs", "weight_decay", "grad_clip", "num_workers", "fitnet_hint_epochs",
-           "w_task", "w_kd_out", "w_kd_feat", "w_spectral", "w_low", "ab_margin", "seed", "data_seed", "teacher_seed")
+           "w_task", "w_kd_out", "w_kd_feat", "w_spectral", "w_semantic", "w_low", "ab_margin", "seed", "data_seed", "teacher_seed")
 
 _CHOICES |= dict(residual=("auto", "last", "climatology", "none"), lr_schedule=("plateau", "cosine"))  # forecasting-skill fields
 _NONNEG += ("warmup_epochs",)
