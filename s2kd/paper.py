@@ -263,18 +263,15 @@ def summary_table(results:list,                 # run() result dicts (any studen
 def add_paper_columns(df:pd.DataFrame, paper:tuple|None, metrics=("mse", "mae", "ssim")) -> pd.DataFrame:  # (paper, table[, dataset])
     "Add `paper: <METRIC>` columns (and `paper: change_pct`) from `paper_numbers` for the rows' (model, method)."
     if paper is None: return df
-    full = paper_numbers(*paper)
-    pn = full.sort_values("mkd_loss", key=lambda s: s == "ab", kind="stable").drop_duplicates(["model", "method", "metric"])
-    exact = full.drop_duplicates(["model", "method", "mkd_loss", "metric"]).set_index(["model", "method", "mkd_loss", "metric"]).value
-    loose = pn.set_index(["model", "method", "metric"]).value
-    def look(model, label, metric):  # label "aekd:ab" names the per-teacher loss; "aekd:mse" also takes an unlabelled AEKD
-        method, _, loss = str(label).partition(":")
-        if not loss: return loose.get((model, method, metric), math.nan)
-        return exact.get((model, method, loss, metric), exact.get((model, method, "", metric), math.nan) if loss == "mse" else math.nan)
+    pn = paper_numbers(*paper)
+    pn = pn.sort_values("mkd_loss", key=lambda s: s == "ab", kind="stable").drop_duplicates(["model", "method", "metric"])
     df = df.copy()
-    for m in metrics: df[f"paper: {m.upper()}"] = [look(a, b, m) for a, b in zip(df.model, df.method)]
-    base = {a: look(a, "baseline", "mse") for a in df.model}
-    df["paper: change_pct"] = [100 * (look(a, b, "mse") / base[a] - 1) if b not in ("baseline", "teacher", "reference")
+    for m in metrics:
+        v = pn[pn.metric == m].set_index(["model", "method"]).value
+        df[f"paper: {m.upper()}"] = [v.get((a, b), math.nan) for a, b in zip(df.model, df.method)]
+    mse = pn[pn.metric == "mse"].set_index(["model", "method"]).value
+    base = {a: mse.get((a, "baseline"), math.nan) for a in df.model}
+    df["paper: change_pct"] = [100 * (mse.get((a, b), math.nan) / base[a] - 1) if b not in ("baseline", "teacher", "reference")
                                else math.nan for a, b in zip(df.model, df.method)]
     return df
 
