@@ -125,3 +125,19 @@ def test_qualitative_smoke(cache, tmp_path):
             assert names[m] == want, (d, m, names[m], want)
     assert run["coastlines"] in ("GSHHS", "Natural Earth", "none") and run["windows"]["winds"] >= 0
     assert "Coastlines:" in artefact_paths(out, "qualitative")["md"].read_text()
+
+
+def test_sdkd_tables_reads_a_user_file(cache, tmp_path):
+    "`data_dir` holding navier_stokes.nc: that file is RunConfig.dataset for every run, named (never by path) in the results."
+    from s2kd.data.embedded import load_dataset
+    (tmp_path/"mine").mkdir()
+    load_dataset("navier_stokes", size="tiny").to_netcdf(tmp_path/"mine"/"navier_stokes.nc")
+    out = tmp_path/"out"
+    execute("sdkd_tables", out, datasets="navier_stokes", students="unet", data_dir=str(tmp_path/"mine"))
+    run = check_artefact(out, "sdkd_tables", tmp_path)
+    assert run["data"] == {"navier_stokes": "navier_stokes.nc"} and run["data_dir"] == "mine"
+    got = {(r["model"], r["method"]): r for r in rows(out, "sdkd_tables")}
+    assert all(finite(got[("unet", m)], "mse_mean") for m in ROWS)
+    assert "(source: navier_stokes.nc)" in artefact_paths(out, "sdkd_tables")["md"].read_text()
+    names = [p.name for p in (out/"results"/"sdkd_tables"/"runs").iterdir()]
+    assert len(names) == len(ROWS) * 2 and all(n.startswith("file-navier_stokes-") for n in names), names
