@@ -31,7 +31,10 @@ cd "$work/user"   # an empty folder: no repository, no settings.ini
 "$V/s2kd" --help > help.txt && grep -q "notebooks" help.txt   # not a pipe: grep -q exiting early would break it (EPIPE)
 step "s2kd --help"
 
-"$V/s2kd" notebooks list | grep -q "^sdkd_tables: " || { echo "check_wheel: sdkd_tables is not shipped"; exit 1; }
+"$V/s2kd" notebooks list > list.txt
+for n in sdkd_tables lmm_comparison qualitative spectral efficiency; do
+  grep -q "^$n: " list.txt || { echo "check_wheel: $n is not shipped"; cat list.txt; exit 1; }
+done
 "$V/s2kd" notebooks run sdkd_tables --out . --no-progress -p preset smoke -p datasets navier_stokes -p students unet \
   -p threads 1 -p device cpu > notebook.log
 test -s results/sdkd_tables/run.json && test -s figures/sdkd_tables.png && test -s figures/sdkd_tables.md && test -s sdkd_tables.out.ipynb
