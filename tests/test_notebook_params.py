@@ -1,7 +1,7 @@
 """Paper notebooks' `parameters` cells hold what the notebook varies plus `overrides` of `RunConfig` (STYLE §13: an
-option is defined in one place, never mirrored field by field), and the experiment notebooks run under papermill at the
-tiniest settings from an empty folder (no repository, no settings.ini), writing under `out_dir` only."""
-import ast, csv, io, json, math, os, tokenize
+option is defined in one place, never mirrored field by field). The paper notebooks' smoke runs from an empty folder are in
+tests/test_paper.py, tests/test_paper_sdkd.py and tests/test_skill.py."""
+import ast, io, json, os, tokenize
 from dataclasses import fields
 from pathlib import Path
 
@@ -64,7 +64,8 @@ NOTEBOOKS = sorted(p for p in NBS.rglob("*.ipynb") if ".ipynb_checkpoints" not i
 
 
 def test_paper_notebooks_are_found():
-    assert NBS/"experiments"/"kd_methods.ipynb" in NOTEBOOKS, [str(p) for p in NOTEBOOKS]
+    for name in ("sdkd_tables", "lmm_comparison", "qualitative", "spectral", "efficiency"):
+        assert NBS/f"{name}.ipynb" in NOTEBOOKS, [str(p) for p in NOTEBOOKS]
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: str(p.relative_to(NBS)))
@@ -102,49 +103,3 @@ def test_checker_catches(src, expect):
     problems, _ = check_parameters(src)
     if expect is None: assert problems == []
     else: assert any(expect in p for p in problems), problems
-
-
-def test_kd_methods_runs_under_papermill(tmp_path):
-    "kd_methods.ipynb at the tiniest settings: 2 methods, 1 epoch; results and figures land under tmp only."
-    import papermill as pm
-    params = dict(dataset="plume", size="tiny", methods="baseline,kd", out_dir=".",
-                  overrides=dict(teacher_preset="smoke", student_preset="smoke", epochs=1, teacher_epochs=1,
-                                 cache_dir=str(tmp_path/"cache"), device="cpu"))
-    pm.execute_notebook(str(NBS/"experiments"/"kd_methods.ipynb"), str(tmp_path/"out.ipynb"), parameters=params,
-                        cwd=str(tmp_path), kernel_name="python3", progress_bar=False)  # an empty folder, outside the repository
-    out = tmp_path/"results"/"kd_methods"/"plume-tiny"
-    rows = list(csv.DictReader((out/"summary.csv").open()))
-    assert [r["method"] for r in rows] == ["baseline", "kd"]
-    for r in rows:
-        assert all(math.isfinite(float(r[k])) for k in ("test_mse", "test_mae", "test_ssim", "val_mse", "fit_wall_s")), r
-        assert int(r["epochs_run"]) == 1 and int(r["best_epoch"]) == 0
-        res = json.loads((out/r["method"]/"result.json").read_text())
-        assert math.isclose(res["metrics"]["student"]["test"]["mse"], float(r["test_mse"]), rel_tol=1e-12)
-        assert res["config"]["results_dir"] == "results/kd_methods" and '"/' not in json.dumps(res)  # relative paths only
-    assert rows[0]["teacher_test_mse"] == "—" and rows[1]["teacher_test_mse"].startswith("simvp ")
-    assert (out/"summary.md").read_text().count("\n| ") >= 3 and json.loads((out/"run.json").read_text())["seed"] == 42
-    for f in ("kd_methods_plume.png", "models_forecast.png"):
-        assert (tmp_path/"figures"/f).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f
-    assert not (REPO/"results"/"kd_methods"/"plume-tiny").exists(), "the notebook wrote into the repository's results/"
-
-
-def test_narrators_runs_under_papermill(tmp_path):
-    "narrators.ipynb at the tiniest settings: baseline + two narrators, 1 epoch; the teachers read different texts."
-    import papermill as pm
-    params = dict(dataset="plume", size="tiny", narrators="stat-coarse,event-future", out_dir=".",
-                  overrides=dict(teacher_preset="smoke", student_preset="smoke", epochs=1, cache_dir=str(tmp_path/"cache"),
-                                 device="cpu", encoder="hashing"))
-    pm.execute_notebook(str(NBS/"experiments"/"narrators.ipynb"), str(tmp_path/"out.ipynb"), parameters=params,
-                        cwd=str(tmp_path), kernel_name="python3", progress_bar=False)  # an empty folder, outside the repository
-    out = tmp_path/"results"/"narrators"/"plume-tiny"
-    rows = list(csv.DictReader((out/"summary.csv").open()))
-    assert [r["run"] for r in rows] == ["baseline", "stat-coarse", "event-future"]
-    for r in rows[1:]:
-        assert math.isfinite(float(r["teacher_test_mse"])) and math.isfinite(float(r["student_test_mse"])), r
-        res = json.loads((out/f"s2kd-{r['narrator']}"/"result.json").read_text())
-        assert res["config"]["narrator"] == r["narrator"] and r["narratives"].startswith(r["narrator"] + "-")
-        assert math.isclose(res["metrics"]["student"]["test"]["mse"], float(r["student_test_mse"]), rel_tol=1e-12)
-    md = (out/"summary.md").read_text()
-    assert "heat-release rate" in md and "temperature is" in md, md   # each teacher's own narrative is shown
-    assert (tmp_path/"figures"/"narrators_plume.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert not (REPO/"results"/"narrators"/"plume-tiny").exists()

