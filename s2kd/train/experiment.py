@@ -181,13 +181,15 @@ def run(cfg:RunConfig,        # the run
                     for m, t in enumerate(teachers)]
     out, ck = Path(cfg.results_dir)/cfg.run_name, cache_dir(cfg.cache_dir or None, "runs", cfg.run_name)
     fcfg, resume = cfg.to_dict() | dict(data_key=dkey), True  # the weights depend on the config and on the data's values
-    if write and (diff := config_diff(_read_json(ck/"config.json"), fcfg)):
-        warnings.warn(f"{ck}: the checkpoints of run {cfg.run_name!r} were trained under other settings or data "
-                      f"(differ in {diff}); training from scratch"); resume = False
-    if world()[1] > 1:  # under DDP rank 0 decides (another rank may read config.json after rank 0 rewrote it)
-        flag = [resume]; torch.distributed.broadcast_object_list(flag, src=0); resume = flag[0]
-    r = fit(d, w.train, w.val, out_dir=ck if write else None, config=fcfg, resume=resume, progress=progress,
-            **_loop_kw(cfg, cfg.epochs))
+    # one process trains a run; a second one asking for the same run (another notebook) waits, then resumes the finished one
+    with file_lock(f"{ck}.lock", f"run {cfg.run_name}") if write and world()[1] == 1 else nullcontext():
+        if write and (diff := config_diff(_read_json(ck/"config.json"), fcfg)):
+            warnings.warn(f"{ck}: the checkpoints of run {cfg.run_name!r} were trained under other settings or data "
+                          f"(differ in {diff}); training from scratch"); resume = False
+        if world()[1] > 1:  # under DDP rank 0 decides (another rank may read config.json after rank 0 rewrote it)
+            flag = [resume]; torch.distributed.broadcast_object_list(flag, src=0); resume = flag[0]
+        r = fit(d, w.train, w.val, out_dir=ck if write else None, config=fcfg, resume=resume, progress=progress,
+                **_loop_kw(cfg, cfg.epochs))
     kw = dict(data_range=data_range(w), lat=w.ds["lat"].values.tolist() if "lat" in w.ds.dims else None,
               batch_size=cfg.batch_size, device=device)
     if kw["lat"] is not None: kw["lat"] = torch.tensor(kw["lat"])
