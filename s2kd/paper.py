@@ -352,13 +352,11 @@ def error_spectrum(model, ds, normalizer, *, batch_size:int=32, device="cpu"):  
             total = p.sum((0, 1, 2)) if total is None else total + p.sum((0, 1, 2)); n += p[..., 0].numel()
     return k.numpy(), (total / n).numpy()
 
-# %% ../nbs/60_paper.ipynb #42a3fe32
+# %% ../nbs/60_paper.ipynb #2c7f3545
 ARTEFACTS = ("skill", "table1_weather", "table2_traffic", "table3_ood", "ablation", "lmm_comparison", "qualitative",
              "sdkd_tables", "spectral", "efficiency")  # every paper artefact of issue 12, in run order
-AFTER = {  # artefact -> the artefacts it waits for when both run: they train the teachers and runs it reuses
-    **{a: ("skill",) for a in ("table1_weather", "table2_traffic", "table3_ood", "sdkd_tables", "spectral")},
-    **{a: ("skill", "table1_weather", "table2_traffic", "table3_ood") for a in ("ablation", "lmm_comparison", "qualitative")},
-}
+AFTER = {  # artefact -> the artefacts it waits for when both run: they train the runs it reuses
+    a: ("table1_weather", "table2_traffic", "table3_ood") for a in ("ablation", "lmm_comparison", "qualitative")}
 
 def find_notebook(name:str, nbs_dir=None) -> Path|None:  # an artefact's name, e.g. "spectral"; nbs_dir: look only there
     "The notebook of artefact `name`: `nbs/<name>.ipynb` of the clone this package runs from, else a copy shipped in the package."
@@ -381,21 +379,25 @@ def check_artefacts(names=None, nbs_dir=None) -> list:  # names: artefacts asked
     return [a for a in ARTEFACTS if a in names]
 
 # %% ../nbs/60_paper.ipynb #3018bce9
-def notebook_params(nb:Path, *, preset:str, seeds:list, device:str, data_dir=None, threads:int|None=None) -> dict:  # nb: a notebook
+def notebook_params(nb:Path, *, preset:str, seeds:list, device:str, data_dir=None, threads:int|None=None,
+                    dry_run:bool=False) -> dict:  # nb: a notebook; dry_run: overrides={"max_steps": 1}
     "The runner's parameters that `nb` declares, each as its declared type expects (a list to a `str`: comma-separated)."
     import papermill as pm
     declared = pm.inspect_notebook(str(nb))
     if "preset" not in declared:
         raise ValueError(f"{nb.name}: its parameters cell (the cell tagged 'parameters') declares no `preset`; "
                          f"a paper notebook declares preset, seeds, device, out_dir (and data_dir when it reads real data)")
-    want = dict(preset=preset, seeds=list(seeds), device=device, data_dir=data_dir, threads=threads)
+    want = dict(preset=preset, seeds=list(seeds), device=device, data_dir=data_dir, threads=threads,
+                overrides=dict(max_steps=1) if dry_run else None)
+    if dry_run and "overrides" not in declared:
+        raise ValueError(f"{nb.name}: a dry run sets RunConfig.max_steps through the `overrides` parameter, which it does not declare")
     out = {}
     for k, v in want.items():
-        if k not in declared or (k == "threads" and v is None): continue
+        if k not in declared or (k in ("threads", "overrides") and v is None): continue
         out[k] = ",".join(map(str, v)) if isinstance(v, list) and declared[k]["inferred_type_name"] == "str" else v
     return out
 
-# %% ../nbs/60_paper.ipynb #29c51954
+# %% ../nbs/60_paper.ipynb #00e7e686
 def _sha(b:bytes) -> str: return hashlib.sha256(b).hexdigest()
 
 def package_hash() -> str:
@@ -423,7 +425,7 @@ def artefact_key(nb:Path, params:dict, data_dir=None) -> tuple:  # params: the n
                  data=data_fingerprint(data_dir))
     return _sha(json.dumps(parts, sort_keys=True).encode())[:16], parts
 
-# %% ../nbs/60_paper.ipynb #285b177e
+# %% ../nbs/60_paper.ipynb #16bb35dc
 def _promote(stage:Path, out:Path):
     "Move what a notebook wrote under `stage`/results and `stage`/figures into `out`."
     figs = stage/"figures"
@@ -442,21 +444,31 @@ class NotebookFailed(RuntimeError):
 
 def _where(e:Exception, executed:Path|None=None) -> str:
     "The failing cell of a papermill error: its number in the notebook as written (from 1), execution count and first line."
-    if not hasattr(e, "cell_index"): return "before any cell ran"
+    if getattr(e, "cell_index", None) is None: return "before any cell ran"
     i = e.cell_index
     try:  # papermill's index counts the cell it injected after `parameters`; the author's notebook does not have it
         cells = json.loads(Path(executed).read_text())["cells"]
         i -= any("injected-parameters" in c.get("metadata", {}).get("tags", []) for c in cells[:e.cell_index])
     except Exception: pass
     first = next((l.strip() for l in (getattr(e, "source", "") or "").splitlines() if l.strip()), "")
-    return f"cell {i + 1} (execution count {e.exec_count}: {first[:80]})"
+    return f"in cell {i + 1} (execution count {e.exec_count}: {first[:80]})"
 
 def _failure(name:str, nb:Path, e:Exception, executed:Path) -> str:
     "One line naming the notebook, the cell and the error."
     err = f"{e.ename}: {e.evalue}" if hasattr(e, "ename") else f"{type(e).__name__}: {e}"
-    return f"{name}: notebook {nb.name} failed in {_where(e, executed)}: {err[:300]} (executed copy: {executed})"
+    return f"{name}: notebook {nb.name} failed {_where(e, executed)}: {err[:300]} (executed copy: {executed})"
 
-# %% ../nbs/60_paper.ipynb #0a01c573
+# %% ../nbs/60_paper.ipynb #28749ac9
+def _execute(nb:str, executed:str, params:dict, cwd:str, kernel:str):
+    "papermill in a process of its own (its `cwd` is a process-wide `chdir`: two in one process's threads mix their folders); a failure comes back as a plain namespace."
+    import papermill as pm
+    from types import SimpleNamespace
+    try: pm.execute_notebook(nb, executed, parameters=params, cwd=cwd, kernel_name=kernel, progress_bar=False, log_output=False)
+    except Exception as e:
+        keep = {k: getattr(e, k) for k in ("cell_index", "exec_count", "source", "ename", "evalue") if hasattr(e, k)}
+        return SimpleNamespace(**({"ename": type(e).__name__, "evalue": str(e)} | keep))
+    return None
+
 def _executed_dir(out:Path) -> Path:
     "`<out>/executed/`, created with a `.gitignore` of `*`: the executed notebooks never go into git."
     d = out/"executed"; d.mkdir(parents=True, exist_ok=True)
@@ -465,16 +477,18 @@ def _executed_dir(out:Path) -> Path:
 
 def run_artefact(name:str, *, preset:str="quick", out_dir=".", data_dir=None, device:str="auto", seeds:list|None=None,
                  threads:int|None=None,   # CPU threads, for a notebook that declares `threads`
+                 dry_run:bool=False,      # one optimisation step per run (overrides={"max_steps": 1})
                  force:bool=False, notebook:Path|None=None, nbs_dir=None, kernel:str="python3",
                  on_start=None) -> dict:  # notebook: overrides find_notebook; on_start(name, executed_path)
     "Run one paper notebook through papermill unless its inputs are unchanged; returns its manifest (status ok/skipped)."
-    import papermill as pm
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
     from s2kd.core import environment_info
     nb = Path(notebook) if notebook else find_notebook(name, nbs_dir)
     if nb is None: raise FileNotFoundError(f"artefact {name!r}: no notebook nbs/{name}.ipynb (nor one shipped in the package)")
     out = Path(out_dir); paths = artefact_paths(out, name)
     params = notebook_params(nb, preset=preset, seeds=list(seeds or preset_seeds(preset)), device=device, threads=threads,
-                             data_dir=None if data_dir is None else str(Path(data_dir).resolve()))
+                             data_dir=None if data_dir is None else str(Path(data_dir).resolve()), dry_run=dry_run)
     key, parts = artefact_key(nb, params, data_dir if "data_dir" in params else None)
     mf = paths["results"]/"manifest.json"
     if not force and mf.exists() and (old := json.loads(mf.read_text())).get("key") == key:
@@ -485,9 +499,11 @@ def run_artefact(name:str, *, preset:str="quick", out_dir=".", data_dir=None, de
     if on_start is not None: on_start(name, executed)
     t0 = time.time()
     try:
-        pm.execute_notebook(str(nb), str(executed), parameters=params | dict(out_dir="."), cwd=str(stage), kernel_name=kernel,
-                            progress_bar=False, log_output=False)
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as px:  # its own process: see `_execute`
+            err = px.submit(_execute, str(nb), str(executed), params | dict(out_dir="."), str(stage), kernel).result()
+        if err is not None: raise NotebookFailed(_failure(name, nb, err, executed), _where(err, executed), time.time() - t0)
         _promote(stage, out)
+    except NotebookFailed: raise
     except Exception as e: raise NotebookFailed(_failure(name, nb, e, executed), _where(e, executed), time.time() - t0) from e
     finally: shutil.rmtree(stage, ignore_errors=True)
     manifest = dict(artefact=name, key=key, inputs=parts, status="ok", preset=preset, seeds=params.get("seeds"), device=device,
@@ -543,13 +559,13 @@ def summary(ms:list, wall_s:float|None=None) -> str:  # ms: reproduce_notebooks'
     w = max([len("artefact")] + [len(m["artefact"]) for m in ms])
     lines = [f"{'artefact':<{w}}  {'status':<8} {'wall':>8}  note", f"{'-' * w}  {'-' * 8} {'-' * 8}  ----"]
     for m in ms:
-        note = {"failed": f"failed in {m.get('cell') or '?'}", "skipped": f"inputs unchanged (last run {_clock(m.get('wall_s') or 0)})"}
+        note = {"failed": f"failed {m.get('cell') or '?'}", "skipped": f"inputs unchanged (last run {_clock(m.get('wall_s') or 0)})"}
         lines.append((f"{m['artefact']:<{w}}  {m['status']:<8} {_clock(m.get('wall_s') or 0) if m['status'] != 'skipped' else '-':>8}  "
                       + note.get(m["status"], "")).rstrip())
     if wall_s is not None: lines.append(f"{'total':<{w}}  {'':<8} {_clock(wall_s):>8}")
     return "\n".join(lines)
 
-# %% ../nbs/60_paper.ipynb #88efddbe
+# %% ../nbs/60_paper.ipynb #c0cbcf01
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 def _in_order(names:list, one, jobs:int, after:dict) -> list:
@@ -568,7 +584,8 @@ def _in_order(names:list, one, jobs:int, after:dict) -> list:
 def reproduce_notebooks(names=None,              # artefact names; None = every artefact whose notebook exists
                         *, preset:str="quick", out_dir=".", data_dir=None, device:str="auto", jobs:int=1,
                         threads:int|None=None,   # CPU threads for all running notebooks together; None = every core
-                        seeds:list|None=None, force:bool=False, progress:bool=True, nbs_dir=None, stream=None) -> list:
+                        seeds:list|None=None, force:bool=False, progress:bool=True, nbs_dir=None, stream=None,
+                        dry_run:bool=False) -> list:  # dry_run: one optimisation step per run
     "Run the paper notebooks through papermill (skipping unchanged ones); one manifest per artefact, failures included."
     if preset not in PRESETS: raise ValueError(f"preset={preset!r}: choose one of {PRESETS}")
     if jobs < 1: raise ValueError(f"jobs={jobs}: at least 1")
@@ -579,7 +596,7 @@ def reproduce_notebooks(names=None,              # artefact names; None = every 
         with Progress(len(names), stream=stream, enabled=progress) as bar:
             def one(n):
                 try: m = run_artefact(n, preset=preset, out_dir=out_dir, data_dir=data_dir, device=device, seeds=seeds,
-                                      threads=per, force=force, nbs_dir=nbs_dir, on_start=bar.start)
+                                      threads=per, dry_run=dry_run, force=force, nbs_dir=nbs_dir, on_start=bar.start)
                 except NotebookFailed as e: m = dict(artefact=n, status="failed", error=str(e), cell=e.cell, wall_s=e.wall_s)
                 except Exception as e: m = dict(artefact=n, status="failed", error=f"{n}: {type(e).__name__}: {e}", cell="", wall_s=0.0)
                 bar.finish(m); return m
@@ -591,7 +608,7 @@ def reproduce_notebooks(names=None,              # artefact names; None = every 
     if (Path(out_dir)/"figures").is_dir(): write_gallery(out_dir)
     return ms
 
-# %% ../nbs/60_paper.ipynb #3aad1244
+# %% ../nbs/60_paper.ipynb #08d1cd38
 def write_gallery(out_dir=".") -> Path:  # the folder with figures/ and results/
     "Write `figures/README.md`: each artefact's figure, table link and the command that made it, then the other figures."
     out, lines, done = Path(out_dir), ["# Figures", "", "Regenerate them all with `s2kd reproduce` (see `--help`).", ""], set()

@@ -76,6 +76,8 @@ def _parser():
     p.add_argument("--notebooks", default=None, metavar="DIR", help="folder with the paper notebooks (default: nbs/ of this clone, else the copies in the package)")
     p.add_argument("--out", default=".", help="folder that receives figures/, results/ and executed/ (the executed notebooks, git-ignored)")
     p.add_argument("--force", action="store_true", help="rerun the notebooks whose inputs did not change")
+    p.add_argument("--dry-run", action="store_true", help="one optimisation step per teacher and student, scored on one batch "
+                   "(RunConfig.max_steps=1 through each notebook's `overrides`): checks a preset end to end; give it its own --out")
     p.add_argument("--no-data", action="store_true", help="skip the embedded datasets' build and overview figures")
     p.add_argument("--no-notebooks", action="store_true", help="only build the embedded datasets and their figures")
     p.add_argument("--quiet", action="store_true", help="no progress lines (the summary table still prints)")
@@ -115,7 +117,8 @@ def _job(a, names:list, datasets:list):
     if names:
         print(f"s2kd reproduce: {len(names)} notebooks at the {a.preset} preset: {', '.join(names)}", flush=True)
         ms = reproduce_notebooks(names, preset=a.preset, out_dir=a.out, data_dir=a.data_dir, device=a.device, jobs=a.jobs,
-                                 threads=a.threads, force=a.force, progress=not a.quiet, nbs_dir=a.notebooks)
+                                 threads=a.threads, force=a.force, progress=not a.quiet, nbs_dir=a.notebooks,
+                                 dry_run=a.dry_run)
         print("\n" + summary(ms, time.time() - t0), flush=True)
         for m in ms:
             if m["status"] == "failed": print(f"FAILED {m['error']}", flush=True)

@@ -23,7 +23,8 @@ def smoke_job(tmp_path_factory):
     import contextlib, io
     t0, buf = time.time(), io.StringIO()
     with contextlib.redirect_stdout(buf):
-        rc = cli_reproduce(["--preset", "smoke", "--out", str(root/"out"), "--cache", str(root/"cache"), "--device", "cpu", "--quiet"])
+        rc = cli_reproduce(["--preset", "smoke", "--out", str(root/"out"), "--cache", str(root/"cache"), "--device", "cpu",
+                            "--jobs", "2", "--threads", "2", "--quiet"])  # CI: 2 cores, a notebook on each
     wall = time.time() - t0
     print(buf.getvalue())
     ms = [json.loads(p.read_text()) for a in ARTEFACTS if (p := artefact_paths(root/"out", a)["results"]/"manifest.json").exists()]

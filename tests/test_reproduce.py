@@ -32,7 +32,8 @@ def writes(name: str, payload: str = "v1") -> str:
     return (f"import json, os\nfrom pathlib import Path\nfrom s2kd.paper import artefact_paths\np = artefact_paths(out_dir, {name!r})\n"
             f"p['png'].parent.mkdir(parents=True, exist_ok=True); p['png'].write_bytes({PNG!r} + {payload!r}.encode())\n"
             f"p['results'].mkdir(parents=True, exist_ok=True)\n"
-            f"(p['results']/'run.json').write_text(json.dumps(dict(preset=preset, seeds=seeds, omp=os.environ.get('OMP_NUM_THREADS'))))")
+            f"(p['results']/'run.json').write_text(json.dumps(dict(preset=preset, seeds=seeds, omp=os.environ.get('OMP_NUM_THREADS'),\n"
+            f"                                                   overrides=globals().get('overrides'))))")
 
 
 def test_unchanged_artefacts_are_skipped(tmp_path):
@@ -98,7 +99,7 @@ def test_jobs_2_runs_two_notebooks_at_once(tmp_path):
                       f"    assert time.time() - t0 < 120, 'the other notebook never started: not run concurrently'\n"
                       f"    time.sleep(0.1)", writes(me))
     ms = reproduce_notebooks(preset="smoke", out_dir=out, nbs_dir=nbs, jobs=2, threads=4, progress=False)
-    assert [(m["artefact"], m["status"]) for m in ms] == [("spectral", "ok"), ("efficiency", "ok")], ms
+    assert [(m["artefact"], m["status"]) for m in ms] == [("spectral", "ok"), ("efficiency", "ok")], [m.get("error") for m in ms]
     for n in ("spectral", "efficiency"):  # 4 threads shared by 2 notebooks: 2 each
         assert json.loads((artefact_paths(out, n)["results"]/"run.json").read_text())["omp"] == "2"
         assert artefact_paths(out, n)["png"].read_bytes()[:8] == PNG
@@ -111,6 +112,16 @@ def test_progress_names_the_running_notebook(tmp_path):
     ms = reproduce_notebooks(preset="smoke", out_dir=tmp_path/"out", nbs_dir=tmp_path/"nbs", progress=True, stream=buf)
     text = buf.getvalue()
     assert ms[0]["status"] == "ok" and "start skill" in text and "skill: ok in" in text and "1/1 done (1 ok" in text, text
+
+
+def test_dry_run_passes_max_steps(tmp_path):
+    "`--dry-run`: the notebooks get overrides={'max_steps': 1} (one optimisation step per run), a key of its own."
+    nbs, out = tmp_path/"nbs", tmp_path/"out"
+    nb = fake(nbs, "table3_ood", writes("table3_ood"))
+    nb.write_text(nb.read_text().replace("# where artefacts go", "# where artefacts go\\noverrides: dict = {}  # RunConfig fields"))
+    assert cli_reproduce(["--preset", "paper", "--dry-run", "--no-data", "--notebooks", str(nbs), "--out", str(out), "--quiet"]) == 0
+    run = json.loads((artefact_paths(out, "table3_ood")["results"]/"run.json").read_text())
+    assert run["preset"] == "paper" and run["overrides"] == {"max_steps": 1}, run
 
 
 # --- student runs shared between notebooks ---------------------------------------------------------------------------
