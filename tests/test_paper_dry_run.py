@@ -57,7 +57,8 @@ def test_one_step_at_paper_shapes(dataset, teacher, method, student, tmp_path):
     assert r["data"]["in_shape"] == [t_in, c, h, w] and r["data"]["t_out"] == t_out
     assert r["fit"]["epochs_run"] == 1 and r["fit"]["stopped_early"], r["fit"]      # one step of the 100 epochs, then stop
     assert r["teachers"][0]["trained"] and r["teachers"][0]["epochs_run"] == 1       # the teacher too: one step
-    assert r["params"]["student"] == param_count(student, in_shape=(t_in, c, h, w), t_out=t_out, preset="paper")
+    # the paper-size student (as run built it: residual mode and calendar inputs of this data)
+    assert r["params"]["student"] == param_count(student, in_shape=(t_in, c, h, w), t_out=t_out, preset="paper", **r["data"]["build"])
     for k in ("student", f"teacher:{teacher}"):
         assert math.isfinite(r["metrics"][k]["test"]["mse"]), (k, r["metrics"][k]["test"])
     print(f"paper shape {dataset} {(t_in, c, h, w)}->{t_out}: {teacher} + {method} {student} "
