@@ -48,7 +48,7 @@ coastlines:
 	fi
 
 reproduce: setup coastlines
-	.venv/bin/s2kd reproduce
+	.venv/bin/s2kd reproduce --preset quick
 
 test: setup
 	.venv/bin/nbdev_test --n_workers 2 --do_print --timing

@@ -17,11 +17,10 @@ COMMANDS = {
     "bench latency": ("s2kd.efficiency:cli_bench_latency", "teacher vs student latency on the datasets' shapes"),
     "bench distill": ("s2kd.train.bench:cli_bench_distill", "distillation step cost: plain, live and cached teacher, AEKD"),
     "bench narrate": ("s2kd.narrate.bench:cli_bench_narrate", "narratives/s per narrator, encoder speed, cache sizes, examples"),
-    "reproduce": ("s2kd.reproduce:cli_reproduce", "the main job on the embedded data (what `make reproduce` runs)"),
+    "reproduce": ("s2kd.reproduce:cli_reproduce", "the main job: embedded data, then every paper notebook (--preset smoke|quick|paper --only NAME --jobs N)"),
     "train": ("s2kd.train.api:cli_train", "train/distil one run from a YAML config: train CONFIG.yaml [--set key=value]"),
     "evaluate": ("s2kd.train.api:cli_evaluate", "score a finished run's model on any data: evaluate RUN_DIR --data FILE"),
     "notebooks": ("s2kd.notebooks:cli_notebooks", "the experiment notebooks shipped in the package: list, copy DIR, run NAME"),
-    "papers": ("s2kd.paper:cli_reproduce_papers", "the papers' artefact notebooks (papermill): --preset smoke|quick|paper --only NAME"),
 }
 
 def usage():
@@ -57,4 +56,5 @@ class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     "`--help` text with `(default: ...)` after each option, unless the default is None or False (the help says)."
     def _get_help_string(self, action):
         return action.help if action.default is None or action.default is False else super()._get_help_string(action)
+
 

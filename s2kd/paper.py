@@ -14,12 +14,13 @@ from .core import atomic_path, atomic_write, atomic_write_json, cache_dir
 
 # %% auto #0
 __all__ = ['PRESETS', 'PRESET_CONFIG', 'PRESET_SEEDS', 'ARTEFACT_CONFIG', 'NOISE_K', 'NOISE_RULE', 'DATASETS_DIFFER',
-           'S2KD_TABLES', 'S2KD_STUDENTS', 'S2KD_METHODS', 'ABLATION', 'SHARED_FREE', 'ARTEFACTS', 'preset_config',
-           'preset_seeds', 'artefact_paths', 'save_figure', 'to_markdown', 'save_table', 'paper_numbers', 'seed_rows',
-           'summary_table', 'add_paper_columns', 'verdict', 'relative_paths', 'run_models', 'error_spectrum',
-           'shared_run_name', 's2kd_config', 's2kd_table_runs', 'as_rows', 'model_costs', 's2kd_table', 'plot_methods',
-           'run_records', 'data_file', 'find_notebook', 'package_hash', 'data_fingerprint', 'artefact_key',
-           'NotebookFailed', 'run_artefact', 'reproduce_notebooks', 'write_gallery', 'cli_reproduce_papers']
+           'S2KD_TABLES', 'S2KD_STUDENTS', 'S2KD_METHODS', 'ABLATION', 'SHARED_FREE', 'ARTEFACTS', 'AFTER',
+           'THREAD_VARS', 'preset_config', 'preset_seeds', 'artefact_paths', 'save_figure', 'to_markdown', 'save_table',
+           'paper_numbers', 'seed_rows', 'summary_table', 'add_paper_columns', 'verdict', 'relative_paths',
+           'run_models', 'error_spectrum', 'shared_run_name', 's2kd_config', 's2kd_table_runs', 'as_rows',
+           'model_costs', 's2kd_table', 'plot_methods', 'run_records', 'data_file', 'find_notebook', 'check_artefacts',
+           'notebook_params', 'package_hash', 'data_fingerprint', 'artefact_key', 'NotebookFailed', 'run_artefact',
+           'Progress', 'summary', 'reproduce_notebooks', 'write_gallery']
 
 # %% ../nbs/60_paper.ipynb #330e8bb5
 PRESETS = ("smoke", "quick", "paper")
@@ -537,16 +538,49 @@ def data_file(data_dir,            # a .nc/.zarr path, or a folder with one (or 
     return str((p/found[0]).resolve())
 
 # %% ../nbs/60_paper.ipynb #2c7f3545
-ARTEFACTS = ("table1_weather", "table2_traffic", "table3_ood", "ablation", "lmm_comparison", "qualitative",
-             "spectral", "efficiency", "sdkd_tables")  # every paper artefact of issue 12, in run order
+ARTEFACTS = ("skill", "table1_weather", "table2_traffic", "table3_ood", "ablation", "lmm_comparison", "qualitative",
+             "sdkd_tables", "spectral", "efficiency")  # every paper artefact of issue 12, in run order
+AFTER = {  # artefact -> the artefacts it waits for when both run: they train the runs it reuses
+    a: ("table1_weather", "table2_traffic", "table3_ood") for a in ("ablation", "lmm_comparison", "qualitative")}
 
-def find_notebook(name:str) -> Path|None:  # an artefact's name, e.g. "spectral"
+def find_notebook(name:str, nbs_dir=None) -> Path|None:  # an artefact's name, e.g. "spectral"; nbs_dir: look only there
     "The notebook of artefact `name`: `nbs/<name>.ipynb` of the clone this package runs from, else a copy shipped in the package."
     import s2kd
     pkg = Path(s2kd.__file__).resolve().parent
-    for d in (pkg.parent/"nbs", pkg/"papers", pkg/"experiments"):
+    for d in [Path(nbs_dir)] if nbs_dir is not None else (pkg.parent/"nbs", pkg/"papers", pkg/"experiments"):
         if (d/f"{name}.ipynb").is_file(): return d/f"{name}.ipynb"
     return None
+
+def check_artefacts(names=None, nbs_dir=None) -> list:  # names: artefacts asked for; None -> all with a notebook
+    "The artefacts to run, in run order; an unknown name or one without a notebook fails here, before any work."
+    from s2kd.core import UnknownNameError
+    have = [a for a in ARTEFACTS if find_notebook(a, nbs_dir) is not None]
+    if not names: return have
+    names = [n.strip() for v in names for n in str(v).split(",") if n.strip()]  # `--only a b` or `--only a,b`
+    if bad := [n for n in names if n not in ARTEFACTS]:
+        raise UnknownNameError(f"unknown artefact(s) {bad}; the artefacts are {list(ARTEFACTS)}")
+    if missing := [n for n in names if n not in have]:
+        raise FileNotFoundError(f"no notebook for {missing} (nbs/<name>.ipynb); artefacts with a notebook: {have}")
+    return [a for a in ARTEFACTS if a in names]
+
+# %% ../nbs/60_paper.ipynb #3018bce9
+def notebook_params(nb:Path, *, preset:str, seeds:list, device:str, data_dir=None, threads:int|None=None,
+                    dry_run:bool=False) -> dict:  # nb: a notebook; dry_run: overrides={"max_steps": 1}
+    "The runner's parameters that `nb` declares, each as its declared type expects (a list to a `str`: comma-separated)."
+    import papermill as pm
+    declared = pm.inspect_notebook(str(nb))
+    if "preset" not in declared:
+        raise ValueError(f"{nb.name}: its parameters cell (the cell tagged 'parameters') declares no `preset`; "
+                         f"a paper notebook declares preset, seeds, device, out_dir (and data_dir when it reads real data)")
+    want = dict(preset=preset, seeds=list(seeds), device=device, data_dir=data_dir, threads=threads,
+                overrides=dict(max_steps=1) if dry_run else None)
+    if dry_run and "overrides" not in declared:
+        raise ValueError(f"{nb.name}: a dry run sets RunConfig.max_steps through the `overrides` parameter, which it does not declare")
+    out = {}
+    for k, v in want.items():
+        if k not in declared or (k in ("threads", "overrides") and v is None): continue
+        out[k] = ",".join(map(str, v)) if isinstance(v, list) and declared[k]["inferred_type_name"] == "str" else v
+    return out
 
 # %% ../nbs/60_paper.ipynb #00e7e686
 def _sha(b:bytes) -> str: return hashlib.sha256(b).hexdigest()
@@ -569,95 +603,206 @@ def data_fingerprint(data_dir) -> str:  # None = embedded data; a folder, or one
     files = sorted(p for p in d.rglob("*") if p.is_file())
     return "files:" + _sha(json.dumps([(str(p.relative_to(d)), p.stat().st_size, p.stat().st_mtime_ns) for p in files]).encode())[:16]
 
-def artefact_key(nb:Path, params:dict, data_dir=None) -> tuple:  # params: the notebook's parameters, without out_dir
-    "The key of one artefact run and what went into it."
+def artefact_key(nb:Path, params:dict, data_dir=None) -> tuple:  # params: the notebook's parameters
+    "The key of one artefact run and what went into it (not where things go, not `threads`)."
     import s2kd
     parts = dict(notebook=nb.name, notebook_sha=_sha(nb.read_bytes())[:16], s2kd=s2kd.__version__, package=package_hash(),
-                 parameters={k: v for k, v in params.items() if k not in ("out_dir", "data_dir")}, data=data_fingerprint(data_dir))
+                 parameters={k: v for k, v in params.items() if k not in ("out_dir", "data_dir", "threads")},
+                 data=data_fingerprint(data_dir))
     return _sha(json.dumps(parts, sort_keys=True).encode())[:16], parts
 
 # %% ../nbs/60_paper.ipynb #16bb35dc
-def _promote(stage:Path, out:Path, artefact:str):
-    "Move artefact `artefact` from the staging folder `stage` into `out`."
-    new, old = artefact_paths(stage, artefact), artefact_paths(out, artefact)
-    for k in ("png", "pdf", "md", "csv"):
-        if new[k].exists(): old[k].parent.mkdir(parents=True, exist_ok=True); os.replace(new[k], old[k])
-    if new["results"].exists():
-        old["results"].parent.mkdir(parents=True, exist_ok=True)
-        aside = old["results"].with_name(f".{artefact}.old-{os.getpid()}")
-        if old["results"].exists(): os.replace(old["results"], aside)
-        os.replace(new["results"], old["results"]); shutil.rmtree(aside, ignore_errors=True)
+def _promote(stage:Path, out:Path):
+    "Move what a notebook wrote under `stage`/results and `stage`/figures into `out`."
+    figs = stage/"figures"
+    for f in sorted(figs.rglob("*")) if figs.is_dir() else []:
+        if f.is_file(): dst = out/f.relative_to(stage); dst.parent.mkdir(parents=True, exist_ok=True); os.replace(f, dst)
+    for new in sorted((stage/"results").iterdir()) if (stage/"results").is_dir() else []:
+        old = out/"results"/new.name; old.parent.mkdir(parents=True, exist_ok=True)
+        if new.is_file(): os.replace(new, old); continue
+        aside = old.with_name(f".{new.name}.old-{os.getpid()}")
+        if old.exists(): os.replace(old, aside)
+        os.replace(new, old); shutil.rmtree(aside, ignore_errors=True)
 
 class NotebookFailed(RuntimeError):
     "A paper notebook failed: the message names the notebook, the cell and the error."
+    def __init__(self, msg:str, cell:str="", wall_s:float=0.0): super().__init__(msg); self.cell, self.wall_s = cell, wall_s
+
+def _where(e:Exception, executed:Path|None=None) -> str:
+    "The failing cell of a papermill error: its number in the notebook as written (from 1), execution count and first line."
+    if getattr(e, "cell_index", None) is None: return "before any cell ran"
+    i = e.cell_index
+    try:  # papermill's index counts the cell it injected after `parameters`; the author's notebook does not have it
+        cells = json.loads(Path(executed).read_text())["cells"]
+        i -= any("injected-parameters" in c.get("metadata", {}).get("tags", []) for c in cells[:e.cell_index])
+    except Exception: pass
+    first = next((l.strip() for l in (getattr(e, "source", "") or "").splitlines() if l.strip()), "")
+    return f"in cell {i + 1} (execution count {e.exec_count}: {first[:80]})"
 
 def _failure(name:str, nb:Path, e:Exception, executed:Path) -> str:
-    "One line naming the notebook, the cell (papermill's index and execution count) and the error."
-    where = f"cell {e.cell_index} (execution count {e.exec_count})" if hasattr(e, "cell_index") else "before any cell ran"
+    "One line naming the notebook, the cell and the error."
     err = f"{e.ename}: {e.evalue}" if hasattr(e, "ename") else f"{type(e).__name__}: {e}"
-    return f"{name}: notebook {nb.name} failed in {where}: {err[:300]} (executed copy: {executed})"
+    return f"{name}: notebook {nb.name} failed {_where(e, executed)}: {err[:300]} (executed copy: {executed})"
 
 # %% ../nbs/60_paper.ipynb #28749ac9
+def _execute(nb:str, executed:str, params:dict, cwd:str, kernel:str):
+    "papermill in a process of its own (its `cwd` is a process-wide `chdir`: two in one process's threads mix their folders); a failure comes back as a plain namespace."
+    import papermill as pm
+    from types import SimpleNamespace
+    try: pm.execute_notebook(nb, executed, parameters=params, cwd=cwd, kernel_name=kernel, progress_bar=False, log_output=False)
+    except Exception as e:
+        keep = {k: getattr(e, k) for k in ("cell_index", "exec_count", "source", "ename", "evalue") if hasattr(e, k)}
+        return SimpleNamespace(**({"ename": type(e).__name__, "evalue": str(e)} | keep))
+    return None
+
+def _executed_dir(out:Path) -> Path:
+    "`<out>/executed/`, created with a `.gitignore` of `*`: the executed notebooks never go into git."
+    d = out/"executed"; d.mkdir(parents=True, exist_ok=True)
+    if not (d/".gitignore").exists(): atomic_write(d/".gitignore", "# executed notebooks (s2kd reproduce): never committed\n*\n")
+    return d
+
 def run_artefact(name:str, *, preset:str="quick", out_dir=".", data_dir=None, device:str="auto", seeds:list|None=None,
-                 force:bool=False, notebook:Path|None=None, kernel:str="python3") -> dict:  # notebook: overrides find_notebook
+                 threads:int|None=None,   # CPU threads, for a notebook that declares `threads`
+                 dry_run:bool=False,      # one optimisation step per run (overrides={"max_steps": 1})
+                 force:bool=False, notebook:Path|None=None, nbs_dir=None, kernel:str="python3",
+                 on_start=None) -> dict:  # notebook: overrides find_notebook; on_start(name, executed_path)
     "Run one paper notebook through papermill unless its inputs are unchanged; returns its manifest (status ok/skipped)."
-    import papermill as pm, s2kd
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
     from s2kd.core import environment_info
-    nb = Path(notebook) if notebook else find_notebook(name)
+    nb = Path(notebook) if notebook else find_notebook(name, nbs_dir)
     if nb is None: raise FileNotFoundError(f"artefact {name!r}: no notebook nbs/{name}.ipynb (nor one shipped in the package)")
     out = Path(out_dir); paths = artefact_paths(out, name)
-    params = dict(preset=preset, seeds=list(seeds or preset_seeds(preset)), device=device,
-                  data_dir=None if data_dir is None else str(Path(data_dir).resolve()))
-    key, parts = artefact_key(nb, params, data_dir)
+    params = notebook_params(nb, preset=preset, seeds=list(seeds or preset_seeds(preset)), device=device, threads=threads,
+                             data_dir=None if data_dir is None else str(Path(data_dir).resolve()), dry_run=dry_run)
+    key, parts = artefact_key(nb, params, data_dir if "data_dir" in params else None)
     mf = paths["results"]/"manifest.json"
-    if not force and mf.exists() and json.loads(mf.read_text()).get("key") == key and paths["results"].exists():
-        return json.loads(mf.read_text()) | dict(status="skipped")
-    executed = cache_dir(None, "executed")/f"{name}-{preset}-{key}.ipynb"
+    if not force and mf.exists() and (old := json.loads(mf.read_text())).get("key") == key:
+        return old | dict(status="skipped")
+    executed = _executed_dir(out)/f"{name}-{preset}.ipynb"
     stage = out/f".stage-{name}-{os.getpid()}"
     shutil.rmtree(stage, ignore_errors=True); stage.mkdir(parents=True)
+    if on_start is not None: on_start(name, executed)
     t0 = time.time()
     try:
-        pm.execute_notebook(str(nb), str(executed), parameters=params | dict(out_dir="."), cwd=str(stage), kernel_name=kernel,
-                            progress_bar=False, log_output=False)
-        _promote(stage, out, name)
-    except Exception as e: raise NotebookFailed(_failure(name, nb, e, executed)) from e
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as px:  # its own process: see `_execute`
+            err = px.submit(_execute, str(nb), str(executed), params | dict(out_dir="."), str(stage), kernel).result()
+        if err is not None: raise NotebookFailed(_failure(name, nb, err, executed), _where(err, executed), time.time() - t0)
+        _promote(stage, out)
+    except NotebookFailed: raise
+    except Exception as e: raise NotebookFailed(_failure(name, nb, e, executed), _where(e, executed), time.time() - t0) from e
     finally: shutil.rmtree(stage, ignore_errors=True)
-    manifest = dict(artefact=name, key=key, inputs=parts, status="ok", preset=preset, seeds=params["seeds"], device=device,
-                    wall_s=round(time.time() - t0, 2), environment=environment_info(device if device != "auto" else None),
+    manifest = dict(artefact=name, key=key, inputs=parts, status="ok", preset=preset, seeds=params.get("seeds"), device=device,
+                    threads=threads, wall_s=round(time.time() - t0, 2),
+                    environment=environment_info(device if device != "auto" else None),
                     finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     atomic_write_json(mf, manifest)
     return manifest
 
+# %% ../nbs/60_paper.ipynb #c3862803
+def _clock(s:float) -> str: s = int(s); return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+def _cell_of(executed:Path) -> str:
+    "` cell k/n` of a notebook papermill is executing (its saved copy), or '' when unreadable."
+    try: cells = [c for c in json.loads(Path(executed).read_text())["cells"] if c["cell_type"] == "code"]
+    except Exception: return ""
+    done = sum(c.get("metadata", {}).get("papermill", {}).get("status") == "completed" for c in cells)
+    return f" cell {min(done + 1, len(cells))}/{len(cells)}"
+
+class Progress:
+    "Prints which notebooks run, for how long and at which cell, and how far the whole job is."
+    def __init__(self, total:int, every:float=30.0, stream=None, enabled:bool=True):
+        import threading
+        self.total, self.every, self.stream, self.enabled = total, every, stream, enabled
+        self.t0, self.running, self.done, self._lock, self._stop = time.time(), {}, [], threading.Lock(), threading.Event()
+    def _say(self, s:str):
+        if self.enabled: print(f"[{_clock(time.time() - self.t0)}] {s}", file=self.stream or sys.stderr, flush=True)
+    def status(self) -> str:
+        "One line: artefacts done of all, by status, and each running notebook with its time and cell."
+        now = time.time()
+        with self._lock:
+            st = [m["status"] for m in self.done]
+            run = ", ".join(f"{n} {_clock(now - t)}{_cell_of(ex)}" for n, (t, ex) in self.running.items()) or "none"
+        return (f"{len(st)}/{self.total} done ({st.count('ok')} ok, {st.count('skipped')} skipped, "
+                f"{st.count('failed')} failed); running: {run}")
+    def start(self, name:str, executed:Path):
+        with self._lock: self.running[name] = (time.time(), executed)
+        self._say(f"start {name}")
+    def finish(self, m:dict):
+        with self._lock: self.running.pop(m["artefact"], None); self.done.append(m)
+        how = f"{m['status']} in {_clock(m.get('wall_s') or 0)}" if m["status"] != "skipped" else "skipped (inputs unchanged)"
+        self._say(f"{m['artefact']}: {how}" + (f" — {m['error']}" if m["status"] == "failed" else "") + f"; {self.status()}")
+    def _tick(self):
+        while not self._stop.wait(self.every): self._say(self.status())
+    def __enter__(self):
+        import threading
+        if self.enabled: threading.Thread(target=self._tick, daemon=True).start()
+        return self
+    def __exit__(self, *exc): self._stop.set()
+
+def summary(ms:list, wall_s:float|None=None) -> str:  # ms: reproduce_notebooks' manifests
+    "The end-of-job table: each artefact's status, wall time (this run's, or the last good run's when skipped) and failure."
+    w = max([len("artefact")] + [len(m["artefact"]) for m in ms])
+    lines = [f"{'artefact':<{w}}  {'status':<8} {'wall':>8}  note", f"{'-' * w}  {'-' * 8} {'-' * 8}  ----"]
+    for m in ms:
+        note = {"failed": f"failed {m.get('cell') or '?'}", "skipped": f"inputs unchanged (last run {_clock(m.get('wall_s') or 0)})"}
+        lines.append((f"{m['artefact']:<{w}}  {m['status']:<8} {_clock(m.get('wall_s') or 0) if m['status'] != 'skipped' else '-':>8}  "
+                      + note.get(m["status"], "")).rstrip())
+    if wall_s is not None: lines.append(f"{'total':<{w}}  {'':<8} {_clock(wall_s):>8}")
+    return "\n".join(lines)
+
 # %% ../nbs/60_paper.ipynb #c0cbcf01
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+def _in_order(names:list, one, jobs:int, after:dict) -> list:
+    "Call `one(name)` for each name, `jobs` at a time, a name only once the names it waits for (`after`) have finished."
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+    pending, running, res = list(names), {}, {}
+    with ThreadPoolExecutor(max(1, jobs)) as ex:
+        while pending or running:
+            ready = [n for n in pending if not set(after.get(n, ())) & (set(pending) | set(running.values()))]
+            if not ready and not running: ready = pending[:1]  # a cycle in `after`: run in order
+            for n in ready[:max(1, jobs) - len(running)]: pending.remove(n); running[ex.submit(one, n)] = n
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for f in done: res[running.pop(f)] = f.result()
+    return [res[n] for n in names]
+
 def reproduce_notebooks(names=None,              # artefact names; None = every artefact whose notebook exists
                         *, preset:str="quick", out_dir=".", data_dir=None, device:str="auto", jobs:int=1,
-                        seeds:list|None=None, force:bool=False, progress:bool=True) -> list:
+                        threads:int|None=None,   # CPU threads for all running notebooks together; None = every core
+                        seeds:list|None=None, force:bool=False, progress:bool=True, nbs_dir=None, stream=None,
+                        dry_run:bool=False) -> list:  # dry_run: one optimisation step per run
     "Run the paper notebooks through papermill (skipping unchanged ones); one manifest per artefact, failures included."
-    from concurrent.futures import ThreadPoolExecutor
-    from tqdm.auto import tqdm
     if preset not in PRESETS: raise ValueError(f"preset={preset!r}: choose one of {PRESETS}")
-    names = list(names) if names else [a for a in ARTEFACTS if find_notebook(a) is not None]
-    missing = [n for n in names if find_notebook(n) is None]
-    if missing: raise FileNotFoundError(f"no notebook for {missing}; artefacts with a notebook: {[a for a in ARTEFACTS if find_notebook(a)]}")
-    def one(n):
-        try: return run_artefact(n, preset=preset, out_dir=out_dir, data_dir=data_dir, device=device, seeds=seeds, force=force)
-        except NotebookFailed as e: return dict(artefact=n, status="failed", error=str(e))
-    out = []
-    with ThreadPoolExecutor(max(1, jobs)) as ex, tqdm(total=len(names), desc=f"paper ({preset})", disable=not progress) as bar:
-        for m in ex.map(one, names):
-            out.append(m); bar.update(); bar.set_postfix_str(f"{m['artefact']}: {m['status']}")
+    if jobs < 1: raise ValueError(f"jobs={jobs}: at least 1")
+    names = check_artefacts(names, nbs_dir)
+    jobs = min(jobs, max(1, len(names))); per = max(1, (threads or os.cpu_count() or 1) // jobs)
+    saved = {k: os.environ.get(k) for k in THREAD_VARS}; os.environ.update({k: str(per) for k in THREAD_VARS})  # the kernels inherit it
+    try:
+        with Progress(len(names), stream=stream, enabled=progress) as bar:
+            def one(n):
+                try: m = run_artefact(n, preset=preset, out_dir=out_dir, data_dir=data_dir, device=device, seeds=seeds,
+                                      threads=per, dry_run=dry_run, force=force, nbs_dir=nbs_dir, on_start=bar.start)
+                except NotebookFailed as e: m = dict(artefact=n, status="failed", error=str(e), cell=e.cell, wall_s=e.wall_s)
+                except Exception as e: m = dict(artefact=n, status="failed", error=f"{n}: {type(e).__name__}: {e}", cell="", wall_s=0.0)
+                bar.finish(m); return m
+            ms = _in_order(names, one, jobs, AFTER)
+    finally:
+        for k, v in saved.items():
+            if v is None: os.environ.pop(k, None)
+            else: os.environ[k] = v
     if (Path(out_dir)/"figures").is_dir(): write_gallery(out_dir)
-    return out
+    return ms
 
 # %% ../nbs/60_paper.ipynb #08d1cd38
 def write_gallery(out_dir=".") -> Path:  # the folder with figures/ and results/
     "Write `figures/README.md`: each artefact's figure, table link and the command that made it, then the other figures."
-    out, lines, done = Path(out_dir), ["# Figures", "", "Regenerate them all with `s2kd papers` (see `--help`).", ""], set()
+    out, lines, done = Path(out_dir), ["# Figures", "", "Regenerate them all with `s2kd reproduce` (see `--help`).", ""], set()
     for a in ARTEFACTS:
         p = artefact_paths(out, a)
         if not p["png"].exists(): continue
         mf = json.loads((p["results"]/"manifest.json").read_text()) if (p["results"]/"manifest.json").exists() else {}
-        how = f"`s2kd papers --only {a} --preset {mf['preset']}`" if mf else f"`papermill nbs/{a}.ipynb out.ipynb`"
+        how = f"`s2kd reproduce --only {a} --preset {mf['preset']}`" if mf else f"`papermill nbs/{a}.ipynb out.ipynb`"
         when = f", {mf['wall_s']:.0f} s on {mf['environment']['device']} ({mf['environment']['threads']} threads)" if mf else ""
         table = f" · table: [{p['md'].name}]({p['md'].name})" if p["md"].exists() else ""
         lines += [f"## {a}", "", f"![{a}]({p['png'].name})", "", f"Made by {how}{when}{table}.", ""]
@@ -665,23 +810,3 @@ def write_gallery(out_dir=".") -> Path:  # the folder with figures/ and results/
     rest = sorted(f.name for f in (out/"figures").glob("*.png") if f.name not in done)
     if rest: lines += ["## Other figures", ""] + [f"- [{n}]({n})" for n in rest] + [""]
     return atomic_write(out/"figures"/"README.md", "\n".join(lines))
-
-# %% ../nbs/60_paper.ipynb #4d267597
-def cli_reproduce_papers(argv:list[str]|None=None) -> int:  # arguments after the command
-    "Regenerate the papers' tables and figures through their notebooks (papermill); unchanged artefacts are skipped."
-    ap = argparse.ArgumentParser(prog="s2kd papers", description=cli_reproduce_papers.__doc__,
-                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    ap.add_argument("--preset", default="quick", choices=PRESETS, help="smoke (seconds, CI), quick (laptop CPU), paper (GPU)")
-    ap.add_argument("--only", nargs="+", default=None, metavar="NAME", help=f"artefacts to run: {', '.join(ARTEFACTS)} (default: all with a notebook)%(default).0s")
-    ap.add_argument("--data-dir", default=None, help="folder with the real datasets (default: the embedded data)%(default).0s")
-    ap.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:1 | mps")
-    ap.add_argument("--jobs", type=int, default=1, help="notebooks run at the same time")
-    ap.add_argument("--out", default=".", help="folder that receives results/ and figures/")
-    ap.add_argument("--force", action="store_true", help="rerun artefacts whose inputs did not change")
-    ap.add_argument("--quiet", action="store_true", help="no progress bar")
-    a = ap.parse_args(argv)
-    ms = reproduce_notebooks(a.only, preset=a.preset, out_dir=a.out, data_dir=a.data_dir, device=a.device, jobs=a.jobs,
-                             force=a.force, progress=not a.quiet)
-    for m in ms:
-        print(f"{m['artefact']:<16} {m['status']:<8} " + (m.get("error", "") or f"{m.get('wall_s', 0):.0f} s"), flush=True)
-    return 1 if any(m["status"] == "failed" for m in ms) else 0

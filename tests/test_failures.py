@@ -42,7 +42,7 @@ def test_reproduce_typo_and_subset_keep_the_summary(tmp_path):
     assert r.returncode == 2 and "unknown dataset" in r.stderr and "Traceback" not in r.stderr
     assert json.loads((d / "summary_quick.json").read_text()) == shipped
     assert (d / "summary_quick.md").read_text() == "| the good table |\n"
-    r = cli("reproduce", "--datasets", "traffic", "--size", "quick", "--out", str(tmp_path), env={"S2KD_CACHE": str(tmp_path / "cache")})
+    r = cli("reproduce", "--datasets", "traffic", "--size", "quick", "--no-notebooks", "--out", str(tmp_path), env={"S2KD_CACHE": str(tmp_path / "cache")})
     assert r.returncode == 0, r.stderr[-2000:]
     rows = json.loads((d / "summary_quick.json").read_text())["rows"]
     assert [x["name"] for x in rows] == [x["name"] for x in shipped["rows"]]  # nothing lost

@@ -1,5 +1,5 @@
-"""The paper notebooks (nbs/spectral.ipynb, nbs/efficiency.ipynb) through the runner `s2kd.paper.reproduce_notebooks` at
-the smoke preset: artefacts written under out_dir only, without machine paths; unchanged inputs skipped; a failing
+"""The paper notebooks (nbs/spectral.ipynb, nbs/efficiency.ipynb) through the runner (`s2kd reproduce`, run once per
+session at the smoke preset by tests/conftest.py): artefacts written under out_dir only, without machine paths; unchanged inputs skipped; a failing
 notebook named with its cell, the last good figure and results kept."""
 import json, os, time
 from pathlib import Path
@@ -8,23 +8,19 @@ import pytest
 
 os.environ.setdefault("OMP_NUM_THREADS", "1"); os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from s2kd.paper import (ARTEFACTS, NotebookFailed, artefact_paths, cli_reproduce_papers, find_notebook, reproduce_notebooks,
-                        run_artefact)
+from s2kd.paper import ARTEFACTS, NotebookFailed, artefact_paths, find_notebook, reproduce_notebooks, run_artefact
+from s2kd.reproduce import cli_reproduce
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
-def smoke(tmp_path_factory):
-    "Both notebooks run once at the smoke preset into a fresh out_dir and cache; wall times printed."
-    root = tmp_path_factory.mktemp("paper")
-    mp = pytest.MonkeyPatch(); mp.setenv("S2KD_CACHE", str(root/"cache"))  # the kernels inherit it
-    t0 = time.time()
-    ms = reproduce_notebooks(["spectral", "efficiency"], preset="smoke", out_dir=root/"out", device="cpu", progress=False)
-    for m in ms: print(f"smoke {m['artefact']}: {m.get('wall_s')} s (OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}, shared CPU)")
-    print(f"smoke, both notebooks: {time.time() - t0:.0f} s")
-    yield root, ms
-    mp.undo()
+def smoke(smoke_job):
+    "The session's `s2kd reproduce --preset smoke` (tests/conftest.py): every notebook into a fresh out_dir and cache."
+    root, rc, ms, wall, text = smoke_job
+    ms = [m for m in ms if m["artefact"] in ("spectral", "efficiency")]
+    for m in ms: print(f"smoke {m['artefact']}: {m.get('wall_s')} s (threads {m.get('threads')}, shared CPU)")
+    return root, ms
 
 
 def test_notebooks_are_artefacts():
@@ -69,7 +65,7 @@ def test_failing_notebook_keeps_last_good_artefact(smoke, tmp_path):
     p = artefact_paths(root/"out", "efficiency")
     good_png, good_mf = p["png"].read_bytes(), (p["results"]/"manifest.json").read_text()
     nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
-    par = nbformat.v4.new_code_cell('out_dir: str = "."  # where artefacts go'); par.metadata["tags"] = ["parameters"]
+    par = nbformat.v4.new_code_cell('preset: str = "quick"  # smoke | quick | paper\nout_dir: str = "."  # where artefacts go'); par.metadata["tags"] = ["parameters"]
     nb.cells = [par, nbformat.v4.new_code_cell(
         "from pathlib import Path\n(Path(out_dir)/'figures').mkdir(exist_ok=True)\n"
         "(Path(out_dir)/'figures'/'efficiency.png').write_bytes(b'half-written')"),
@@ -85,16 +81,17 @@ def test_failing_notebook_keeps_last_good_artefact(smoke, tmp_path):
 
 
 def test_cli_reports_each_artefact(smoke, capsys):
-    "`s2kd papers` (cli_reproduce_papers): one line per artefact, exit 0; unchanged inputs: skipped."
+    "`s2kd reproduce --no-data --only ...`: the summary table has a row per artefact, exit 0; unchanged inputs: skipped."
     root, _ = smoke
-    rc = cli_reproduce_papers(["--preset", "smoke", "--only", "spectral", "efficiency", "--out", str(root/"out"),
-                               "--device", "cpu", "--quiet"])
+    rc = cli_reproduce(["--preset", "smoke", "--only", "spectral", "efficiency", "--no-data", "--out", str(root/"out"),
+                        "--device", "cpu", "--quiet"])
     out = capsys.readouterr().out.splitlines()
-    assert rc == 0 and [l.split()[:2] for l in out] == [["spectral", "skipped"], ["efficiency", "skipped"]], out
+    rows = [l.split()[:2] for l in out if l.split()[:1] in (["spectral"], ["efficiency"])]
+    assert rc == 0 and rows == [["spectral", "skipped"], ["efficiency", "skipped"]], out
 
 
 def test_unknown_artefact_is_named(tmp_path):
-    with pytest.raises(FileNotFoundError, match="table9"):
+    with pytest.raises(KeyError, match="table9"):  # s2kd.core.UnknownNameError
         reproduce_notebooks(["table9"], preset="smoke", out_dir=tmp_path, progress=False)
     with pytest.raises(ValueError, match="fast"):
         reproduce_notebooks(["spectral"], preset="fast", out_dir=tmp_path, progress=False)

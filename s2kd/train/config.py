@@ -83,6 +83,7 @@ class RunConfig:
     calendar: bool = True            # give models the data's calendar features (month of year, slot of the week), if any
     lr_schedule: str = "plateau"     # plateau (ReduceLROnPlateau on val MSE) | cosine (decay to 0 at `epochs`)
     warmup_epochs: int = 0           # linear learning-rate warm-up epochs
+    max_steps: int = 0               # stop after this many optimiser steps, validation and evaluation on one batch (a dry run); 0 -> no limit
 
     def __post_init__(self): validate(self)
 
@@ -138,7 +139,7 @@ _NONNEG = ("t_in", "t_out", "teacher_epochs", "weight_decay", "grad_clip", "num_
            "w_task", "w_kd_out", "w_kd_feat", "w_spectral", "w_semantic", "w_low", "ab_margin", "seed", "data_seed", "teacher_seed")
 
 _CHOICES |= dict(residual=("auto", "last", "climatology", "none"), lr_schedule=("plateau", "cosine"))  # forecasting-skill fields
-_NONNEG += ("warmup_epochs",)
+_NONNEG += ("warmup_epochs", "max_steps")
 
 def validate(cfg):  # a RunConfig
     "Raise `ConfigError` naming the first bad field of `cfg`."

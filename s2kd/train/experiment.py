@@ -62,12 +62,14 @@ def data_key(cfg:RunConfig, w, narratives:str|None=None):
 
 # %% ../../nbs/43_train.experiment.ipynb #b269db54
 @torch.no_grad()
-def evaluate_split(model, ds, normalizer, *, data_range, lat=None, mask=None, batch_size:int=32, device="cpu"):
+def evaluate_split(model, ds, normalizer, *, data_range, lat=None, mask=None, batch_size:int=32, device="cpu",
+                   max_batches:int=0):  # 0 -> every batch; 1 -> a dry run's one batch
     "Metrics of `model` on `ds` in physical units: overall, per lead time, per variable (`mse/<var>`) and `nmse`."
     from s2kd.metrics import MetricAccumulator
     model.eval(); acc = MetricAccumulator(data_range=data_range, lat=lat, mask=mask, variables=normalizer.variables,  # mask: True = valid
                                           var_train=(normalizer.std.astype("float64") ** 2).tolist())  # nmse: MSE / train variance
-    for b in DataLoader(ds, batch_size=batch_size, shuffle=False):
+    for i, b in enumerate(DataLoader(ds, batch_size=batch_size, shuffle=False)):
+        if max_batches and i >= max_batches: break
         b = to_device(b, device)
         masked = {"mask": b["mask"][0].cpu()} if "mask" in b else {}  # masked datasets: the (H, W) cell mask, True = valid
         acc.update(normalizer.decode(run_model(model, b).float()).cpu(), normalizer.decode(b["y"]).cpu(), **masked)
@@ -175,21 +177,23 @@ def run(cfg:RunConfig,        # the run
                                            preset=cfg.student_preset, **model_build_kw(cfg, w)), w)
     example = next(iter(DataLoader(w.train, batch_size=2)))
     d = Distiller.from_config(cfg, student, teachers, example=example)  # the config travels whole
-    if cfg.teacher_cache and teachers:
+    if cfg.teacher_cache and teachers and not cfg.max_steps:  # a dry run does not run the teachers over the whole split
         root = cache_dir(cfg.cache_dir or None, "teachers")
         d.caches = [build_teacher_cache(t, w.train, paths=d.taps[m], dataset_key=dkey, split="train", root=root, device=device)
                     for m, t in enumerate(teachers)]
     out, ck = Path(cfg.results_dir)/cfg.run_name, cache_dir(cfg.cache_dir or None, "runs", cfg.run_name)
     fcfg, resume = cfg.to_dict() | dict(data_key=dkey), True  # the weights depend on the config and on the data's values
-    if write and (diff := config_diff(_read_json(ck/"config.json"), fcfg)):
-        warnings.warn(f"{ck}: the checkpoints of run {cfg.run_name!r} were trained under other settings or data "
-                      f"(differ in {diff}); training from scratch"); resume = False
-    if world()[1] > 1:  # under DDP rank 0 decides (another rank may read config.json after rank 0 rewrote it)
-        flag = [resume]; torch.distributed.broadcast_object_list(flag, src=0); resume = flag[0]
-    r = fit(d, w.train, w.val, out_dir=ck if write else None, config=fcfg, resume=resume, progress=progress,
-            **_loop_kw(cfg, cfg.epochs))
+    # one process trains a run; a second one asking for the same run (another notebook) waits, then resumes the finished one
+    with file_lock(f"{ck}.lock", f"run {cfg.run_name}") if write and world()[1] == 1 else nullcontext():
+        if write and (diff := config_diff(_read_json(ck/"config.json"), fcfg)):
+            warnings.warn(f"{ck}: the checkpoints of run {cfg.run_name!r} were trained under other settings or data "
+                          f"(differ in {diff}); training from scratch"); resume = False
+        if world()[1] > 1:  # under DDP rank 0 decides (another rank may read config.json after rank 0 rewrote it)
+            flag = [resume]; torch.distributed.broadcast_object_list(flag, src=0); resume = flag[0]
+        r = fit(d, w.train, w.val, out_dir=ck if write else None, config=fcfg, resume=resume, progress=progress,
+                **_loop_kw(cfg, cfg.epochs))
     kw = dict(data_range=data_range(w), lat=w.ds["lat"].values.tolist() if "lat" in w.ds.dims else None,
-              batch_size=cfg.batch_size, device=device)
+              batch_size=cfg.batch_size, device=device, max_batches=1 if cfg.max_steps else 0)
     if kw["lat"] is not None: kw["lat"] = torch.tensor(kw["lat"])
     models = {"student": student} | {f"teacher:{i['name']}": t for i, t in zip(tinfo, teachers)}
     models |= {f"ref:{k}": m.to(device) for k, m in fit_references(w.train).items()}  # scored like the models

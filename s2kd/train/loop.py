@@ -78,10 +78,11 @@ def autocast(device:torch.device, amp:str):  # none | bf16 | fp16
     return torch.autocast(device.type, dtype=torch.bfloat16 if amp == "bf16" else torch.float16)
 
 @torch.no_grad()
-def val_mse(m:nn.Module, loader, device, amp:str="none"):
+def val_mse(m:nn.Module, loader, device, amp:str="none", max_batches:int=0):  # max_batches: 0 -> all
     "Mean squared error of `m.predict` over `loader`'s valid cells (the model-selection criterion)."
     m.eval(); se, n = 0.0, 0
-    for b in loader:
+    for i, b in enumerate(loader):
+        if max_batches and i >= max_batches: break
         b = to_device(b, device)
         with autocast(device, amp): y_hat = m.predict(b)
         err = (y_hat.float() - b["y"]) ** 2
@@ -105,7 +106,8 @@ def fit(m:nn.Module,            # m(batch) -> (loss, parts); m.predict(batch) ->
         config:dict|None=None,  # the run config, written beside the checkpoints
         resume:bool=True,       # continue from out_dir/last.pt if it exists
         progress:bool=True,     # tqdm bar with the loss parts
-        callback=None):         # callback(epoch, record) after each epoch's checkpoint
+        callback=None,          # callback(epoch, record) after each epoch's checkpoint
+        max_steps:int=0):       # stop after this many optimiser steps in all, validating on one batch (a dry run); 0 -> no limit
     "Train `m` with Adam and early stopping on validation MSE; returns the history and the best epoch."
     seed_everything(seed); t0 = time.time()
     rank, n_proc = world(); main = rank == 0; device = local_device(device); m.to(device)
@@ -143,15 +145,17 @@ def fit(m:nn.Module,            # m(batch) -> (loss, parts); m.predict(batch) ->
             scaler.step(opt); scaler.update()
             for k, v in parts.items(): sums[k] = sums.get(k, 0.0) + v
             n += 1; bar.set_postfix({k: f"{v / n:.4g}" for k, v in sums.items()})
+            st["steps"] = st.get("steps", 0) + 1
+            if max_steps and st["steps"] >= max_steps: break
         train_parts = _mean_over_ranks(sums, n, device)
-        v = val_mse(m, vl, device, amp)
+        v = val_mse(m, vl, device, amp, max_batches=1 if max_steps else 0)
         if lr_schedule == "cosine": sched.step()
         elif epoch + 1 >= warmup_epochs: sched.step(v)  # plateau counts only after the warm-up
         improved = v < st["best_val"]
         if improved: st.update(best_val=v, best_epoch=epoch, bad_epochs=0); best = trainable_state(m)
         else: st["bad_epochs"] += 1
         rec = dict(epoch=epoch, val_mse=v, lr=opt.param_groups[0]["lr"], **{f"train_{k}": x for k, x in train_parts.items()})
-        st["history"].append(rec); st["epoch"] = epoch; st["stopped"] = st["bad_epochs"] >= patience
+        st["history"].append(rec); st["epoch"] = epoch; st["stopped"] = st["bad_epochs"] >= patience or bool(max_steps and st["steps"] >= max_steps)
         st["wall_s"] = wall0 + time.time() - t0
         if out is not None and main:
             if improved: atomic_torch_save(best, out/"best.pt")
