@@ -73,3 +73,25 @@ def test_corrupt_cache_file_is_regenerated(cache, monkeypatch):
         b = load_dataset("toy")
     np.testing.assert_array_equal(a["u"].values, b["u"].values)
     np.testing.assert_array_equal(load_dataset("toy")["u"].values, a["u"].values)  # the rebuilt file reads back
+
+
+def test_cache_file_of_another_generator_version_is_regenerated(cache, monkeypatch):
+    "A changed generator (e.g. an edited size preset) never serves the old file under the old name."
+    import s2kd.data.embedded as emb, sys, types
+    mod = types.ModuleType("_gen_toy2"); mod.make = lambda size, seed, device: toy_dataset(seed=seed)
+    monkeypatch.setitem(sys.modules, "_gen_toy2", mod); monkeypatch.setitem(emb.EMBEDDED, "toy2", "_gen_toy2:make")
+    a = load_dataset("toy2")
+    assert a.attrs["generator_version"] == "no-source"
+    mod.make = lambda size, seed, device: toy_dataset(seed=seed + 1)  # the generator changes ...
+    monkeypatch.setattr(emb, "generator_version", lambda name: "v2")   # ... and so does its source hash
+    with pytest.warns(UserWarning, match="another version of its generator"):
+        b = load_dataset("toy2")
+    assert not np.array_equal(a["u"].values, b["u"].values) and b.attrs["generator_version"] == "v2"
+    np.testing.assert_array_equal(load_dataset("toy2")["u"].values, b["u"].values)  # read back, not made a third time
+
+
+def test_generator_version_hashes_the_generator_source():
+    from s2kd.data.embedded import generator_version
+    v = generator_version("plume")
+    assert len(v) == 12 and v == generator_version("convection")  # one module, one version
+    assert v != generator_version("traffic")
