@@ -111,3 +111,15 @@ def test_spectral_reads_a_user_file(tmp_path, monkeypatch):
     assert "NSE from ns_tiny.mat" in p["md"].read_text() and p["png"].read_bytes()[:8] == PNG
     run = json.loads((p["results"]/"run.json").read_text())
     assert run["data_dir"] == "ns" and run["seeds"] == [42]
+
+
+def test_results_from_another_cache_are_regenerated(smoke, tmp_path, monkeypatch):
+    "A fresh clone: results whose manifest names another cache (the committed ones) are regenerated, not skipped; then skipped."
+    import shutil
+    root, _ = smoke
+    out = tmp_path/"out"; shutil.copytree(root/"out", out)
+    monkeypatch.setenv("S2KD_CACHE", str(tmp_path/"fresh-cache"))
+    first = reproduce_notebooks(["efficiency"], preset="smoke", out_dir=out, device="cpu", progress=False)
+    again = reproduce_notebooks(["efficiency"], preset="smoke", out_dir=out, device="cpu", progress=False)
+    assert [first[0]["status"], again[0]["status"]] == ["ok", "skipped"], (first, again)
+    assert first[0]["cache_id"] != json.loads((artefact_paths(root/"out", "efficiency")["results"]/"manifest.json").read_text())["cache_id"]
