@@ -49,8 +49,9 @@ def test_smoke_writes_every_artefact_file(smoke):
     assert "paper: latency (ms, GPU)" in eff and "navier_stokes,unet,student" in eff
 
 
-def test_unchanged_inputs_are_skipped(smoke):
+def test_unchanged_inputs_are_skipped(smoke, monkeypatch):
     root, ms = smoke
+    monkeypatch.setenv("S2KD_CACHE", str(root/"cache"))  # the smoke job's cache: its manifests name it (cache_id)
     png = artefact_paths(root/"out", "efficiency")["png"]; before = png.stat().st_mtime_ns
     again = reproduce_notebooks(["spectral", "efficiency"], preset="smoke", out_dir=root/"out", device="cpu", progress=False)
     assert [m["status"] for m in again] == ["skipped", "skipped"], again
@@ -58,10 +59,11 @@ def test_unchanged_inputs_are_skipped(smoke):
     assert png.stat().st_mtime_ns == before
 
 
-def test_failing_notebook_keeps_last_good_artefact(smoke, tmp_path):
+def test_failing_notebook_keeps_last_good_artefact(smoke, tmp_path, monkeypatch):
     "A notebook that writes a broken figure into its out_dir and then fails: named with its cell; nothing replaced."
     import nbformat
     root, _ = smoke
+    monkeypatch.setenv("S2KD_CACHE", str(root/"cache"))
     p = artefact_paths(root/"out", "efficiency")
     good_png, good_mf = p["png"].read_bytes(), (p["results"]/"manifest.json").read_text()
     nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
@@ -80,11 +82,12 @@ def test_failing_notebook_keeps_last_good_artefact(smoke, tmp_path):
     assert ms[0]["status"] == "skipped"  # the real notebook's last good run still stands
 
 
-def test_cli_reports_each_artefact(smoke, capsys):
+def test_cli_reports_each_artefact(smoke, capsys, monkeypatch):
     "`s2kd reproduce --no-data --only ...`: the summary table has a row per artefact, exit 0; unchanged inputs: skipped."
     root, _ = smoke
+    monkeypatch.setenv("S2KD_CACHE", str(root/"cache"))  # restored after the test (--cache sets it for the process)
     rc = cli_reproduce(["--preset", "smoke", "--only", "spectral", "efficiency", "--no-data", "--out", str(root/"out"),
-                        "--device", "cpu", "--quiet"])
+                        "--cache", str(root/"cache"), "--device", "cpu", "--quiet"])
     out = capsys.readouterr().out.splitlines()
     rows = [l.split()[:2] for l in out if l.split()[:1] in (["spectral"], ["efficiency"])]
     assert rc == 0 and rows == [["spectral", "skipped"], ["efficiency", "skipped"]], out
