@@ -141,7 +141,7 @@ def window_forecasts(runs:dict,          # label -> run() result (in memory) of 
                      cfg,                # a RunConfig of that data (any method: its windows are read without text)
                      index:int|None=None,  # test window; None = the middle one
                      data=None) -> dict:   # an xr.Dataset instead of cfg.dataset
-    "{'index', 'variables', 'units', 'lat', 'lon', 'fields': {'truth', <labels>, 'persistence'}} for one test window."
+    "{'index', 'variables', 'units', 'lat', 'lon', 'fields': {'truth', <labels>, 'persistence', 'climatology'}} for one test window."
     import torch
     from s2kd.distill import run_model
     from s2kd.paper import run_models
@@ -155,7 +155,8 @@ def window_forecasts(runs:dict,          # label -> run() result (in memory) of 
     fields = {"truth": w.test.frames(i)[1]}
     with torch.no_grad():
         for label, r in runs.items(): fields[label] = dec(run_models(r | dict(teachers=[]), w)["student"])  # the student only
-        fields["persistence"] = dec(fit_references(w.train)["persistence"])
+        refs = fit_references(w.train)  # the forecasts any model must beat, fitted on train as in the runs
+        fields |= {k: dec(refs[k]) for k in ("persistence", "climatology")}
     vs = list(w.ds.data_vars)
     geo = "lat" in w.ds.dims and "lon" in w.ds.dims
     return dict(index=i, variables=vs, units=[w.ds[v].attrs.get("units", "") for v in vs], fields=fields,

@@ -16,12 +16,12 @@ from .core import atomic_path, atomic_write, atomic_write_json, cache_dir
 __all__ = ['PRESETS', 'PRESET_CONFIG', 'PRESET_SEEDS', 'ARTEFACT_CONFIG', 'NOISE_K', 'NOISE_RULE', 'DATASETS_DIFFER',
            'S2KD_TABLES', 'S2KD_STUDENTS', 'S2KD_METHODS', 'ABLATION', 'SHARED_FREE', 'MM_EPOCHS', 'PAPER_TEACHERS',
            'ARTEFACTS', 'AFTER', 'THREAD_VARS', 'preset_config', 'preset_seeds', 'artefact_paths', 'save_figure',
-           'to_markdown', 'save_table', 'paper_numbers', 'seed_rows', 'summary_table', 'add_paper_columns', 'verdict',
-           'relative_paths', 'run_models', 'error_spectrum', 'shared_run_name', 's2kd_config', 's2kd_table_runs',
-           'as_rows', 'paper_teacher', 'skill_runs', 'map_jobs', 'model_costs', 's2kd_table', 'plot_methods',
-           'run_records', 'data_file', 'find_notebook', 'check_artefacts', 'notebook_params', 'package_hash',
-           'data_fingerprint', 'artefact_key', 'NotebookFailed', 'cache_id', 'run_artefact', 'Progress', 'summary',
-           'reproduce_notebooks', 'verdict_block', 'write_gallery']
+           'to_markdown', 'save_table', 'paper_numbers', 'seed_rows', 'paired_differences', 'summary_table',
+           'add_paper_columns', 'verdict', 'relative_paths', 'run_models', 'error_spectrum', 'shared_run_name',
+           's2kd_config', 's2kd_table_runs', 'as_rows', 'paper_teacher', 'skill_runs', 'map_jobs', 'model_costs',
+           's2kd_table', 'plot_methods', 'run_records', 'data_file', 'find_notebook', 'check_artefacts',
+           'notebook_params', 'package_hash', 'data_fingerprint', 'artefact_key', 'NotebookFailed', 'cache_id',
+           'run_artefact', 'Progress', 'summary', 'reproduce_notebooks', 'verdict_block', 'write_gallery']
 
 # %% ../nbs/60_paper.ipynb #63f37005
 PRESETS = ("smoke", "quick", "paper")
@@ -239,7 +239,7 @@ def _ref_rows(results:list, metrics, split:str) -> list:
         rows.append(row)
     return rows
 
-def _paired(sr:pd.DataFrame, model:str, method:str, baseline:str, metric:str):
+def paired_differences(sr:pd.DataFrame, model:str, method:str, baseline:str, metric:str):
     "Per-seed differences method − baseline of one student on `metric` (seeds both have)."
     a = sr[(sr.model == model) & (sr.method == method)].set_index("seed")[metric]
     b = sr[(sr.model == model) & (sr.method == baseline)].set_index("seed")[metric]
@@ -258,7 +258,7 @@ def summary_table(results:list,                 # run() result dicts (any studen
         for m in metrics: row[f"{m}_mean"], row[f"{m}_std"] = g[m].mean(), g[m].std(ddof=1) if len(g) > 1 else math.nan
         base = sr[(sr.model == model) & (sr.method == baseline)]
         if method != baseline and len(base):
-            d = _paired(sr, model, method, baseline, "mse")
+            d = paired_differences(sr, model, method, baseline, "mse")
             row["change_pct"] = 100 * (g["mse"].mean() / base["mse"].mean() - 1)
             row["diff_mean"], row["diff_sd"] = d.mean(), d.std(ddof=1) if len(d) > 1 else math.nan
             row["within_noise"] = bool(abs(row["diff_mean"]) < NOISE_K * row["diff_sd"]) if len(d) > 1 else None

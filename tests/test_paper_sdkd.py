@@ -103,7 +103,7 @@ def test_lmm_comparison_smoke(cache, tmp_path):
 
 
 def test_qualitative_smoke(cache, tmp_path):
-    "winds (map), traffic and plume: truth, the S²-KD student, the baseline U-Net and persistence; the tables' runs."
+    "winds (map), traffic and plume: truth, the S²-KD student, the baseline U-Net, persistence, climatology; the tables' runs."
     from s2kd.artefacts import run_name
     from s2kd.paper import preset_config
     import s2kd.paper as P
@@ -113,8 +113,11 @@ def test_qualitative_smoke(cache, tmp_path):
     run = check_artefact(out, "qualitative", tmp_path)
     got = rows(out, "qualitative")
     assert [(r["dataset"], r["forecast"]) for r in got] == [(d, f) for d in ("winds", "traffic", "plume")
-                                                           for f in ("S²-KD student", "baseline U-Net", "persistence")]
+                                                           for f in ("S²-KD student", "baseline U-Net", "persistence", "climatology")]
     for r in got: assert finite(r, "window_mse", "first_lead_mse", "last_lead_mse", "test_mse"), r
+    for d in ("winds", "traffic", "plume"):  # two different forecasts, not one field drawn twice
+        ref = {r["forecast"]: float(r["window_mse"]) for r in got if r["dataset"] == d}
+        assert abs(ref["persistence"] - ref["climatology"]) > 1e-6 * ref["persistence"], (d, ref)
     teacher = {"winds": "triton", "traffic": "earthfarseer", "plume": "simvp_deep"}
     for d, names in run["runs"].items():  # the S²-KD tables' runs: their runner's names, else the same RunConfig recipe
         for m in ("baseline", "s2kd"):

@@ -49,7 +49,8 @@ def load_data(cfg:RunConfig, data=None):  # data: an xr.Dataset to use instead o
     return w, f"{narrator.identity()}/{json.dumps(encoder.identity(), sort_keys=True)}"  # identities: changed texts, new key
 
 def data_fingerprint(ds):
-    "A short hash of a dataset's values: a stored teacher is reused only on the very data it was trained on."
+    "A short hash of a dataset's values and splits: a stored teacher is reused only on the very data it was trained on."
+    from s2kd.data.core import default_splits
     from s2kd.references import exogenous
     h = hashlib.sha1()
     for v in ds.data_vars: h.update(v.encode()); h.update(np.ascontiguousarray(ds[v].values).tobytes())
@@ -58,6 +59,8 @@ def data_fingerprint(ds):
         v = np.asarray(ds[c].values)  # datetimes in one unit (a generator's µs and a netCDF file's ns are the same times)
         v = v.astype("datetime64[us]").astype("int64") if v.dtype.kind == "M" else v.astype(str) if v.dtype.kind == "O" else v
         h.update(c.encode()); h.update(np.ascontiguousarray(v.astype("float64") if v.dtype.kind in "biuf" else v).tobytes())
+    spec = ds.attrs.get("splits") or default_splits(ds)  # which windows train, select and score (and the normaliser)
+    h.update(b"splits"); h.update(json.dumps(json.loads(spec) if isinstance(spec, str) else spec, sort_keys=True).encode())
     return h.hexdigest()[:10]
 
 def data_key(cfg:RunConfig, w, narratives:str|None=None):
