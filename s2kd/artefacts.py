@@ -111,7 +111,7 @@ def narrator_claims(tab:pd.DataFrame,      # a summary_table of one student, met
                     results:list|None=None,  # the labelled run results behind it: pairs stat-rich and stat-coarse by seed
                     baseline:str="none") -> str:
     "Generated lines: does each narrator beat `baseline`, is none → any the largest step, does stat-rich beat stat-coarse."
-    from s2kd.paper import NOISE_K, seed_rows
+    from s2kd.paper import seed_rows, within_noise
     st = tab[~tab.method.isin(["reference", "teacher", baseline])].dropna(subset=["mse_mean"])
     base = tab[tab.method == baseline]
     if not len(st) or not len(base): return "- No narrator row to compare with none."
@@ -133,7 +133,7 @@ def narrator_claims(tab:pd.DataFrame,      # a summary_table of one student, met
         if results:
             sr = seed_rows(results).pivot_table(index="seed", columns="method", values="mse")
             d = (sr["stat-rich"] - sr["stat-coarse"]).dropna()
-            if len(d) > 1: noise = bool(abs(d.mean()) < NOISE_K * d.std(ddof=1))
+            noise = within_noise(d)
         judged = ("within seed noise" if noise else "helps, as 'a better narrator, a lower MSE' says" if m["stat-rich"] < m["stat-coarse"]
                   else "does not help") + ("" if noise is not None else " (one seed or no pairs: noise not judged)")
         lines.append(f"- stat-rich vs stat-coarse: MSE {m['stat-rich']:.4g} vs {m['stat-coarse']:.4g} "

@@ -16,12 +16,13 @@ from .core import atomic_path, atomic_write, atomic_write_json, cache_dir
 __all__ = ['PRESETS', 'PRESET_CONFIG', 'PRESET_SEEDS', 'ARTEFACT_CONFIG', 'NOISE_K', 'NOISE_RULE', 'DATASETS_DIFFER',
            'S2KD_TABLES', 'S2KD_STUDENTS', 'S2KD_METHODS', 'ABLATION', 'SHARED_FREE', 'MM_EPOCHS', 'PAPER_TEACHERS',
            'ARTEFACTS', 'AFTER', 'THREAD_VARS', 'preset_config', 'preset_seeds', 'artefact_paths', 'save_figure',
-           'to_markdown', 'save_table', 'paper_numbers', 'seed_rows', 'paired_differences', 'summary_table',
-           'add_paper_columns', 'verdict', 'relative_paths', 'run_models', 'error_spectrum', 'shared_run_name',
-           's2kd_config', 's2kd_table_runs', 'as_rows', 'paper_teacher', 'skill_runs', 'map_jobs', 'model_costs',
-           's2kd_table', 'plot_methods', 'run_records', 'data_file', 'find_notebook', 'check_artefacts',
-           'notebook_params', 'package_hash', 'data_fingerprint', 'artefact_key', 'NotebookFailed', 'cache_id',
-           'run_artefact', 'Progress', 'summary', 'reproduce_notebooks', 'verdict_block', 'write_gallery']
+           'to_markdown', 'save_table', 'paper_numbers', 'seed_rows', 'paired_differences', 'within_noise',
+           'summary_table', 'add_paper_columns', 'verdict', 'relative_paths', 'run_models', 'error_spectrum',
+           'shared_run_name', 'multimodal_start', 's2kd_config', 's2kd_table_runs', 'as_rows', 'paper_teacher',
+           'skill_runs', 'map_jobs', 'model_costs', 's2kd_table', 'plot_methods', 'run_records', 'data_file',
+           'find_notebook', 'check_artefacts', 'notebook_params', 'package_hash', 'data_fingerprint', 'artefact_key',
+           'NotebookFailed', 'cache_id', 'run_artefact', 'Progress', 'summary', 'reproduce_notebooks', 'verdict_block',
+           'write_gallery']
 
 # %% ../nbs/60_paper.ipynb #63f37005
 PRESETS = ("smoke", "quick", "paper")
@@ -245,6 +246,10 @@ def paired_differences(sr:pd.DataFrame, model:str, method:str, baseline:str, met
     b = sr[(sr.model == model) & (sr.method == baseline)].set_index("seed")[metric]
     return (a - b).dropna()
 
+def within_noise(d:pd.Series) -> bool|None:  # paired per-seed differences (`paired_differences`)
+    "`NOISE_RULE`: True when |mean| < NOISE_K · sd of the paired differences, False beyond it, None with fewer than 2 pairs."
+    return bool(abs(d.mean()) < NOISE_K * d.std(ddof=1)) if len(d) > 1 else None
+
 # %% ../nbs/60_paper.ipynb #8ba39f88
 def summary_table(results:list,                 # run() result dicts (any students, methods, seeds)
                   metrics=("mse", "mae", "ssim"),  # metrics to report (mean ± std)
@@ -261,7 +266,7 @@ def summary_table(results:list,                 # run() result dicts (any studen
             d = paired_differences(sr, model, method, baseline, "mse")
             row["change_pct"] = 100 * (g["mse"].mean() / base["mse"].mean() - 1)
             row["diff_mean"], row["diff_sd"] = d.mean(), d.std(ddof=1) if len(d) > 1 else math.nan
-            row["within_noise"] = bool(abs(row["diff_mean"]) < NOISE_K * row["diff_sd"]) if len(d) > 1 else None
+            row["within_noise"] = within_noise(d)
         rows.append(row)
     df = pd.DataFrame(rows)
     for c in ("change_pct", "diff_mean", "diff_sd", "within_noise"):
@@ -395,6 +400,11 @@ def shared_run_name(cfg) -> str:  # a RunConfig
 
 _FIXED = ("dataset", "student", "method", "seed", "teacher", "name", "device", "results_dir")  # set by the notebooks, never by `overrides`
 
+def multimodal_start(teacher:str, preset:str) -> dict:  # the dataset's paper teacher; smoke | quick | paper
+    "RunConfig fields of the S²-KD teacher built on `teacher`, warm-started from it where the preset says (`MM_EPOCHS`)."
+    from s2kd.models.registry import MULTIMODAL_BACKBONE_OF
+    return dict(mm_backbone=teacher, mm_epochs=MM_EPOCHS[preset]) if teacher in MULTIMODAL_BACKBONE_OF and preset in MM_EPOCHS else {}
+
 def s2kd_config(dataset:str,            # embedded dataset name, or a .nc/.zarr path
                 teacher:str,            # the paper's teacher of the dataset (Standard KD, FitNet); S²-KD uses "multimodal"
                 student:str, method:str, seed:int,
@@ -406,9 +416,7 @@ def s2kd_config(dataset:str,            # embedded dataset name, or a .nc/.zarr 
     overrides = dict(overrides or {})
     if bad := sorted(set(overrides) & set(_FIXED)):
         raise ConfigError(f"overrides={overrides}: {bad} are set by the notebook (its parameters and rows), not by overrides")
-    from s2kd.models.registry import MULTIMODAL_BACKBONE_OF
-    mm = dict(mm_backbone=teacher, mm_epochs=MM_EPOCHS[preset]) if teacher in MULTIMODAL_BACKBONE_OF and preset in MM_EPOCHS else {}
-    d = preset_config(preset, None, **(mm | overrides)) | dict(dataset=dataset, student=student, method=method, seed=seed,
+    d = preset_config(preset, None, **(multimodal_start(teacher, preset) | overrides)) | dict(dataset=dataset, student=student, method=method, seed=seed,
             device=device, teacher="multimodal" if method == "s2kd" else teacher) | fields
     d["results_dir"] = str(cache_dir(d.get("cache_dir") or None, "results"))  # run() writes cache paths there, not under out_dir
     cfg = RunConfig(**d)
