@@ -249,10 +249,10 @@ def simulate_traffic(cfg:TrafficConfig, device="auto"):  # config; torch device 
 
 # %% ../../nbs/05_data.traffic.ipynb #d5bc93e7
 def _splits_by_day(cal:dict, days:int):
-    "Contiguous train/val/test ranges of whole days (15 % val, 15 % test, at least a day each)."
+    "Contiguous ranges of whole days: validation first (15 %), then train, then test (the last 15 %); at least a day each."
     n = max(1, round(.15 * days)); t = pd.DatetimeIndex(cal["time"])
     edge = lambda d0, d1: [t[d0 * STEPS_PER_DAY].isoformat(), t[d1 * STEPS_PER_DAY - 1].isoformat()]
-    return dict(kind="time", train=edge(0, days - 2 * n), val=edge(days - 2 * n, days - n), test=edge(days - n, days))
+    return dict(kind="time", val=edge(0, n), train=edge(n, days - n), test=edge(days - n, days))
 
 def make_traffic(*, size:str="tiny",  # "tiny" (1 week 16x16) | "quick" (4 weeks 32x32) | "paper" (8 weeks 128x128)
                  seed:int=0,           # generator seed

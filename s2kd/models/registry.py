@@ -31,12 +31,12 @@ ROLE: dict[str, str] = {"unet": "student", "resnet": "student", "mixer": "studen
                         "simvp": "teacher", "simvp_deep": "teacher", "alternet": "teacher", "multimodal": "teacher",
                         "triton": "teacher", "earthfarseer": "teacher"}
 PRESETS: dict[str, dict[str, dict]] = {
-    "unet":   {"smoke": dict(dim=4, mults=(1, 2)), "quick": dict(dim=16, mults=(1, 2, 4)),
+    "unet":   {"smoke": dict(dim=4, mults=(1, 2)), "quick": dict(dim=8, mults=(1, 2, 4)),
                "paper": dict(dim=44, mults=(1, 2, 4, 8))},
-    "resnet": {"smoke": dict(dim=8, n_blocks=3, down=1), "quick": dict(dim=32, n_blocks=4, down=1),
+    "resnet": {"smoke": dict(dim=8, n_blocks=3, down=1), "quick": dict(dim=16, n_blocks=4, down=1),
                "paper": dict(dim=212, n_blocks=4, down=2)},
     "mixer":  {"smoke": dict(dim=16, depth=1, patch=4, token_hidden=8, channel_hidden=32),
-               "quick": dict(dim=64, depth=4, patch=4, token_hidden=64, channel_hidden=256),
+               "quick": dict(dim=32, depth=4, patch=4, token_hidden=32, channel_hidden=128),
                "paper": dict(dim=256, depth=10, patch=4, token_hidden=256, channel_hidden=1024)},
     "simvp":  {"smoke": dict(hid_s=8, hid_t=16, n_s=2, n_t=2), "quick": dict(hid_s=8, hid_t=96, n_s=4, n_t=4),
                "paper": dict(hid_s=64, hid_t=512, n_s=4, n_t=8)},
