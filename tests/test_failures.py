@@ -105,6 +105,18 @@ def test_broken_teacher_checkpoint_is_named_and_rebuilt(toy_run, damage):
     assert not info2["trained"]  # and loads cleanly from now on
 
 
+
+def test_teacher_of_other_preset_sizes_is_retrained(toy_run, monkeypatch):
+    "A registry preset that changes (here SimVP's translator depth) never serves the teacher stored at the old sizes."
+    from s2kd.models import registry as R
+    cfg, ds = toy_run
+    t0, info = teacher(cfg, ds)
+    monkeypatch.setitem(R.PRESETS["simvp"], "smoke", dict(R.PRESETS["simvp"]["smoke"], n_t=3))
+    with pytest.warns(UserWarning, match=r"stored teacher was built with .*'n_t': 2.*this run builds .*'n_t': 3.*retraining it"):
+        t1, info1 = teacher(cfg, ds)
+    assert info1["trained"] and len(t1.state_dict()) > len(t0.state_dict())  # the deeper model, trained
+    assert not teacher(cfg, ds)[1]["trained"]  # stored at the new sizes, it loads from now on
+
 # ---- a run's checkpoints are keyed by its data (issue 11, item 1) -------------------------------------------------
 def test_run_on_other_data_retrains_and_output_settings_resume(toy_run):
     from s2kd.train.experiment import run

@@ -134,7 +134,7 @@ def init_climatology(m, w):
 
 def get_teacher(name:str, cfg:RunConfig, w, dkey:str, *, progress:bool=False):  # a teacher name of cfg
     "The trained, frozen teacher `name`: loaded from the teacher store, or trained with `fit` and stored."
-    from s2kd.models.registry import MULTIMODAL_BACKBONE_OF, build_model
+    from s2kd.models.registry import MULTIMODAL_BACKBONE_OF, build_model, model_kwargs
     epochs, build, init = cfg.teacher_epochs or cfg.epochs, model_build_kw(cfg, w), None
     if name == "multimodal" and cfg.mm_backbone:
         build["backbone"] = MULTIMODAL_BACKBONE_OF[cfg.mm_backbone]  # the vision teacher's own architecture
@@ -144,6 +144,7 @@ def get_teacher(name:str, cfg:RunConfig, w, dkey:str, *, progress:bool=False):  
     loop = _loop_kw(cfg, epochs) | dict(seed=cfg.teacher_seed)  # one teacher for students of every seed
     spec = dict(teacher=name, preset=cfg.teacher_preset, data=dkey, **loop, **build) | (dict(init=init) if init else {})
     spec.pop("device"); spec.pop("num_workers")
+    arch = json.loads(json.dumps(model_kwargs(name, cfg.teacher_preset, **build)))  # the preset's sizes: a stored file must match them
     key = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
     store = cache_dir(cfg.cache_dir or None, "teachers", "ckpt"); path = store/f"{name}-{cfg.teacher_preset}-{key}.pt"
     def new():
@@ -153,13 +154,13 @@ def get_teacher(name:str, cfg:RunConfig, w, dkey:str, *, progress:bool=False):  
     t, info = new(), dict(name=name, preset=cfg.teacher_preset, checkpoint=str(path), trained=False, build=build, init=init)
     # one process trains, a second one asking for the same teacher waits and loads it (DDP ranks train together: no lock)
     with file_lock(f"{path}.lock", path.name) if world()[1] == 1 else nullcontext():
-        if not (path.exists() and _load_stored(t, path)):  # absent, unreadable or another architecture: train it
+        if not (path.exists() and _load_stored(t, path, arch)):  # absent, unreadable or another architecture: train it
             t = new()  # fresh weights (a failed load may have filled some)
             if init: warm_start(t, base)
             run_dir = store/f".run-{path.stem}"
             r = fit(Distiller(t, method="baseline"), w.train, w.val, out_dir=run_dir, progress=progress, **loop)
             if world()[0] == 0:
-                atomic_torch_save(t.state_dict(), path); atomic_write_json(path.with_suffix(".json"), spec | dict(fit=r))
+                atomic_torch_save(t.state_dict(), path); atomic_write_json(path.with_suffix(".json"), spec | dict(arch=arch, fit=r))
                 shutil.rmtree(run_dir, ignore_errors=True)  # stored: its training checkpoints are not kept twice
             info.update(trained=True, best_val_mse=r["best_val_mse"], epochs_run=r["epochs_run"])
     return freeze(t), info
@@ -175,8 +176,14 @@ def warm_start(mm, vision):  # a MultimodalTeacher (built on `vision`'s architec
                          f"(unexpected {unexpected[:3]}, missing {new[:3]})")
     return mm
 
-def _load_stored(t, path:Path):
+def _load_stored(t, path:Path, arch:dict|None=None):  # arch: the model's constructor arguments, checked against the stored ones
     "Load a stored teacher into `t`; an unreadable file or one of another architecture is removed (with a warning naming it)."
+    side = path.with_suffix(".json")
+    stored = json.loads(side.read_text()).get("arch") if arch is not None and side.exists() else None
+    if stored is not None and stored != arch:  # e.g. other heads: same tensor shapes, another model
+        warnings.warn(f"{path}: stored teacher was built with {stored}, this run builds {arch}; retraining it")
+        if world()[0] == 0: path.unlink(missing_ok=True)
+        return False
     try: t.load_state_dict(torch.load(path, map_location="cpu", weights_only=True)); return True
     except Exception as e:  # truncated, corrupt or another architecture: the store is ours to rebuild
         why = " ".join(str(e).split())  # torch's message spans lines; one line, shortened
