@@ -922,7 +922,7 @@ def write_gallery(out_dir=".") -> Path:  # the folder with figures/ and results/
         if not p["png"].exists(): continue
         mf = json.loads((p["results"]/"manifest.json").read_text()) if (p["results"]/"manifest.json").exists() else {}
         how = f"`s2kd reproduce --only {a} --preset {mf['preset']}`" if mf else f"`papermill nbs/{a}.ipynb out.ipynb`"
-        th = mf["environment"]["threads"] if mf else 0
+        th = (mf.get("threads") or mf["environment"]["threads"]) if mf else 0  # the run's setting (the runner process itself may use fewer)
         when = f", {mf['wall_s']:.0f} s on {mf['environment']['device']} ({th} thread{'s' * (th != 1)})" if mf else ""
         table = f" · table: [{p['md'].name}]({p['md'].name})" if p["md"].exists() else ""
         lines += [f"## {a}", "", f"![{a}]({p['png'].name})", "", f"Made by {how}{when}{table}.", ""]
