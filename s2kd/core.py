@@ -171,6 +171,7 @@ def package_versions(names=STACK):  # distribution names, as pip knows them
 
 def git_commit(path:str|os.PathLike|None=None):  # a file or folder inside the checkout; None -> the s2kd package
     "`{'commit', 'dirty'}` of the git checkout that tracks `path`; None outside git (a wheel install), untracked, or no git."
+    # dirty: a tracked file differs from the commit, the generated results/ and figures/ aside (they are outputs, not the code that ran)
     import subprocess
     import s2kd
     where = Path(path or Path(s2kd.__file__).parent)
@@ -178,7 +179,8 @@ def git_commit(path:str|os.PathLike|None=None):  # a file or folder inside the c
     try:
         run = lambda *a: subprocess.run(["git", "-C", str(where), *a], capture_output=True, text=True, timeout=10, check=True).stdout.strip()
         if not run("ls-files", "--", "."): return None   # e.g. a venv inside some other repository: not our commit
-        return dict(commit=run("rev-parse", "HEAD"), dirty=bool(run("status", "--porcelain", "--untracked-files=no")))
+        return dict(commit=run("rev-parse", "HEAD"), dirty=bool(run("status", "--porcelain", "--untracked-files=no", "--", ":/",
+                                                                ":(top,exclude)results", ":(top,exclude)figures")))
     except (OSError, subprocess.SubprocessError): return None
 
 def environment_info(device:str|torch.device|None=None):

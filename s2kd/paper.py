@@ -924,6 +924,9 @@ def write_gallery(out_dir=".") -> Path:  # the folder with figures/ and results/
         how = f"`s2kd reproduce --only {a} --preset {mf['preset']}`" if mf else f"`papermill nbs/{a}.ipynb out.ipynb`"
         th = (mf.get("threads") or mf["environment"]["threads"]) if mf else 0  # the run's setting (the runner process itself may use fewer)
         when = f", {mf['wall_s']:.0f} s on {mf['environment']['device']} ({th} thread{'s' * (th != 1)})" if mf else ""
+        git = (mf.get("environment") or {}).get("git") or {}  # which code made it: committed results can predate the current presets
+        if git.get("commit"): when += f", at commit {git['commit'][:7]}"  # `dirty` of runs before session 11 counted results/ too
+        if mf.get("finished"): when += f" on {mf['finished'][:10]}"
         table = f" · table: [{p['md'].name}]({p['md'].name})" if p["md"].exists() else ""
         lines += [f"## {a}", "", f"![{a}]({p['png'].name})", "", f"Made by {how}{when}{table}.", ""]
         if v := verdict_block(p["md"]): lines += ["**Verdict**", "", v, ""]
