@@ -306,7 +306,9 @@ def verdict(df:pd.DataFrame, paper_label:str="the paper") -> str:  # a summary_t
         ours, theirs = r.change_pct, r.get("paper: change_pct", math.nan)
         claim = f"{paper_label} reports {_pct(theirs)} MSE" if not pd.isna(theirs) else "no paper number"
         if r.within_noise is None or pd.isna(r.within_noise): status = "one seed: no spread to judge noise"
-        elif ours < 0 and not r.within_noise: status = "supported" if pd.isna(theirs) or theirs < 0 else "opposite of the paper"
+        elif pd.isna(theirs):  # no claim to support or contradict: say only what we measured
+            status = "within seed noise" if r.within_noise else f"{'lower' if ours < 0 else 'higher'} than the baseline beyond seed noise"
+        elif ours < 0 and not r.within_noise: status = "supported" if theirs < 0 else "opposite of the paper"
         elif ours >= 0 and not r.within_noise: status = "not supported: ours is worse than the baseline"
         else: status = "not supported: within seed noise"
         lines.append(f"- {r.model} + {r.method}: {claim}; ours {_pct(ours)} (paired difference {r.diff_mean:+.3g} ± "
@@ -315,11 +317,14 @@ def verdict(df:pd.DataFrame, paper_label:str="the paper") -> str:  # a summary_t
         beat = students[students.skill > 0]
         lines.append(f"- Students beating the best reference ({df.best_reference.iloc[0]}): {len(beat)} of {len(students)} "
                      f"(skill {students.skill.min():+.2f} to {students.skill.max():+.2f}).")
-    teachers = df[df.method == "teacher"]
+    teachers, refs = df[df.method == "teacher"], df[df.method == "reference"]
     if len(teachers) and len(students):
         t, s = teachers.mse_mean.min(), students.mse_mean.min()
         lines.append(f"- Best teacher vs best student: MSE {t:.4g} vs {s:.4g} ({_pct(100 * (t / s - 1))}): the teacher "
                      + ("beats every student." if t < s else "does NOT beat the best student."))
+        if len(refs) and "best_reference" in df and (b := refs[refs.model == df.best_reference.iloc[0]]).size and t >= b.mse_mean.iloc[0]:
+            lines.append(f"- The best teacher (MSE {t:.4g}) does not beat the best reference ({b.model.iloc[0]}, "
+                         f"{b.mse_mean.iloc[0]:.4g}): it has no skill to distil, so this table cannot test distillation.")
     return "\n".join(lines) or "No comparison in this table."
 
 # %% ../nbs/60_paper.ipynb #7d37110a
