@@ -45,16 +45,16 @@ def run_grid(configs:dict,          # label -> RunConfig (its seed is replaced)
              *, data=None,          # an xr.Dataset for every run (else each config's dataset)
              tag_teachers:bool=False, log=print) -> list:
     "Run each config for each seed (the engine resumes complete runs); the labelled results, config by config."
+    from s2kd.core import defer_busy
     from s2kd.train.experiment import run
-    out = []
-    for label, cfg in configs.items():
-        for seed in seeds:
-            c = cfg.replace(seed=seed); c = c.replace(name=run_name(c))
-            t0 = time.time(); r = run(c, data=data)
-            if log: log(f"{c.dataset:>14s} {c.student:6s} {label:16s} seed {seed}: test MSE "
-                        f"{r['metrics']['student']['test']['mse']:.4g} ({time.time() - t0:.1f} s)")
-            out.append(labelled(r, label, tag_teachers))
-    return out
+    tasks = [(label, seed, cfg.replace(seed=seed)) for label, cfg in configs.items() for seed in seeds]
+    def one(task, wait):  # a run another process is training (another notebook) waits at the back of the queue
+        label, seed, c = task; c = c.replace(name=run_name(c))
+        t0 = time.time(); r = run(c, data=data, wait=wait)
+        if log: log(f"{c.dataset:>14s} {c.student:6s} {label:16s} seed {seed}: test MSE "
+                    f"{r['metrics']['student']['test']['mse']:.4g} ({time.time() - t0:.1f} s)")
+        return labelled(r, label, tag_teachers)
+    return defer_busy(tasks, one, log=log)
 
 # %% ../nbs/61_artefacts.ipynb #8e39f845
 def add_variant_paper_columns(df:pd.DataFrame, paper:tuple|None, metrics=("mse", "mae", "ssim")) -> pd.DataFrame:  # paper: (paper, table[, dataset])
@@ -111,7 +111,7 @@ def narrator_claims(tab:pd.DataFrame,      # a summary_table of one student, met
                     results:list|None=None,  # the labelled run results behind it: pairs stat-rich and stat-coarse by seed
                     baseline:str="none") -> str:
     "Generated lines: does each narrator beat `baseline`, is none → any the largest step, does stat-rich beat stat-coarse."
-    from s2kd.paper import seed_rows, within_noise
+    from s2kd.paper import _pct, seed_rows, within_noise
     st = tab[~tab.method.isin(["reference", "teacher", baseline])].dropna(subset=["mse_mean"])
     base = tab[tab.method == baseline]
     if not len(st) or not len(base): return "- No narrator row to compare with none."
@@ -137,7 +137,7 @@ def narrator_claims(tab:pd.DataFrame,      # a summary_table of one student, met
         judged = ("within seed noise" if noise else "helps, as 'a better narrator, a lower MSE' says" if m["stat-rich"] < m["stat-coarse"]
                   else "does not help") + ("" if noise is not None else " (one seed or no pairs: noise not judged)")
         lines.append(f"- stat-rich vs stat-coarse: MSE {m['stat-rich']:.4g} vs {m['stat-coarse']:.4g} "
-                     f"({100 * (m['stat-rich'] / m['stat-coarse'] - 1):+.1f} %): the richer text {judged}.")
+                     f"({_pct(100 * (m['stat-rich'] / m['stat-coarse'] - 1))}): the richer text {judged}.")
     return "\n".join(lines)
 
 # %% ../nbs/61_artefacts.ipynb #f76a3b80

@@ -12,10 +12,10 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['LAYOUT', 'ENV_CACHE', 'STACK', 'DataError', 'UnknownNameError', 'check_tensor', 'seed_everything', 'get_device',
-           'num_threads', 'cache_dir', 'sweep_temps', 'temp_path', 'file_lock', 'atomic_path', 'atomic_write',
-           'atomic_write_json', 'atomic_torch_save', 'package_versions', 'git_commit', 'environment_info',
-           'project_root', 'portable_paths']
+__all__ = ['LAYOUT', 'ENV_THREADS_FILE', 'ENV_CACHE', 'STACK', 'DataError', 'UnknownNameError', 'check_tensor', 'seed_everything',
+           'get_device', 'num_threads', 'follow_thread_share', 'cache_dir', 'sweep_temps', 'temp_path', 'LockBusy',
+           'file_lock', 'defer_busy', 'atomic_path', 'atomic_write', 'atomic_write_json', 'atomic_torch_save',
+           'package_versions', 'git_commit', 'environment_info', 'project_root', 'portable_paths']
 
 # %% ../nbs/00_core.ipynb #4dcd11ab
 LAYOUT = ("B", "T", "C", "H", "W")  # the one tensor layout of s2kd
@@ -68,6 +68,18 @@ def num_threads(n:int|None):  # torch intra-op threads inside the block; None le
     try: yield torch.get_num_threads()
     finally: torch.set_num_threads(old)
 
+# %% ../nbs/00_core.ipynb #32624171
+ENV_THREADS_FILE = "S2KD_THREADS_FILE"  # names a file holding this process's torch thread count (written by `s2kd reproduce`)
+
+def follow_thread_share() -> int|None:
+    "Set torch's intra-op threads to the count in the file `$S2KD_THREADS_FILE` names; the count, or None (no file, unreadable)."
+    p = os.environ.get(ENV_THREADS_FILE)
+    try: n = int(Path(p).read_text().strip()) if p else 0
+    except (OSError, ValueError): return None  # absent or half-written: keep the current count, try again at the next run
+    if n < 1: return None
+    if torch.get_num_threads() != n: torch.set_num_threads(n)
+    return n
+
 # %% ../nbs/00_core.ipynb #7992e64d
 ENV_CACHE = "S2KD_CACHE"
 
@@ -113,10 +125,14 @@ def temp_path(path:str|os.PathLike,  # the final destination the temporary will 
 try: import fcntl
 except ImportError: fcntl = None
 
+class LockBusy(RuntimeError):
+    "`file_lock(..., wait=False)` found the lock held: another process is building what it guards."
+
 @contextmanager
 def file_lock(path:str|os.PathLike,  # the lock file, e.g. `<target>.lock`
-              what:str=""):          # what is being built, for the waiting message
-    "Hold an exclusive lock on `path` for the block; another process asking for it waits."
+              what:str="",           # what is being built, for the waiting message
+              wait:bool=True):       # False: raise `LockBusy` instead of waiting when another process holds it
+    "Hold an exclusive lock on `path` for the block; another process asking for it waits (or, with `wait=False`, is told)."
     path, f = Path(path), None
     try: path.parent.mkdir(parents=True, exist_ok=True); f = open(path, "a")
     except OSError: pass  # a read-only cache: nothing will be written there, so nothing to lock
@@ -124,10 +140,25 @@ def file_lock(path:str|os.PathLike,  # the lock file, e.g. `<target>.lock`
     with f:
         try: fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            if not wait: raise LockBusy(f"another process is building {what or path}") from None
             print(f"s2kd: waiting for another process building {what or path}", file=sys.stderr, flush=True)
             fcntl.flock(f.fileno(), fcntl.LOCK_EX)
         try: yield path
         finally: fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+# %% ../nbs/00_core.ipynb #387672a0
+def defer_busy(tasks:list,      # anything `call` takes
+               call,            # call(task, wait) -> result; raises `LockBusy` when wait=False and another process holds its lock
+               log=None) -> list:  # log(message) when a task is deferred
+    "`[call(t, wait) for t in tasks]`, busy tasks (`LockBusy`) moved to the back; waits only when every task left is busy."
+    queue, out, streak = list(range(len(tasks))), [None] * len(tasks), 0
+    while queue:
+        i = queue.pop(0)
+        try: out[i] = call(tasks[i], streak > len(queue)); streak = 0  # streak > len(queue): every task left was busy in a row
+        except LockBusy as e:
+            queue.append(i); streak += 1
+            if log: log(f"deferred ({e})")
+    return out
 
 # %% ../nbs/00_core.ipynb #124ea1ab
 @contextmanager

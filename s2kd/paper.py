@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .core import atomic_path, atomic_write, atomic_write_json, cache_dir
+from .core import ENV_THREADS_FILE, atomic_path, atomic_write, atomic_write_json, cache_dir, defer_busy
 
 # %% auto #0
 __all__ = ['PRESETS', 'PRESET_CONFIG', 'PRESET_SEEDS', 'ARTEFACT_CONFIG', 'NOISE_K', 'NOISE_RULE', 'DATASETS_DIFFER',
@@ -21,8 +21,8 @@ __all__ = ['PRESETS', 'PRESET_CONFIG', 'PRESET_SEEDS', 'ARTEFACT_CONFIG', 'NOISE
            'shared_run_name', 'multimodal_start', 's2kd_config', 's2kd_table_runs', 'as_rows', 'paper_teacher',
            'skill_runs', 'map_jobs', 'model_costs', 's2kd_table', 'plot_methods', 'run_records', 'data_file',
            'find_notebook', 'check_artefacts', 'notebook_params', 'package_hash', 'data_fingerprint', 'artefact_key',
-           'NotebookFailed', 'cache_id', 'run_artefact', 'Progress', 'summary', 'reproduce_notebooks', 'verdict_block',
-           'write_gallery']
+           'NotebookFailed', 'cache_id', 'run_artefact', 'Progress', 'summary', 'ThreadShare', 'reproduce_notebooks',
+           'verdict_block', 'write_gallery']
 
 # %% ../nbs/60_paper.ipynb #63f37005
 PRESETS = ("smoke", "quick", "paper")
@@ -297,7 +297,10 @@ def add_paper_columns(df:pd.DataFrame, paper:tuple|None, metrics=("mse", "mae", 
     return df
 
 # %% ../nbs/60_paper.ipynb #529b0221
-def _pct(v): return "—" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:+.1f} %"
+def _pct(v:float|None) -> str:  # a change in percent
+    "Signed, one decimal; two significant digits where one decimal would print a nonzero change as 0.0 %."
+    if v is None or (isinstance(v, float) and math.isnan(v)): return "—"
+    return f"{v:+.1f} %" if v == 0 or abs(v) >= 0.05 else f"{v:+.2g} %"
 
 def verdict(df:pd.DataFrame, paper_label:str="the paper") -> str:  # a summary_table; e.g. "S²-KD Table 1"
     "A generated verdict: which of the paper's claims in `df` our numbers support, which not, and by how much."
@@ -448,13 +451,13 @@ def _stored(cfg, dkeys:dict):
     if r["data"]["key"] != dkeys[k]: return None
     return r | dict(checkpoints=str(ck), reused=True)
 
-def _train_run(cfg:dict, threads:int=0) -> dict:  # cfg: a RunConfig as a dict
+def _train_run(cfg:dict, threads:int=0, wait:bool=True) -> dict:  # cfg: a RunConfig as a dict; wait: see `run`
     "Train (or resume) one run in this process and record which package evaluated it; its `run()` result."
     import torch
     from s2kd.train.config import RunConfig
     from s2kd.train.experiment import run
     if threads: torch.set_num_threads(threads)
-    c = RunConfig(**cfg); r = run(c) | dict(reused=False)
+    c = RunConfig(**cfg); r = run(c, wait=wait) | dict(reused=False)
     atomic_write_json(Path(c.results_dir)/c.name/"evaluated_by.json", dict(package=package_hash()))
     return r
 
@@ -479,9 +482,11 @@ def s2kd_table_runs(dataset:str, teacher:str,  # dataset (embedded name or .nc/.
     if jobs > 1:
         for i, r in zip(todo, map_jobs(_train_run, [dict(cfg=plan[i][3].to_dict(), threads=threads) for i in todo], jobs=jobs)):
             out[i] = r; say(i, r, f"trained, {jobs} at a time")
-    else:
-        for i in todo:
-            t1 = time.time(); out[i] = _train_run(plan[i][3].to_dict(), threads); say(i, out[i], f"trained, {time.time() - t1:.1f} s")
+    else:  # a run another process is training (another notebook) is put off until the rest are done
+        def one(i, wait):
+            t1 = time.time(); r = _train_run(plan[i][3].to_dict(), threads, wait); say(i, r, f"trained, {time.time() - t1:.1f} s")
+            return r
+        for i, r in zip(todo, defer_busy(todo, one, log=log)): out[i] = r
     if log and todo: log(f"{len(todo)} of {len(plan)} runs trained in {time.time() - t0:.0f} s")
     return [r | dict(row=label) for (_, label, _, _), r in zip(plan, out)]
 
@@ -748,10 +753,11 @@ def _failure(name:str, nb:Path, e:Exception, executed:Path) -> str:
     return f"{name}: notebook {nb.name} failed {_where(e, executed)}: {err[:300]} (executed copy: {executed})"
 
 # %% ../nbs/60_paper.ipynb #336b776c
-def _execute(nb:str, executed:str, params:dict, cwd:str, kernel:str):
+def _execute(nb:str, executed:str, params:dict, cwd:str, kernel:str, threads_file:str|None=None):
     "papermill in a process of its own (its `cwd` is a process-wide `chdir`: two in one process's threads mix their folders); a failure comes back as a plain namespace."
     import papermill as pm
     from types import SimpleNamespace
+    if threads_file: os.environ[ENV_THREADS_FILE] = threads_file  # the kernel inherits it: its runs follow their share of the cores
     try: pm.execute_notebook(nb, executed, parameters=params, cwd=cwd, kernel_name=kernel, progress_bar=False, log_output=False)
     except Exception as e:
         keep = {k: getattr(e, k) for k in ("cell_index", "exec_count", "source", "ename", "evalue") if hasattr(e, k)}
@@ -780,6 +786,7 @@ def run_artefact(name:str, *, preset:str="quick", out_dir=".", data_dir=None, de
                  threads:int|None=None,   # CPU threads, for a notebook that declares `threads`
                  dry_run:bool=False,      # one optimisation step per run (overrides={"max_steps": 1})
                  force:bool=False, notebook:Path|None=None, nbs_dir=None, kernel:str="python3",
+                 threads_file:Path|None=None,  # a `ThreadShare` file the notebook's runs read their thread count from
                  on_start=None) -> dict:  # notebook: overrides find_notebook; on_start(name, executed_path)
     "Run one paper notebook through papermill unless its inputs are unchanged; returns its manifest (status ok/skipped)."
     import multiprocessing
@@ -802,7 +809,8 @@ def run_artefact(name:str, *, preset:str="quick", out_dir=".", data_dir=None, de
     t0 = time.time()
     try:
         with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as px:  # its own process: see `_execute`
-            err = px.submit(_execute, str(nb), str(executed), params | dict(out_dir="."), str(stage), kernel).result()
+            err = px.submit(_execute, str(nb), str(executed), params | dict(out_dir="."), str(stage), kernel,
+                            threads_file and str(threads_file)).result()
         if err is not None: raise NotebookFailed(_failure(name, nb, err, executed), _where(err, executed), time.time() - t0)
         _promote(stage, out)
     except NotebookFailed: raise
@@ -870,14 +878,32 @@ def summary(ms:list, wall_s:float|None=None) -> str:  # ms: reproduce_notebooks'
 # %% ../nbs/60_paper.ipynb #7d42d314
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
+class ThreadShare:
+    "Each running notebook's share of `total` threads, rewritten to `<folder>/<name>.threads` whenever one starts or finishes."
+    def __init__(self, total:int, folder:Path):
+        import threading
+        self.total, self.folder, self.running, self._lock = max(1, total), Path(folder), [], threading.Lock()
+    def path(self, name:str) -> Path: return (self.folder/f"{name}.threads").resolve()
+    def _write(self):
+        k = len(self.running)  # the first `total % k` get one more: every thread is used, none twice
+        for j, n in enumerate(self.running): atomic_write(self.path(n), f"{max(1, self.total // k + (j < self.total % k))}\n")
+    def start(self, name:str):
+        with self._lock: self.running.append(name); self._write()
+    def finish(self, name:str):
+        with self._lock:
+            if name in self.running: self.running.remove(name); self._write()
+        self.path(name).unlink(missing_ok=True)
+
 def _in_order(names:list, one, jobs:int, after:dict) -> list:
-    "Call `one(name)` for each name, `jobs` at a time, a name only once the names it waits for (`after`) have finished."
+    "Call `one(name)` for each name, `jobs` at a time; names whose `after` names are done first, the others only to fill a free slot."
     from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
     pending, running, res = list(names), {}, {}
     with ThreadPoolExecutor(max(1, jobs)) as ex:
         while pending or running:
             ready = [n for n in pending if not set(after.get(n, ())) & (set(pending) | set(running.values()))]
-            if not ready and not running: ready = pending[:1]  # a cycle in `after`: run in order
+            # a waiting name may still fill a slot nothing else would: runs it shares with a running notebook are put off
+            # while that one trains them (`defer_busy`), so it trains its other runs meanwhile instead of leaving a core idle
+            ready += [n for n in pending if n not in ready]
             for n in ready[:max(1, jobs) - len(running)]: pending.remove(n); running[ex.submit(one, n)] = n
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for f in done: res[running.pop(f)] = f.result()
@@ -892,16 +918,19 @@ def reproduce_notebooks(names=None,              # artefact names; None = every 
     if preset not in PRESETS: raise ValueError(f"preset={preset!r}: choose one of {PRESETS}")
     if jobs < 1: raise ValueError(f"jobs={jobs}: at least 1")
     names = check_artefacts(names, nbs_dir)
-    jobs = min(jobs, max(1, len(names))); per = max(1, (threads or os.cpu_count() or 1) // jobs)
+    total = threads or os.cpu_count() or 1
+    jobs = min(jobs, max(1, len(names))); per = max(1, total // jobs)
     saved = {k: os.environ.get(k) for k in THREAD_VARS}; os.environ.update({k: str(per) for k in THREAD_VARS})  # the kernels inherit it
+    share = ThreadShare(total, _executed_dir(Path(out_dir)))  # a notebook left alone gets the cores the finished ones freed
     try:
         with Progress(len(names), stream=stream, enabled=progress) as bar:
             def one(n):
                 try: m = run_artefact(n, preset=preset, out_dir=out_dir, data_dir=data_dir, device=device, seeds=seeds,
-                                      threads=per, dry_run=dry_run, force=force, nbs_dir=nbs_dir, on_start=bar.start)
+                                      threads=per, dry_run=dry_run, force=force, nbs_dir=nbs_dir, threads_file=share.path(n),
+                                      on_start=lambda n, ex: (share.start(n), bar.start(n, ex)))
                 except NotebookFailed as e: m = dict(artefact=n, status="failed", error=str(e), cell=e.cell, wall_s=e.wall_s)
                 except Exception as e: m = dict(artefact=n, status="failed", error=f"{n}: {type(e).__name__}: {e}", cell="", wall_s=0.0)
-                bar.finish(m); return m
+                share.finish(n); bar.finish(m); return m
             ms = _in_order(names, one, jobs, AFTER)
     finally:
         for k, v in saved.items():

@@ -12,7 +12,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from ..core import (atomic_torch_save, atomic_write, atomic_write_json, cache_dir, environment_info, file_lock, get_device,
+from ..core import (atomic_torch_save, atomic_write, atomic_write_json, cache_dir, environment_info, file_lock, follow_thread_share,
+                       get_device,
                        portable_paths, project_root, seed_everything)
 from ..distill import Distiller, freeze, run_model
 from .cache import build_teacher_cache
@@ -132,14 +133,15 @@ def init_climatology(m, w):
         with torch.no_grad(): m.climatology.copy_(c.clim); m.damping.copy_(DampedPersistence.fit(w.train, c).alpha)
     return m
 
-def get_teacher(name:str, cfg:RunConfig, w, dkey:str, *, progress:bool=False):  # a teacher name of cfg
+def get_teacher(name:str, cfg:RunConfig, w, dkey:str, *, progress:bool=False,  # a teacher name of cfg
+                wait:bool=True):  # False: raise `LockBusy` when another process is training this teacher
     "The trained, frozen teacher `name`: loaded from the teacher store, or trained with `fit` and stored."
     from s2kd.models.registry import MULTIMODAL_BACKBONE_OF, build_model, model_kwargs
     epochs, build, init = cfg.teacher_epochs or cfg.epochs, model_build_kw(cfg, w), None
     if name == "multimodal" and cfg.mm_backbone:
         build["backbone"] = MULTIMODAL_BACKBONE_OF[cfg.mm_backbone]  # the vision teacher's own architecture
     if name == "multimodal" and cfg.mm_epochs:  # start from the trained vision teacher: it reads the frames already
-        base, binfo = get_teacher(cfg.mm_backbone, cfg, w, data_key(cfg, w, None), progress=progress)
+        base, binfo = get_teacher(cfg.mm_backbone, cfg, w, data_key(cfg, w, None), progress=progress, wait=wait)
         epochs, init = cfg.mm_epochs, dict(teacher=cfg.mm_backbone, checkpoint=Path(binfo["checkpoint"]).name)
     loop = _loop_kw(cfg, epochs) | dict(seed=cfg.teacher_seed)  # one teacher for students of every seed
     spec = dict(teacher=name, preset=cfg.teacher_preset, data=dkey, **loop, **build) | (dict(init=init) if init else {})
@@ -153,7 +155,7 @@ def get_teacher(name:str, cfg:RunConfig, w, dkey:str, *, progress:bool=False):  
                                             **build), w)
     t, info = new(), dict(name=name, preset=cfg.teacher_preset, checkpoint=str(path), trained=False, build=build, init=init)
     # one process trains, a second one asking for the same teacher waits and loads it (DDP ranks train together: no lock)
-    with file_lock(f"{path}.lock", path.name) if world()[1] == 1 else nullcontext():
+    with file_lock(f"{path}.lock", path.name, wait) if world()[1] == 1 else nullcontext():
         if not (path.exists() and _load_stored(t, path, arch)):  # absent, unreadable or another architecture: train it
             t = new()  # fresh weights (a failed load may have filled some)
             if init: warm_start(t, base)
@@ -195,15 +197,20 @@ def _load_stored(t, path:Path, arch:dict|None=None):  # arch: the model's constr
 def run(cfg:RunConfig,        # the run
         *, data=None,         # an xr.Dataset to use instead of the embedded `cfg.dataset` (tests, own data)
         progress:bool=False,  # tqdm bars
-        write:bool=True):     # write results/<name>/
+        write:bool=True,      # write results/<name>/
+        wait:bool=True):      # False: raise `LockBusy` (before any work) when another process trains this run or its teacher
     "Train/load the teacher(s), distil the student with `cfg.method`, evaluate val/test; returns the result dict."
     t0 = time.time(); rank = init_distributed(cfg.device)[0]; device = local_device(cfg.device)
+    follow_thread_share()  # under `s2kd reproduce --jobs N`: this notebook's current share of the cores
+    ck = cache_dir(cfg.cache_dir or None, "runs", cfg.run_name)
+    if not wait and write and world()[1] == 1:
+        with file_lock(f"{ck}.lock", f"run {cfg.run_name}", wait=False): pass  # busy now: say so before loading anything
     w, narratives = load_data(cfg, data); dkey = data_key(cfg, w, narratives)
     from s2kd.models.registry import build_model
     teachers, tinfo = [], []
     if cfg.method != "baseline":
         for name in cfg.teachers:
-            t, info = get_teacher(name, cfg, w, dkey, progress=progress); teachers.append(t.to(device)); tinfo.append(info)
+            t, info = get_teacher(name, cfg, w, dkey, progress=progress, wait=wait); teachers.append(t.to(device)); tinfo.append(info)
     seed_everything(cfg.seed)
     student = init_climatology(build_model(cfg.student, in_shape=w.train.in_shape, t_out=w.train.t_out,
                                            preset=cfg.student_preset, **model_build_kw(cfg, w)), w)
@@ -213,10 +220,10 @@ def run(cfg:RunConfig,        # the run
         root = cache_dir(cfg.cache_dir or None, "teachers")
         d.caches = [build_teacher_cache(t, w.train, paths=d.taps[m], dataset_key=dkey, split="train", root=root, device=device)
                     for m, t in enumerate(teachers)]
-    out, ck = Path(cfg.results_dir)/cfg.run_name, cache_dir(cfg.cache_dir or None, "runs", cfg.run_name)
+    out = Path(cfg.results_dir)/cfg.run_name
     fcfg, resume = cfg.to_dict() | dict(data_key=dkey), True  # the weights depend on the config and on the data's values
     # one process trains a run; a second one asking for the same run (another notebook) waits, then resumes the finished one
-    with file_lock(f"{ck}.lock", f"run {cfg.run_name}") if write and world()[1] == 1 else nullcontext():
+    with file_lock(f"{ck}.lock", f"run {cfg.run_name}", wait) if write and world()[1] == 1 else nullcontext():
         if write and (diff := config_diff(_read_json(ck/"config.json"), fcfg)):
             warnings.warn(f"{ck}: the checkpoints of run {cfg.run_name!r} were trained under other settings or data "
                           f"(differ in {diff}); training from scratch"); resume = False
