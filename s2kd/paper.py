@@ -787,6 +787,7 @@ def run_artefact(name:str, *, preset:str="quick", out_dir=".", data_dir=None, de
                  dry_run:bool=False,      # one optimisation step per run (overrides={"max_steps": 1})
                  force:bool=False, notebook:Path|None=None, nbs_dir=None, kernel:str="python3",
                  threads_file:Path|None=None,  # a `ThreadShare` file the notebook's runs read their thread count from
+                 threads_up_to:int|None=None,  # the most threads that share may reach (recorded in the manifest)
                  on_start=None) -> dict:  # notebook: overrides find_notebook; on_start(name, executed_path)
     "Run one paper notebook through papermill unless its inputs are unchanged; returns its manifest (status ok/skipped)."
     import multiprocessing
@@ -817,7 +818,7 @@ def run_artefact(name:str, *, preset:str="quick", out_dir=".", data_dir=None, de
     except Exception as e: raise NotebookFailed(_failure(name, nb, e, executed), _where(e, executed), time.time() - t0) from e
     finally: shutil.rmtree(stage, ignore_errors=True)
     manifest = dict(artefact=name, key=key, inputs=parts, cache_id=cid, status="ok", preset=preset, seeds=params.get("seeds"), device=device,
-                    threads=threads, wall_s=round(time.time() - t0, 2),
+                    threads=threads, threads_up_to=threads_up_to if threads_file else threads, wall_s=round(time.time() - t0, 2),
                     environment=environment_info(device if device != "auto" else None),
                     finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     atomic_write_json(mf, manifest)
@@ -926,7 +927,7 @@ def reproduce_notebooks(names=None,              # artefact names; None = every 
         with Progress(len(names), stream=stream, enabled=progress) as bar:
             def one(n):
                 try: m = run_artefact(n, preset=preset, out_dir=out_dir, data_dir=data_dir, device=device, seeds=seeds,
-                                      threads=per, dry_run=dry_run, force=force, nbs_dir=nbs_dir, threads_file=share.path(n),
+                                      threads=per, dry_run=dry_run, force=force, nbs_dir=nbs_dir, threads_file=share.path(n), threads_up_to=total,
                                       on_start=lambda n, ex: (share.start(n), bar.start(n, ex)))
                 except NotebookFailed as e: m = dict(artefact=n, status="failed", error=str(e), cell=e.cell, wall_s=e.wall_s)
                 except Exception as e: m = dict(artefact=n, status="failed", error=f"{n}: {type(e).__name__}: {e}", cell="", wall_s=0.0)
@@ -957,7 +958,8 @@ def write_gallery(out_dir=".") -> Path:  # the folder with figures/ and results/
         mf = json.loads((p["results"]/"manifest.json").read_text()) if (p["results"]/"manifest.json").exists() else {}
         how = f"`s2kd reproduce --only {a} --preset {mf['preset']}`" if mf else f"`papermill nbs/{a}.ipynb out.ipynb`"
         th = (mf.get("threads") or mf["environment"]["threads"]) if mf else 0  # the run's setting (the runner process itself may use fewer)
-        when = f", {mf['wall_s']:.0f} s on {mf['environment']['device']} ({th} thread{'s' * (th != 1)})" if mf else ""
+        up = mf.get("threads_up_to") or th  # `s2kd reproduce --jobs N`: more threads once the notebooks beside it had finished
+        when = f", {mf['wall_s']:.0f} s on {mf['environment']['device']} ({th}{f'–{up}' if up > th else ''} thread{'s' * (up != 1)})" if mf else ""
         git = (mf.get("environment") or {}).get("git") or {}  # which code made it: committed results can predate the current presets
         if git.get("commit"): when += f", at commit {git['commit'][:7]}"  # `dirty` of runs before session 11 counted results/ too
         if mf.get("finished"): when += f" on {mf['finished'][:10]}"

@@ -1,6 +1,7 @@
 """`s2kd reproduce`, the main job: the runner on tiny fake notebooks (unchanged artefacts skipped, a failing notebook keeps
 the last good figure and is named with its cell, --only validated, --jobs 2 runs two notebooks at once), student runs
-shared between notebooks (a finished run is resumed, not retrained; a run being trained is waited for), and the whole
+shared between notebooks (a finished run is resumed, not retrained; a run being trained is put off, then waited for; a
+notebook left alone gets the freed threads), and the whole
 job at the smoke preset over every notebook that exists (what CI runs; ≤ 5 minutes on 2 cores)."""
 import json, os, threading, time
 from pathlib import Path
@@ -165,6 +166,40 @@ def test_a_run_being_trained_is_waited_for(tmp_path, capfd):
     t.join(300)
     assert res["r"]["fit"]["epochs_run"] == 3 and (ck/"last.pt").exists()
 
+
+
+def test_a_busy_run_is_put_off_not_waited_for(tmp_path):
+    "run_grid trains the runs nobody else holds first; a run another process holds is done last (waited for only then)."
+    from s2kd.artefacts import run_grid
+    from s2kd.core import cache_dir, file_lock
+    from s2kd.data.core import toy_dataset
+    ds, logs, res = toy_dataset(n_member=3, n_time=24, h=8, w=8), [], {}
+    cfgs = {"a": _toy_cfg(tmp_path, name="shared/a"), "b": _toy_cfg(tmp_path, name="shared/b")}
+    ck = {k: cache_dir(c.cache_dir, "runs", c.name) for k, c in cfgs.items()}
+    with file_lock(f"{ck['a']}.lock"):  # "another notebook" is training run a
+        t = threading.Thread(target=lambda: res.update(r=run_grid(cfgs, [42], data=ds, log=logs.append))); t.start(); t0 = time.time()
+        while not (ck["b"]/"last.pt").exists():
+            assert time.time() - t0 < 300 and t.is_alive(), f"run b was not trained while a was held: {logs}"
+            time.sleep(0.2)
+        assert not (ck["a"]/"last.pt").exists() and any("deferred" in l and "shared/a" in l for l in logs), logs
+    t.join(300)
+    assert [r["config"]["method"] for r in res["r"]] == ["a", "b"] and (ck["a"]/"last.pt").exists()  # results in the asked order
+
+
+def test_a_notebook_left_alone_gets_the_freed_threads(tmp_path):
+    "--jobs 2 --threads 2: one thread each while both run; the one still running then follows its share up to 2."
+    nbs, out = tmp_path/"nbs", tmp_path/"out"
+    fake(nbs, "spectral", writes("spectral"))
+    fake(nbs, "efficiency", "import time, torch\nfrom s2kd.core import follow_thread_share\nt0 = time.time()\n"
+                            "while follow_thread_share() != 2:\n"
+                            "    assert time.time() - t0 < 120, 'never given the finished notebook\\'s thread'\n"
+                            "    time.sleep(0.1)\n"
+                            "assert torch.get_num_threads() == 2", writes("efficiency"))
+    ms = reproduce_notebooks(preset="smoke", out_dir=out, nbs_dir=nbs, jobs=2, threads=2, progress=False)
+    assert [m["status"] for m in ms] == ["ok", "ok"], [m.get("error") for m in ms]
+    m = json.loads((artefact_paths(out, "efficiency")["results"]/"manifest.json").read_text())
+    assert (m["threads"], m["threads_up_to"]) == (1, 2), m
+    assert not list((out/"executed").glob("*.threads"))  # the share files go when their notebooks finish
 
 # --- the whole job at the smoke preset: every notebook that exists (CI) -------------------------------------------------
 
