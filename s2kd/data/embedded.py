@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ..core import DataError, atomic_path, cache_dir as _cache_dir, file_lock
+from ..core import DataError, atomic_path, cache_dir as _cache_dir, file_lock, num_threads
 from .core import split_dataset, validate_dataset, spatial_dims
 from .files import is_data_path, open_data_file
 
 # %% auto #0
-__all__ = ['EMBEDDED', 'SIZES', 'get_generator', 'dataset_key', 'generator_version', 'load_dataset', 'describe', 'list_datasets',
-           'cli_data']
+__all__ = ['EMBEDDED', 'SIZES', 'GENERATION_THREADS', 'get_generator', 'dataset_key', 'generator_version', 'load_dataset',
+           'describe', 'list_datasets', 'cli_data']
 
 # %% ../../nbs/07_data.embedded.ipynb #48cf40a1
 EMBEDDED = {
@@ -41,11 +41,13 @@ def dataset_key(name:str, size:str="tiny", seed:int=0):
     return f"{name}-{size}-seed{seed}"
 
 # %% ../../nbs/07_data.embedded.ipynb #cfbc816f
+GENERATION_THREADS = 1  # torch threads the simulators run with, whatever the caller's: the values must not depend on it
+
 def generator_version(name:str) -> str:
     "A short hash of the source of the module that generates `name`: a cached file made by other code is made again."
     try: src = inspect.getsource(importlib.import_module(EMBEDDED[name].split(":")[0]))
     except (OSError, TypeError): return "no-source"  # a module made at run time (tests): nothing to hash
-    return hashlib.sha256(src.encode()).hexdigest()[:12]
+    return hashlib.sha256(f"{src}\nthreads={GENERATION_THREADS}".encode()).hexdigest()[:12]  # files made before the thread rule: again
 
 def load_dataset(name:str, *, size:str="tiny", seed:int=0, cache_dir=None, device:str="auto",
                  regenerate:bool=False):  # regenerate: ignore and overwrite the cached file
@@ -65,8 +67,8 @@ def load_dataset(name:str, *, size:str="tiny", seed:int=0, cache_dir=None, devic
             except Exception as e:  # a torn or corrupt cache file: ours to rebuild
                 warnings.warn(f"{path}: unreadable cached dataset ({type(e).__name__}: {e}); regenerating")
         t0 = time.perf_counter()
-        ds = gen(size=size, seed=seed, device=device)
-        ds.attrs.update(name=name, size=size, generator_version=version,
+        with num_threads(GENERATION_THREADS): ds = gen(size=size, seed=seed, device=device)
+        ds.attrs.update(name=name, size=size, generator_version=version, generation_threads=GENERATION_THREADS,
                         generation_seconds=round(time.perf_counter() - t0, 3))
         validate_dataset(ds, name)
         enc = {v: {"zlib": True, "complevel": 4} for v in ds.data_vars}
