@@ -786,8 +786,7 @@ def run_artefact(name:str, *, preset:str="quick", out_dir=".", data_dir=None, de
                  threads:int|None=None,   # CPU threads, for a notebook that declares `threads`
                  dry_run:bool=False,      # one optimisation step per run (overrides={"max_steps": 1})
                  force:bool=False, notebook:Path|None=None, nbs_dir=None, kernel:str="python3",
-                 threads_file:Path|None=None,  # a `ThreadShare` file the notebook's runs read their thread count from
-                 threads_up_to:int|None=None,  # the most threads that share may reach (recorded in the manifest)
+                 share=None,  # a `ThreadShare`: the notebook's runs follow its file; the manifest records the peak share
                  on_start=None) -> dict:  # notebook: overrides find_notebook; on_start(name, executed_path)
     "Run one paper notebook through papermill unless its inputs are unchanged; returns its manifest (status ok/skipped)."
     import multiprocessing
@@ -811,14 +810,14 @@ def run_artefact(name:str, *, preset:str="quick", out_dir=".", data_dir=None, de
     try:
         with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as px:  # its own process: see `_execute`
             err = px.submit(_execute, str(nb), str(executed), params | dict(out_dir="."), str(stage), kernel,
-                            threads_file and str(threads_file)).result()
+                            share and str(share.path(name))).result()
         if err is not None: raise NotebookFailed(_failure(name, nb, err, executed), _where(err, executed), time.time() - t0)
         _promote(stage, out)
     except NotebookFailed: raise
     except Exception as e: raise NotebookFailed(_failure(name, nb, e, executed), _where(e, executed), time.time() - t0) from e
     finally: shutil.rmtree(stage, ignore_errors=True)
     manifest = dict(artefact=name, key=key, inputs=parts, cache_id=cid, status="ok", preset=preset, seeds=params.get("seeds"), device=device,
-                    threads=threads, threads_up_to=threads_up_to if threads_file else threads, wall_s=round(time.time() - t0, 2),
+                    threads=threads, threads_up_to=share.peak.get(name, threads) if share else threads, wall_s=round(time.time() - t0, 2),
                     environment=environment_info(device if device != "auto" else None),
                     finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     atomic_write_json(mf, manifest)
@@ -883,11 +882,14 @@ class ThreadShare:
     "Each running notebook's share of `total` threads, rewritten to `<folder>/<name>.threads` whenever one starts or finishes."
     def __init__(self, total:int, folder:Path):
         import threading
-        self.total, self.folder, self.running, self._lock = max(1, total), Path(folder), [], threading.Lock()
+        self.total, self.folder, self.running, self.peak = max(1, total), Path(folder), [], {}
+        self._lock = threading.Lock()
     def path(self, name:str) -> Path: return (self.folder/f"{name}.threads").resolve()
     def _write(self):
         k = len(self.running)  # the first `total % k` get one more: every thread is used, none twice
-        for j, n in enumerate(self.running): atomic_write(self.path(n), f"{max(1, self.total // k + (j < self.total % k))}\n")
+        for j, n in enumerate(self.running):
+            share = max(1, self.total // k + (j < self.total % k)); self.peak[n] = max(self.peak.get(n, 0), share)
+            atomic_write(self.path(n), f"{share}\n")
     def start(self, name:str):
         with self._lock: self.running.append(name); self._write()
     def finish(self, name:str):
@@ -927,7 +929,7 @@ def reproduce_notebooks(names=None,              # artefact names; None = every 
         with Progress(len(names), stream=stream, enabled=progress) as bar:
             def one(n):
                 try: m = run_artefact(n, preset=preset, out_dir=out_dir, data_dir=data_dir, device=device, seeds=seeds,
-                                      threads=per, dry_run=dry_run, force=force, nbs_dir=nbs_dir, threads_file=share.path(n), threads_up_to=total,
+                                      threads=per, dry_run=dry_run, force=force, nbs_dir=nbs_dir, share=share,
                                       on_start=lambda n, ex: (share.start(n), bar.start(n, ex)))
                 except NotebookFailed as e: m = dict(artefact=n, status="failed", error=str(e), cell=e.cell, wall_s=e.wall_s)
                 except Exception as e: m = dict(artefact=n, status="failed", error=f"{n}: {type(e).__name__}: {e}", cell="", wall_s=0.0)

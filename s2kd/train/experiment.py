@@ -12,9 +12,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from ..core import (atomic_torch_save, atomic_write, atomic_write_json, cache_dir, environment_info, file_lock, follow_thread_share,
-                       get_device,
-                       portable_paths, project_root, seed_everything)
+from ..core import (atomic_torch_save, atomic_write, atomic_write_json, cache_dir, environment_info, file_lock,
+                       follow_thread_share, get_device, portable_paths, project_root, seed_everything)
 from ..distill import Distiller, freeze, run_model
 from .cache import build_teacher_cache
 from .config import RunConfig
@@ -198,7 +197,7 @@ def run(cfg:RunConfig,        # the run
         *, data=None,         # an xr.Dataset to use instead of the embedded `cfg.dataset` (tests, own data)
         progress:bool=False,  # tqdm bars
         write:bool=True,      # write results/<name>/
-        wait:bool=True):      # False: raise `LockBusy` (before any work) when another process trains this run or its teacher
+        wait:bool=True):      # False: raise `LockBusy` when another process trains this run (checked first) or a teacher it needs
     "Train/load the teacher(s), distil the student with `cfg.method`, evaluate val/test; returns the result dict."
     t0 = time.time(); rank = init_distributed(cfg.device)[0]; device = local_device(cfg.device)
     follow_thread_share()  # under `s2kd reproduce --jobs N`: this notebook's current share of the cores
