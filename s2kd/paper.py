@@ -28,8 +28,8 @@ __all__ = ['PRESETS', 'PRESET_CONFIG', 'PRESET_SEEDS', 'ARTEFACT_CONFIG', 'NOISE
 PRESETS = ("smoke", "quick", "paper")
 PRESET_CONFIG = {  # RunConfig fields of each preset
     "smoke": dict(size="tiny", teacher_preset="smoke", student_preset="smoke", epochs=1, teacher_epochs=1, batch_size=16),
-    "quick": dict(size="quick", teacher_preset="quick", student_preset="quick", epochs=48, teacher_epochs=48, batch_size=16,
-                  lr_schedule="cosine"),  # students and teachers: one 48-epoch cosine schedule (see below)
+    "quick": dict(size="quick", teacher_preset="quick", student_preset="quick", epochs=96, teacher_epochs=96, batch_size=16,
+                  lr_schedule="cosine"),  # students and teachers: one 96-epoch cosine schedule (see below)
     "paper": dict(size="paper", teacher_preset="paper", student_preset="paper", epochs=100, teacher_epochs=0, batch_size=16,
                   lr=1e-3, lr_patience=5, lr_factor=0.1, patience=10),  # S²-KD §Implementation details
 }
