@@ -12,10 +12,11 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['LAYOUT', 'ENV_THREADS_FILE', 'ENV_CACHE', 'STACK', 'DataError', 'UnknownNameError', 'check_tensor', 'seed_everything',
-           'get_device', 'num_threads', 'follow_thread_share', 'cache_dir', 'sweep_temps', 'temp_path', 'LockBusy',
-           'file_lock', 'defer_busy', 'atomic_path', 'atomic_write', 'atomic_write_json', 'atomic_torch_save',
-           'package_versions', 'git_commit', 'environment_info', 'project_root', 'portable_paths']
+__all__ = ['LAYOUT', 'ENV_THREADS_FILE', 'ENV_THREADS_WORKERS', 'ENV_CACHE', 'STACK', 'DataError', 'UnknownNameError',
+           'check_tensor', 'seed_everything', 'get_device', 'num_threads', 'follow_thread_share', 'share_among',
+           'cache_dir', 'sweep_temps', 'temp_path', 'LockBusy', 'file_lock', 'defer_busy', 'atomic_path',
+           'atomic_write', 'atomic_write_json', 'atomic_torch_save', 'package_versions', 'git_commit',
+           'environment_info', 'project_root', 'portable_paths']
 
 # %% ../nbs/00_core.ipynb #4dcd11ab
 LAYOUT = ("B", "T", "C", "H", "W")  # the one tensor layout of s2kd
@@ -77,8 +78,15 @@ def follow_thread_share() -> int|None:
     try: n = int(Path(p).read_text().strip()) if p else 0
     except (OSError, ValueError): return None  # absent or half-written: keep the current count, try again at the next run
     if n < 1: return None
+    n = max(1, n // max(1, int(os.environ.get(ENV_THREADS_WORKERS) or 1)))  # this process's part of the share
     if torch.get_num_threads() != n: torch.set_num_threads(n)
     return n
+
+ENV_THREADS_WORKERS = "S2KD_THREADS_WORKERS"  # how many worker processes divide that share (set in each worker)
+
+def share_among(workers:int):  # worker processes of one notebook: a process pool's initializer
+    "Mark this process as one of `workers` that divide the share named by `$S2KD_THREADS_FILE`."
+    os.environ[ENV_THREADS_WORKERS] = str(int(workers))
 
 # %% ../nbs/00_core.ipynb #7992e64d
 ENV_CACHE = "S2KD_CACHE"

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .core import ENV_THREADS_FILE, atomic_path, atomic_write, atomic_write_json, cache_dir, defer_busy
+from .core import ENV_THREADS_FILE, atomic_path, atomic_write, atomic_write_json, cache_dir, defer_busy, share_among
 
 # %% auto #0
 __all__ = ['PRESETS', 'PRESET_CONFIG', 'PRESET_SEEDS', 'ARTEFACT_CONFIG', 'NOISE_K', 'NOISE_RULE', 'DATASETS_DIFFER',
@@ -543,7 +543,8 @@ def map_jobs(fn, calls:list, *, jobs:int=1) -> list:  # calls: one dict of keywo
     if jobs <= 1 or len(calls) <= 1: return [fn(**kw) for kw in calls]
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
-    with ProcessPoolExecutor(min(jobs, len(calls)), mp_context=multiprocessing.get_context("spawn")) as px:
+    n = min(jobs, len(calls))  # the workers divide this process's thread share (`share_among`), never multiply it
+    with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn"), initializer=share_among, initargs=(n,)) as px:
         return [f.result() for f in [px.submit(fn, **kw) for kw in calls]]
 
 # %% ../nbs/60_paper.ipynb #c49790b1
