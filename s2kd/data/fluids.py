@@ -327,7 +327,7 @@ class ConvectionConfig:
 
 CONVECTION_SIZES = {"tiny": dict(ny=16, nx=40, aspect=2.5, factor=1, rayleigh=2e4, members=3, split=(1, 1, 1), spinup=10.0,
                                  n_frames=12, t_in=4, t_out=4),
-                    "quick": dict(ny=32, nx=80, aspect=2.5, factor=1, rayleigh=1e5, members=24, split=(16, 4, 4), spinup=2.0, n_frames=40),
+                    "quick": dict(ny=32, nx=80, aspect=2.5, factor=1, rayleigh=1e5, members=48, split=(32, 8, 8), spinup=2.0, n_frames=40),
                     "paper": dict()}
 
 _UNITS = dict(u=("free-fall velocity", "horizontal velocity"), v=("free-fall velocity", "vertical velocity (up)"),
