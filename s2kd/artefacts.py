@@ -232,23 +232,30 @@ def seed_bars(df:pd.DataFrame,       # long rows: group, label, seed, value (NaN
               ylabel:str, title:str="",
               ncols:int=4,            # panels per row
               lines:dict|None=None):  # group -> {name: value}: horizontal reference lines (teachers, references)
-    "A figure with one bar panel per group: mean over seeds, seed std as error bar, seeds as dots; skipped rows marked."
+    "One panel per group: the mean over seeds (diamond), seed std as error bar, seeds as dots, on an axis that spans the data."
     import matplotlib.pyplot as plt
     groups = list(dict.fromkeys(df.group)); nc = min(ncols, len(groups)); nr = -(-len(groups) // nc)
     fig, axes = plt.subplots(nr, nc, figsize=(3.6 * nc, 3.4 * nr), squeeze=False)
     for ax in axes.flat[len(groups):]: ax.set_visible(False)
     for ax, g in zip(axes.flat, groups):
-        for j, (name, v) in enumerate((lines or {}).get(g, {}).items()):
-            ax.axhline(v, color=f"C{j}", ls=(0, (1, 1)) if j % 2 else "--", lw=1, label=f"{name} {v:.3g}")
-        if (lines or {}).get(g): ax.legend(fontsize=6, loc="best", framealpha=0.6)
         d = df[df.group == g]; labels = list(dict.fromkeys(d.label))
+        vals = d.value.astype(float).dropna()
+        lo, hi = (vals.min(), vals.max()) if len(vals) else (0., 1.)
+        pad = .12 * (hi - lo) if hi > lo else .05 * abs(hi) or 1.
+        lo, hi = lo - pad, hi + pad
+        for j, (name, v) in enumerate((lines or {}).get(g, {}).items()):  # a line off the axis is named in the legend
+            where = " (above the axis)" if v > hi else " (below the axis)" if v < lo else ""
+            ax.axhline(v, color=f"C{j}", ls=(0, (1, 1)) if j % 2 else "--", lw=1, label=f"{name} {v:.3g}{where}")
         for k, lab in enumerate(labels):
             v = d[d.label == lab].value.astype(float).dropna()
-            if not len(v): ax.text(k, 0, "skipped", rotation=90, ha="center", va="bottom", fontsize=7, color="0.4"); continue
-            ax.bar(k, v.mean(), color=f"C{k}", yerr=v.std(ddof=1) if len(v) > 1 else None, capsize=3)
-            ax.scatter(np.full(len(v), k), v, color="k", s=8, zorder=3)
+            if not len(v):
+                ax.text(k, .03, "skipped", rotation=90, ha="center", va="bottom", fontsize=7, color="0.4",
+                        transform=ax.get_xaxis_transform()); continue
+            ax.errorbar(k, v.mean(), yerr=v.std(ddof=1) if len(v) > 1 else None, fmt="D", color=f"C{k}", ms=6, capsize=3)
+            ax.scatter(np.full(len(v), k) + .12, v, color="k", s=8, zorder=3)
+        if (lines or {}).get(g): ax.legend(fontsize=6, loc="best", framealpha=0.6)
         ax.set_xticks(range(len(labels)), labels, rotation=30, fontsize=8); ax.set_title(g, fontsize=9)
-        ax.set_ylim(0, None); ax.set_ylabel(ylabel, fontsize=8)
+        ax.set_xlim(-.5, len(labels) - .5); ax.set_ylim(lo, hi); ax.set_ylabel(ylabel, fontsize=8)
     if title: fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig

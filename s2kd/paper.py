@@ -533,7 +533,7 @@ def skill_runs(dataset:str, teacher:str,   # dataset and its paper teacher
     for r in s2kd_table_runs(dataset, teacher, preset=preset, seeds=seeds, students=students, methods=("baseline",),
                              device=device, overrides=overrides, log=lambda s: log(f"{dataset}: {s}")):
         s, seed = r["config"]["student"], r["config"]["seed"]
-        runs.append(dict(model=s, seed=seed, metrics=r["metrics"]["student"], trained=not r["reused"]))
+        runs.append(dict(model=s, seed=seed, metrics=r["metrics"]["student"], trained=not r["reused"] and r["fit"].get("epochs_this_call", 0) > 0))  # a re-evaluation is not a training
         if seed == seeds[0]: cks[s] = r["checkpoints"]
     runs += [dict(model=k, seed=0, metrics=v) for k, v in r["metrics"].items() if k.startswith("ref:")]
     return dict(dataset=dataset, runs=runs, checkpoints=cks, wall_s=time.time() - t0)

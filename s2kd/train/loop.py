@@ -128,7 +128,7 @@ def fit(m:nn.Module,            # m(batch) -> (loss, parts); m.predict(batch) ->
         _check_same_run(ck.get("config"), config, out)
         load_trainable_state(m, ck["model"]); opt.load_state_dict(ck["optim"]); sched.load_state_dict(ck["sched"])
         scaler.load_state_dict(ck["scaler"]); st = ck["state"]; set_rng_state(ck["rng"])
-    wall0 = st.get("wall_s", 0.0)  # seconds spent by earlier processes of this run (resume)
+    wall0, first = st.get("wall_s", 0.0), st["epoch"] + 1  # seconds spent by earlier processes of this run (resume); first epoch here
     if out is not None and main and config is not None: atomic_write_json(out/"config.json", config)
     for epoch in range(st["epoch"] + 1, epochs):
         if st["stopped"]: break
@@ -164,7 +164,8 @@ def fit(m:nn.Module,            # m(batch) -> (loss, parts); m.predict(batch) ->
         if callback is not None: callback(epoch, rec)
     load_trainable_state(m, best)
     return dict(history=st["history"], best_epoch=st["best_epoch"], best_val_mse=st["best_val"],
-                epochs_run=st["epoch"] + 1, stopped_early=st["stopped"], wall_s=wall0 + time.time() - t0, world_size=n_proc)
+                epochs_run=st["epoch"] + 1, epochs_this_call=st["epoch"] + 1 - first,  # 0: a finished run, only loaded
+                stopped_early=st["stopped"], wall_s=wall0 + time.time() - t0, world_size=n_proc)
 
 RESUME_FREE = ("epochs", "results_dir", "device", "num_workers", "progress")  # config keys a resume may change: more epochs, outputs only
 
