@@ -759,7 +759,13 @@ def _execute(nb:str, executed:str, params:dict, cwd:str, kernel:str, threads_fil
     import papermill as pm
     from types import SimpleNamespace
     if threads_file: os.environ[ENV_THREADS_FILE] = threads_file  # the kernel inherits it: its runs follow their share of the cores
-    try: pm.execute_notebook(nb, executed, parameters=params, cwd=cwd, kernel_name=kernel, progress_bar=False, log_output=False)
+    kw = {}
+    if os.name == "posix":  # kernels on unix sockets: jupyter_client picks free TCP ports and the kernel binds them later, so two
+        from jupyter_client.manager import AsyncKernelManager  # kernels started at once (--jobs 2) could take the same port
+        class IPCKernelManager(AsyncKernelManager):
+            def __init__(self, **k): super().__init__(**(dict(transport="ipc") | k))
+        kw["kernel_manager_class"] = IPCKernelManager
+    try: pm.execute_notebook(nb, executed, parameters=params, cwd=cwd, kernel_name=kernel, progress_bar=False, log_output=False, **kw)
     except Exception as e:
         keep = {k: getattr(e, k) for k in ("cell_index", "exec_count", "source", "ename", "evalue") if hasattr(e, k)}
         return SimpleNamespace(**({"ename": type(e).__name__, "evalue": str(e)} | keep))
