@@ -17,9 +17,10 @@ from scipy.signal import lfilter
 from ..core import DataError, get_device
 
 # %% auto #0
-__all__ = ['STEPS_PER_DAY', 'ZONES', 'KINDS', 'TRAFFIC_SIZES', 'TrafficConfig', 'traffic_config', 'city_layout',
-           'traffic_profiles', 'traffic_calendar', 'rain_factor', 'describe_place', 'sample_incidents',
-           'incident_envelope', 'incident_multiplier', 'simulate_traffic', 'make_traffic']
+__all__ = ['STEPS_PER_DAY', 'ZONES', 'KINDS', 'TRAFFIC_SIZES', 'RAIN_SPELL', 'AR_COEF', 'AR_LATTICE', 'FLOORS', 'TrafficConfig',
+           'traffic_config', 'city_layout', 'traffic_profiles', 'traffic_calendar', 'rain_factor', 'describe_place',
+           'sample_incidents', 'incident_envelope', 'incident_multiplier', 'simulate_traffic', 'make_traffic',
+           'traffic_hidden', 'traffic_rate', 'traffic_floors']
 
 # %% ../../nbs/05_data.traffic.ipynb #7d250bdd
 STEPS_PER_DAY = 48  # 30-minute steps
@@ -131,6 +132,8 @@ def traffic_profiles(hours,         # hour of day in [0, 24), array
     return (np.stack([np.stack(p, -1) for p in zip(*P)], 1) * night[:, None, None]).astype(np.float32)  # (T, 2, K)
 
 # %% ../../nbs/05_data.traffic.ipynb #7f6a5f45
+RAIN_SPELL = (4, 25)  # a rain spell lasts 4 to 24 steps (2–12 h), uniformly
+
 def traffic_calendar(cfg:TrafficConfig):  # days, start, seed and rates are used
     "Per-step `time`, `is_holiday`, `workday`, `friday` flags and `rain` (mm/h) for the configured period."
     rng = _streams(cfg.seed)[1]
@@ -144,7 +147,7 @@ def traffic_calendar(cfg:TrafficConfig):  # days, start, seed and rates are used
     if cfg.days >= 7 and not wet.any(): wet[rng.integers(cfg.days)] = True
     rain = np.zeros((cfg.days, STEPS_PER_DAY), np.float32)
     for d in np.flatnonzero(wet):
-        s0, n = rng.integers(0, STEPS_PER_DAY), rng.integers(4, 25)
+        s0, n = rng.integers(0, STEPS_PER_DAY), rng.integers(*RAIN_SPELL)
         rain.reshape(-1)[d * STEPS_PER_DAY + s0: d * STEPS_PER_DAY + s0 + n] = rng.lognormal(np.log(2.5), .5)
     time = pd.date_range(cfg.start, periods=cfg.days * STEPS_PER_DAY, freq="30min")
     rep = lambda a: np.repeat(a, STEPS_PER_DAY)
@@ -219,14 +222,20 @@ def incident_multiplier(e:dict, s, grid:tuple):  # incident, step offsets (array
     return (1 + env * (m * core + ring)).astype(np.float32)
 
 # %% ../../nbs/05_data.traffic.ipynb #a25da3f3
+AR_COEF, AR_LATTICE = 0.9, 6  # the smooth field: AR(1) coefficient per step; lattice size before bicubic upsampling
+
+def _ar_lattice(rng, T:int):  # the noise stream (`_streams(seed)[3]`), steps
+    "The smooth field's lattice `(T, 1, AR_LATTICE, AR_LATTICE)`: AR(1) in time with unit stationary variance."
+    lo = rng.standard_normal((T, 1, AR_LATTICE, AR_LATTICE)).astype(np.float32)
+    return lfilter([math.sqrt(1 - AR_COEF**2)], [1, -AR_COEF], lo, axis=0).astype(np.float32)
+
 def simulate_traffic(cfg:TrafficConfig, device="auto"):  # config; torch device for the arithmetic
     "Flows `(T, 2, H, W)` float32 (vehicles per 30 min) with the calendar, incidents and layout."
     dev, (H, W) = get_device(device), cfg.grid
     Z, marks = city_layout(cfg); cal = traffic_calendar(cfg); events = sample_incidents(cfg, cal, Z, marks)
     T, rng = cfg.days * STEPS_PER_DAY, _streams(cfg.seed)[3]
     scale = cfg.peak_per_cell_32 * 1024 / (H * W)
-    lo = rng.standard_normal((T, 1, 6, 6)).astype(np.float32)  # smooth AR(1) field on a 6x6 lattice
-    lo = lfilter([math.sqrt(1 - .9**2)], [1, -.9], lo, axis=0).astype(np.float32)
+    lo = _ar_lattice(rng, T)  # drawn first: the count noise continues the same stream
     Zt = torch.from_numpy(Z).to(dev).reshape(len(ZONES), -1)
     hours = np.arange(STEPS_PER_DAY) / 2
     out = np.empty((T, 2, H, W), np.float32)
@@ -280,3 +289,73 @@ def make_traffic(*, size:str="tiny",  # "tiny" (1 week 16x16) | "quick" (4 weeks
                   is_holiday=("time", cal["is_holiday"].astype(np.int8), dict(long_name="1 on public holidays")),
                   rain=("time", cal["rain"].astype(np.float32), dict(units="mm/h", long_name="rain intensity")))
     return xr.Dataset(dict(inflow=var(0, "inflow"), outflow=var(1, "outflow")), coords=coords, attrs=attrs)
+
+# %% ../../nbs/05_data.traffic.ipynb #aea99654
+FLOORS = {"rate": "the expected count λ at every lead: only the count noise is left",
+          "future": "the future rain and incidents; the smooth field from its value at the forecast time",
+          "inputs": "what a model's inputs carry: calendar and rain at every lead, incidents begun, the field at the forecast time",
+          "profile": "the calendar and rain at every lead alone: layout × daily profile × rain factor",
+          "causal": "nothing after the forecast time: as `inputs`, but rain from the spell under way"}
+
+def traffic_hidden(cfg:TrafficConfig):
+    "The generator's hidden state: layout `Z`, `calendar`, `events` and the smooth field `xi` `(T, H, W)` (before `smooth_noise`)."
+    Z, marks = city_layout(cfg); cal = traffic_calendar(cfg); events = sample_incidents(cfg, cal, Z, marks)
+    lo = _ar_lattice(_streams(cfg.seed)[3], cfg.days * STEPS_PER_DAY)
+    xi = F.interpolate(torch.from_numpy(lo), size=cfg.grid, mode="bicubic", align_corners=False)[:, 0].numpy()
+    return dict(Z=Z, calendar=cal, events=events, xi=xi)
+
+def traffic_rate(cfg:TrafficConfig, hidden:dict, t:int,  # config, `traffic_hidden`, step
+                 rain:float, events:list, xi):  # rain (mm/h) at t, the incidents in play, smooth field (H, W) at t
+    "Expected count λ `(2, H, W)` at step `t` for the given rain, incidents and field: `simulate_traffic` without count noise."
+    (H, W), Z, cal, i0 = cfg.grid, hidden["Z"], hidden["calendar"], t - t % STEPS_PER_DAY
+    P = traffic_profiles(np.array([t % STEPS_PER_DAY / 2]), bool(cal["workday"][i0]), bool(cal["friday"][i0]))[0]  # (2, K)
+    rf = float(rain_factor(rain)); P = P * rf; P[:, 2] *= float(rain_factor(rain, .6)) / rf
+    lam = (P @ Z.reshape(len(ZONES), -1)).reshape(2, H, W) * (cfg.peak_per_cell_32 * 1024 / (H * W)) * np.exp(cfg.smooth_noise * xi)
+    for e in events:  # an incident's multiplier is exactly 1 outside [start - 2, start + duration + 2)
+        if e["time_index"] - 3 <= t < e["time_index"] + e["duration"] + 3:
+            lam = lam * incident_multiplier(e, np.array([t - e["time_index"]]), (H, W))[0]
+    return lam
+
+def _spell_goes_on(rain, s:int, k:int):  # rain per step, forecast time, lead
+    "Chance that the rain spell under way at step `s` still runs `k` steps later (spell lengths uniform on `RAIN_SPELL`)."
+    if rain[s] <= 0: return 0.0
+    m = 1
+    while s - m >= 0 and rain[s - m] > 0: m += 1  # steps it has run so far
+    n = np.arange(*RAIN_SPELL); alive = n[n >= m]
+    return float((alive >= m + k).mean()) if len(alive) else 0.0
+
+def _floor_forecast(cfg, h, kind:str, s:int, k:int):  # forecast time s (last input step), lead k >= 1
+    rain, evs, t = h["calendar"]["rain"], h["events"], s + k
+    if kind == "rate": return traffic_rate(cfg, h, t, rain[t], evs, h["xi"][t])
+    xi = AR_COEF ** k * h["xi"][s]  # the field's conditional median given its value at s
+    if kind == "future": return traffic_rate(cfg, h, t, rain[t], evs, xi)
+    if kind == "profile": return traffic_rate(cfg, h, t, rain[t], [], 0 * xi)
+    seen = [e for e in evs if e["time_index"] <= s]  # incidents begun by the forecast time
+    if kind == "inputs": return traffic_rate(cfg, h, t, rain[t], seen, xi)
+    p = _spell_goes_on(rain, s, k)
+    dry = traffic_rate(cfg, h, t, 0.0, seen, xi)
+    return dry if p == 0 else p * traffic_rate(cfg, h, t, rain[s], seen, xi) + (1 - p) * dry
+
+def traffic_floors(split,                  # a `WindowDataset` of `make_traffic` data, e.g. `load_windows(ds).test`
+                   kinds=tuple(FLOORS)):   # forecasters, keys of `FLOORS`
+    "MSE (vehicles², every window, lead, channel and cell of `split`, as `evaluate_split` counts) of forecasts that know the generator."
+    ds, name = split.ds, split.name
+    if ds.attrs.get("domain") != "traffic" or "generator" not in ds.attrs:
+        raise DataError(f"{name}: no `generator` attribute of make_traffic: the floors need the generator's hidden state")
+    if bad := [k for k in kinds if k not in FLOORS]: raise ValueError(f"traffic_floors: unknown kinds {bad}; choose from {list(FLOORS)}")
+    g = json.loads(ds.attrs["generator"]); g.pop("size", None); cfg = TrafficConfig(**g)
+    t = ((ds.time.values - np.datetime64(cfg.start)) // np.timedelta64(30, "m")).astype(int)  # the split's steps in the run
+    y = np.stack([ds[v].values[0] for v in ("inflow", "outflow")], 1).astype(np.float64)   # (T_split, 2, H, W)
+    flows, _ = simulate_traffic(cfg, "cpu")
+    off = np.abs(y - flows[t]) > 0.5  # a rounded count that moved by float rounding differs by 1 at a rare cell
+    if off.mean() > 1e-3:
+        raise DataError(f"{name}: {off.mean():.2%} of its counts differ from make_traffic's for its `generator` attribute "
+                        f"(seed {cfg.seed}, {cfg.days} days, grid {cfg.grid}): the floors describe that generator's data only")
+    h, se = traffic_hidden(cfg), {k: np.zeros(split.t_out) for k in kinds}
+    for m, t0 in split.windows:
+        s = int(t[t0 + split.t_in - 1])
+        for k in range(1, split.t_out + 1):
+            truth = y[t0 + split.t_in + k - 1]
+            for kind in kinds: se[kind][k - 1] += ((truth - _floor_forecast(cfg, h, kind, s, k)) ** 2).mean()
+    n = len(split.windows)
+    return {k: dict(mse=float(v.sum() / (n * split.t_out)), per_lead=(v / n).tolist(), knows=FLOORS[k]) for k, v in se.items()}
