@@ -15,9 +15,9 @@ from torch.utils.data import Dataset
 from .core import DataError
 
 # %% auto #0
-__all__ = ['CALENDARS', 'REFERENCES', 'ERROR_METRICS', 'calendar_kind', 'n_phases', 'calendar_phase', 'exogenous',
-           'exogenous_features', 'calendar_features', 'Calendared', 'Persistence', 'Climatology', 'DampedPersistence',
-           'fit_references', 'best_reference', 'add_skill']
+__all__ = ['CALENDARS', 'PHASES_VERSION', 'REFERENCES', 'ERROR_METRICS', 'calendar_kind', 'n_phases', 'calendar_phase',
+           'exogenous', 'exogenous_features', 'calendar_features', 'Calendared', 'Persistence', 'Climatology',
+           'DampedPersistence', 'fit_references', 'best_reference', 'add_skill']
 
 # %% ../nbs/52_references.ipynb #6cca3182
 CALENDARS = ("month", "week", "none")
@@ -31,19 +31,28 @@ def calendar_kind(times) -> str:  # the dataset's `time` values
 
 def _step_s(t): return int(np.median(np.diff(t).astype("timedelta64[s]").astype(np.int64)))
 
+PHASES_VERSION = {"week": 2}  # calendars whose phases changed since data keys were first written (week: 2, day types)
+
 def n_phases(times, kind:str) -> int:
-    "Number of calendar phases of `kind` for `times`: 12 months, the slots of a week, or 1."
+    "Number of calendar phases of `kind` for `times`: 12 months; 7 days (daily data) or a day's slots twice (sub-daily); 1."
     if kind == "month": return 12
-    if kind == "week": return max(1, 7 * 86400 // _step_s(np.asarray(times)))
+    if kind == "week":
+        step = _step_s(np.asarray(times))
+        return 7 if step >= 86400 else 2 * max(1, 86400 // step)
     return 1
 
-def calendar_phase(times, kind:str):  # kind: one of CALENDARS
-    "The calendar phase of each time: month of year (0–11), slot of the week (0 = Monday 00:00), or 0."
+def calendar_phase(times, kind:str,  # kind: one of CALENDARS
+                   holiday=None):    # (T,) flags of days off besides weekends (`is_holiday`), or None
+    "Calendar phase of each time: month (0–11); slot of the day, + a day's slots on days off (sub-daily); weekday (daily); or 0."
     t = pd.DatetimeIndex(np.asarray(times)) if kind != "none" else None
     if kind == "month": return (t.month.values - 1).astype(np.int64)
     if kind == "week":
-        sec = t.day_of_week.values * 86400 + t.hour.values * 3600 + t.minute.values * 60 + t.second.values
-        return (sec // _step_s(np.asarray(times))).astype(np.int64)
+        step = _step_s(np.asarray(times))
+        if step >= 86400: return t.day_of_week.values.astype(np.int64)  # daily data: 0 = Monday
+        per_day, sec = max(1, 86400 // step), t.hour.values * 3600 + t.minute.values * 60 + t.second.values
+        off = t.day_of_week.values >= 5
+        if holiday is not None: off = off | (np.asarray(holiday) > 0)
+        return (sec // step + per_day * off).astype(np.int64)
     if kind == "none": return np.zeros(len(times), np.int64)
     raise DataError(f"calendar kind {kind!r}: expected one of {CALENDARS}")
 
@@ -85,7 +94,8 @@ class Calendared(Dataset):
         self.base = windows_ds; times = windows_ds.ds.time.values
         self.kind = kind or calendar_kind(times)
         if self.kind not in CALENDARS: raise DataError(f"Calendared: kind {self.kind!r}: expected one of {CALENDARS}")
-        self.phases = torch.from_numpy(calendar_phase(times, self.kind))            # (T,)
+        hol = windows_ds.ds["is_holiday"].values if "is_holiday" in windows_ds.ds.coords and windows_ds.ds["is_holiday"].dims == ("time",) else None
+        self.phases = torch.from_numpy(calendar_phase(times, self.kind, hol))       # (T,)
         self.exogenous = exogenous(windows_ds.ds)                                   # external factors' names
         self.features = torch.from_numpy(calendar_features(times, self.kind, exogenous_features(windows_ds.ds, self.exogenous)))  # (T, K)
         self.n_phases = n_phases(times, self.kind)

@@ -82,7 +82,7 @@ class RunConfig:
     results_dir: str = "results"     # results/<name>/ holds metrics, config, checkpoints
     # forecasting skill (s2kd.references; Forecaster in s2kd.models.registry)
     residual: str = "auto"           # auto (climatology if the data has a calendar, else last) | last | climatology | none
-    calendar: bool = True            # give models the data's calendar features (month of year, slot of the week), if any
+    calendar: bool = True            # give models the data's calendar features (month of year; time of day and week), if any
     lr_schedule: str = "plateau"     # plateau (ReduceLROnPlateau on val MSE) | cosine (decay to 0 at `epochs`)
     warmup_epochs: int = 0           # linear learning-rate warm-up epochs
     max_steps: int = 0               # stop after this many optimiser steps, validation and evaluation on one batch (a dry run); 0 -> no limit

@@ -64,9 +64,11 @@ def data_fingerprint(ds):
     return h.hexdigest()[:10]
 
 def data_key(cfg:RunConfig, w, narratives:str|None=None):
-    "What a teacher's outputs depend on, as a string: dataset, size, seed, values, windows, narratives."
+    "What a teacher's outputs depend on, as a string: dataset, size, seed, values, windows, calendar phases, narratives."
+    from s2kd.references import PHASES_VERSION
+    kind = getattr(w.train, "kind", None); v = PHASES_VERSION.get(kind, 1)  # calendars never changed (v1) add no tag
     return (f"{cfg.dataset}-{cfg.size}-seed{cfg.data_seed}-{data_fingerprint(w.ds)}-{w.train.t_in}to{w.train.t_out}"
-            f"-stride{cfg.stride}-text:{narratives}")
+            f"-stride{cfg.stride}{f'-phases:{kind}v{v}' if v > 1 else ''}-text:{narratives}")
 
 # %% ../../nbs/43_train.experiment.ipynb #815a4ab1
 @torch.no_grad()
