@@ -232,7 +232,7 @@ def seed_bars(df:pd.DataFrame,       # long rows: group, label, seed, value (NaN
               ylabel:str, title:str="",
               ncols:int=4,            # panels per row
               lines:dict|None=None):  # group -> {name: value}: horizontal reference lines (teachers, references)
-    "One panel per group: the mean over seeds (diamond), seed std as error bar, seeds as dots, on an axis that spans the data."
+    "One panel per group: the mean over seeds (diamond), seed std as error bar, seeds as dots, on an axis that spans dots and bars."
     import matplotlib.pyplot as plt
     groups = list(dict.fromkeys(df.group)); nc = min(ncols, len(groups)); nr = -(-len(groups) // nc)
     fig, axes = plt.subplots(nr, nc, figsize=(3.6 * nc, 3.4 * nr), squeeze=False)
@@ -240,6 +240,8 @@ def seed_bars(df:pd.DataFrame,       # long rows: group, label, seed, value (NaN
     for ax, g in zip(axes.flat, groups):
         d = df[df.group == g]; labels = list(dict.fromkeys(d.label))
         vals = d.value.astype(float).dropna()
+        sd = d.groupby("label").value.agg(["mean", "std"]).astype(float).dropna()  # labels with 2+ seeds: their error bars
+        vals = pd.concat([vals, sd["mean"] - sd["std"], sd["mean"] + sd["std"]])
         lo, hi = (vals.min(), vals.max()) if len(vals) else (0., 1.)
         pad = .12 * (hi - lo) if hi > lo else .05 * abs(hi) or 1.
         lo, hi = lo - pad, hi + pad

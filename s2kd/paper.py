@@ -451,6 +451,10 @@ def _stored(cfg, dkeys:dict):
     if r["data"]["key"] != dkeys[k]: return None
     return r | dict(checkpoints=str(ck), reused=True)
 
+def _how(r:dict) -> str:  # a `_train_run` result
+    "'trained' when the run took optimiser steps in this call, else 're-evaluated' (a finished run a new package scored again)."
+    return "trained" if r["fit"].get("epochs_this_call", 0) > 0 else "re-evaluated"
+
 def _train_run(cfg:dict, threads:int=0, wait:bool=True) -> dict:  # cfg: a RunConfig as a dict; wait: see `run`
     "Train (or resume) one run in this process and record which package evaluated it; its `run()` result."
     import torch
@@ -481,13 +485,15 @@ def s2kd_table_runs(dataset:str, teacher:str,  # dataset (embedded name or .nc/.
         if r is not None: say(i, r, "reused")
     if jobs > 1:
         for i, r in zip(todo, map_jobs(_train_run, [dict(cfg=plan[i][3].to_dict(), threads=threads) for i in todo], jobs=jobs)):
-            out[i] = r; say(i, r, f"trained, {jobs} at a time")
+            out[i] = r; say(i, r, f"{_how(r)}, {jobs} at a time")
     else:  # a run another process is training (another notebook) is put off until the rest are done
         def one(i, wait):
-            t1 = time.time(); r = _train_run(plan[i][3].to_dict(), threads, wait); say(i, r, f"trained, {time.time() - t1:.1f} s")
+            t1 = time.time(); r = _train_run(plan[i][3].to_dict(), threads, wait); say(i, r, f"{_how(r)}, {time.time() - t1:.1f} s")
             return r
         for i, r in zip(todo, defer_busy(todo, one, log=log)): out[i] = r
-    if log and todo: log(f"{len(todo)} of {len(plan)} runs trained in {time.time() - t0:.0f} s")
+    if log and todo:
+        k = sum(out[i]["fit"].get("epochs_this_call", 0) > 0 for i in todo)
+        log(f"{k} of {len(plan)} runs trained, {len(todo) - k} re-evaluated, in {time.time() - t0:.0f} s")
     return [r | dict(row=label) for (_, label, _, _), r in zip(plan, out)]
 
 def as_rows(results:list) -> list:  # s2kd_table_runs results
