@@ -18,11 +18,11 @@ __all__ = ['PRESETS', 'PRESET_CONFIG', 'PRESET_SEEDS', 'ARTEFACT_CONFIG', 'NOISE
            'ARTEFACTS', 'AFTER', 'THREAD_VARS', 'preset_config', 'preset_seeds', 'artefact_paths', 'save_figure',
            'to_markdown', 'save_table', 'paper_numbers', 'seed_rows', 'paired_differences', 'within_noise',
            'summary_table', 'add_paper_columns', 'verdict', 'relative_paths', 'run_models', 'error_spectrum',
-           'shared_run_name', 'multimodal_start', 's2kd_config', 's2kd_table_runs', 'as_rows', 'paper_teacher',
-           'skill_runs', 'map_jobs', 'model_costs', 's2kd_table', 'plot_methods', 'run_records', 'data_file',
-           'find_notebook', 'check_artefacts', 'notebook_params', 'package_hash', 'data_fingerprint', 'artefact_key',
-           'NotebookFailed', 'cache_id', 'run_artefact', 'Progress', 'summary', 'ThreadShare', 'reproduce_notebooks',
-           'verdict_block', 'write_gallery']
+           'shared_run_name', 'multimodal_start', 's2kd_config', 's2kd_table_runs', 'as_rows', 'teacher_walls',
+           'paper_teacher', 'skill_runs', 'map_jobs', 'model_costs', 's2kd_table', 'plot_methods', 'run_records',
+           'data_file', 'find_notebook', 'check_artefacts', 'notebook_params', 'package_hash', 'data_fingerprint',
+           'artefact_key', 'NotebookFailed', 'cache_id', 'run_artefact', 'Progress', 'summary', 'ThreadShare',
+           'reproduce_notebooks', 'verdict_block', 'training_cost', 'write_gallery']
 
 # %% ../nbs/60_paper.ipynb #63f37005
 PRESETS = ("smoke", "quick", "paper")
@@ -501,6 +501,14 @@ def as_rows(results:list) -> list:  # s2kd_table_runs results
     return [r | dict(config=r["config"] | dict(method=r.get("row", r["config"]["method"]))) for r in results]
 
 # %% ../nbs/60_paper.ipynb #1841fe82
+def teacher_walls(tinfo:list) -> dict:  # `get_teacher` infos (a run result's `teachers`)
+    "`{checkpoint file: seconds its training took}` of these teachers and the vision teachers they started from (None: not recorded)."
+    out = {}
+    for i in tinfo:
+        out[Path(i["checkpoint"]).name] = i.get("train_wall_s")
+        if (b := i.get("init")) and b.get("checkpoint"): out[b["checkpoint"]] = b.get("train_wall_s")
+    return out
+
 def paper_teacher(dataset:str, teacher:str,  # dataset and its paper teacher
                   *, multimodal:bool=False,  # the S²-KD teacher built on `teacher` (reads the narratives) instead of `teacher`
                   preset:str="quick", device:str="auto", teacher_seed:int|None=None, overrides:dict|None=None):
@@ -532,14 +540,16 @@ def skill_runs(dataset:str, teacher:str,   # dataset and its paper teacher
             kw = dict(data_range=data_range(w), batch_size=16, device="cpu",
                       lat=torch.tensor(w.ds["lat"].values) if "lat" in w.ds.dims else None)
             m = {s: evaluate_split(t.cpu(), getattr(w, s), w.normalizer, **kw) for s in ("val", "test")}
-            runs.append(dict(model=f"teacher:{name}", seed=t_seed + k, metrics=m, trained=bool(info["trained"])))
+            runs.append(dict(model=f"teacher:{name}", seed=t_seed + k, metrics=m, trained=bool(info["trained"]),
+                             teacher_train_wall_s=teacher_walls([info])))
             log(f"{dataset}: teacher {name} (seed {t_seed + k}) test MSE {m['test']['mse']:.4g} "
                 f"({'trained' if info['trained'] else 'stored'}, {time.time() - t0:.0f} s)")
     seeds = list(seeds or preset_seeds(preset))
     for r in s2kd_table_runs(dataset, teacher, preset=preset, seeds=seeds, students=students, methods=("baseline",),
                              device=device, overrides=overrides, log=lambda s: log(f"{dataset}: {s}")):
         s, seed = r["config"]["student"], r["config"]["seed"]
-        runs.append(dict(model=s, seed=seed, metrics=r["metrics"]["student"], trained=not r["reused"] and r["fit"].get("epochs_this_call", 0) > 0))  # a re-evaluation is not a training
+        runs.append(dict(model=s, seed=seed, metrics=r["metrics"]["student"], name=r["name"], train_wall_s=r["fit"]["wall_s"],
+                         trained=not r["reused"] and r["fit"].get("epochs_this_call", 0) > 0))  # a re-evaluation is not a training
         if seed == seeds[0]: cks[s] = r["checkpoints"]
     runs += [dict(model=k, seed=0, metrics=v) for k, v in r["metrics"].items() if k.startswith("ref:")]
     return dict(dataset=dataset, runs=runs, checkpoints=cks, wall_s=time.time() - t0)
@@ -635,7 +645,7 @@ def run_records(results:list, metrics=("mse", "mae", "ssim")) -> list:  # s2kd_t
     return [dict(name=r["name"], dataset=r["config"]["dataset"], student=r["config"]["student"], method=r["config"]["method"],
                  row=r.get("row", r["config"]["method"]), seed=r["config"]["seed"], teachers=r["config"]["teacher"],
                  reused=bool(r.get("reused")), epochs_run=r["fit"]["epochs_run"], best_epoch=r["fit"]["best_epoch"],
-                 train_wall_s=r["fit"]["wall_s"], wall_s=r["wall_s"],
+                 train_wall_s=r["fit"]["wall_s"], wall_s=r["wall_s"], teacher_train_wall_s=teacher_walls(r.get("teachers") or []),
                  test={m: _metric(r, "student", m, "test") for m in metrics}) for r in results]
 
 # %% ../nbs/60_paper.ipynb #fe378df5
@@ -961,12 +971,43 @@ def verdict_block(md:Path) -> str:  # an artefact's Markdown table (figures/<art
     text = Path(md).read_text() if Path(md).exists() else ""
     return text.split("\n**Verdict**\n", 1)[1].strip() if "\n**Verdict**\n" in text else ""
 
+def training_cost(folder) -> dict:  # results/<artefact>/
+    "Recorded training seconds of the models an artefact's results read: `dict(students={run: s}, teachers={checkpoint: s})` (None: not recorded)."
+    f, st, te = Path(folder), {}, {}
+    def add(name, s, tw):
+        if name: st[name] = s
+        te.update(tw or {})
+    for r in (json.loads((f/"runs.json").read_text()) if (f/"runs.json").exists() else []):  # the table notebooks
+        add(r.get("name"), r.get("train_wall_s"), r.get("teacher_train_wall_s"))
+    for q in sorted(f.glob("runs/**/result.json")):  # run folders (spectral, lmm_comparison, sdkd_tables)
+        r = json.loads(q.read_text()); add(r.get("name"), (r.get("fit") or {}).get("wall_s"), teacher_walls(r.get("teachers") or []))
+    if (f/"result.json").exists():  # the skill notebook: teachers and students in one list (references have neither)
+        for r in json.loads((f/"result.json").read_text()).get("runs", []):
+            add(r.get("name"), r.get("train_wall_s"), r.get("teacher_train_wall_s"))
+    return dict(students=st, teachers=te)
+
+def _cost_text(c:dict) -> str:  # a `training_cost`
+    n, secs = len(c["students"]) + len(c["teachers"]), [*c["students"].values(), *c["teachers"].values()]
+    known = [s for s in secs if s is not None]
+    if not n: return ""
+    what = f"{len(c['students'])} student run{'s' * (len(c['students']) != 1)} and {len(c['teachers'])} teacher{'s' * (len(c['teachers']) != 1)}"
+    miss = f" ({n - len(known)} not recorded)" if len(known) < n else ""
+    return f"{what}, {sum(known) / 60:.1f} min of training when first trained{miss}"
+
 def write_gallery(out_dir=".") -> Path:  # the folder with figures/ and results/
     "Write `figures/README.md`: each artefact's figure, the command that made it, its table and verdict, then the other figures."
     out, done = Path(out_dir), set()
     lines = ["# Figures", "", "Regenerate them all with `s2kd reproduce` (see `--help`). Under each figure: its verdict on the "
              "paper's claims, generated from the measured table (the papers' numbers come from their datasets, ours from the "
              "embedded stand-ins).", ""]
+    every = dict(students={}, teachers={})  # models shared by several artefacts are counted once in the total
+    for a in ARTEFACTS:
+        if artefact_paths(out, a)["png"].exists():
+            for k, v in training_cost(artefact_paths(out, a)["results"]).items(): every[k] |= v
+    if total := _cost_text(every):
+        lines += [f"The models these artefacts read are {total} (the training walls their results record, each model counted "
+                  "once: mostly one thread, some beside another run on the same cores). A render from an empty cache trains "
+                  "them all; a render with them stored only scores them again, which is the wall each figure names.", ""]
     for a in ARTEFACTS:
         p = artefact_paths(out, a)
         if not p["png"].exists(): continue
@@ -979,7 +1020,8 @@ def write_gallery(out_dir=".") -> Path:  # the folder with figures/ and results/
         if git.get("commit"): when += f", at commit {git['commit'][:7]}"  # `dirty` of runs before session 11 counted results/ too
         if mf.get("finished"): when += f" on {mf['finished'][:10]}"
         table = f" · table: [{p['md'].name}]({p['md'].name})" if p["md"].exists() else ""
-        lines += [f"## {a}", "", f"![{a}]({p['png'].name})", "", f"Made by {how}{when}{table}.", ""]
+        cost = f" It reads {c}." if (c := _cost_text(training_cost(p["results"]))) else ""
+        lines += [f"## {a}", "", f"![{a}]({p['png'].name})", "", f"Made by {how}{when}{table}.{cost}", ""]
         if v := verdict_block(p["md"]): lines += ["**Verdict**", "", v, ""]
         done.add(p["png"].name)
     rest = sorted(f.name for f in (out/"figures").glob("*.png") if f.name not in done)

@@ -166,6 +166,9 @@ def get_teacher(name:str, cfg:RunConfig, w, dkey:str, *, progress:bool=False,  #
                 atomic_torch_save(t.state_dict(), path); atomic_write_json(path.with_suffix(".json"), spec | dict(arch=arch, fit=r))
                 shutil.rmtree(run_dir, ignore_errors=True)  # stored: its training checkpoints are not kept twice
             info.update(trained=True, best_val_mse=r["best_val_mse"], epochs_run=r["epochs_run"])
+    fit_r = r if info["trained"] else (_read_json(path.with_suffix(".json")) or {}).get("fit") or {}
+    info.update(train_wall_s=fit_r.get("wall_s"))  # what training it cost when it was trained (stored teachers: as recorded)
+    if init: info["init"] = init | dict(train_wall_s=binfo.get("train_wall_s"))  # the vision teacher it started from
     return freeze(t), info
 
 def warm_start(mm, vision):  # a MultimodalTeacher (built on `vision`'s architecture) and a trained vision teacher
