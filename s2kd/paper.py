@@ -492,7 +492,7 @@ def s2kd_table_runs(dataset:str, teacher:str,  # dataset (embedded name or .nc/.
             return r
         for i, r in zip(todo, defer_busy(todo, one, log=log)): out[i] = r
     if log and todo:
-        k = sum(out[i]["fit"].get("epochs_this_call", 0) > 0 for i in todo)
+        k = sum(_how(out[i]) == "trained" for i in todo)
         log(f"{k} of {len(plan)} runs trained, {len(todo) - k} re-evaluated, in {time.time() - t0:.0f} s")
     return [r | dict(row=label) for (_, label, _, _), r in zip(plan, out)]
 
@@ -549,7 +549,7 @@ def skill_runs(dataset:str, teacher:str,   # dataset and its paper teacher
                              device=device, overrides=overrides, log=lambda s: log(f"{dataset}: {s}")):
         s, seed = r["config"]["student"], r["config"]["seed"]
         runs.append(dict(model=s, seed=seed, metrics=r["metrics"]["student"], name=r["name"], train_wall_s=r["fit"]["wall_s"],
-                         trained=not r["reused"] and r["fit"].get("epochs_this_call", 0) > 0))  # a re-evaluation is not a training
+                         trained=not r["reused"] and _how(r) == "trained"))  # a re-evaluation is not a training
         if seed == seeds[0]: cks[s] = r["checkpoints"]
     runs += [dict(model=k, seed=0, metrics=v) for k, v in r["metrics"].items() if k.startswith("ref:")]
     return dict(dataset=dataset, runs=runs, checkpoints=cks, wall_s=time.time() - t0)
@@ -1000,10 +1000,10 @@ def write_gallery(out_dir=".") -> Path:  # the folder with figures/ and results/
     lines = ["# Figures", "", "Regenerate them all with `s2kd reproduce` (see `--help`). Under each figure: its verdict on the "
              "paper's claims, generated from the measured table (the papers' numbers come from their datasets, ours from the "
              "embedded stand-ins).", ""]
+    cost = {a: training_cost(p["results"]) for a in ARTEFACTS if (p := artefact_paths(out, a))["png"].exists()}
     every = dict(students={}, teachers={})  # models shared by several artefacts are counted once in the total
-    for a in ARTEFACTS:
-        if artefact_paths(out, a)["png"].exists():
-            for k, v in training_cost(artefact_paths(out, a)["results"]).items(): every[k] |= v
+    for c in cost.values():
+        for k, v in c.items(): every[k] |= v
     if total := _cost_text(every):
         lines += [f"The models these artefacts read are {total} (the training walls their results record, each model counted "
                   "once: mostly one thread, some beside another run on the same cores). A render from an empty cache trains "
@@ -1020,8 +1020,8 @@ def write_gallery(out_dir=".") -> Path:  # the folder with figures/ and results/
         if git.get("commit"): when += f", at commit {git['commit'][:7]}"  # `dirty` of runs before session 11 counted results/ too
         if mf.get("finished"): when += f" on {mf['finished'][:10]}"
         table = f" · table: [{p['md'].name}]({p['md'].name})" if p["md"].exists() else ""
-        cost = f" It reads {c}." if (c := _cost_text(training_cost(p["results"]))) else ""
-        lines += [f"## {a}", "", f"![{a}]({p['png'].name})", "", f"Made by {how}{when}{table}.{cost}", ""]
+        reads = f" It reads {c}." if (c := _cost_text(cost[a])) else ""
+        lines += [f"## {a}", "", f"![{a}]({p['png'].name})", "", f"Made by {how}{when}{table}.{reads}", ""]
         if v := verdict_block(p["md"]): lines += ["**Verdict**", "", v, ""]
         done.add(p["png"].name)
     rest = sorted(f.name for f in (out/"figures").glob("*.png") if f.name not in done)
