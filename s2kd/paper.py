@@ -19,10 +19,11 @@ __all__ = ['PRESETS', 'PRESET_CONFIG', 'PRESET_SEEDS', 'ARTEFACT_CONFIG', 'NOISE
            'to_markdown', 'save_table', 'paper_numbers', 'seed_rows', 'paired_differences', 'within_noise',
            'summary_table', 'add_paper_columns', 'verdict', 'relative_paths', 'run_models', 'error_spectrum',
            'shared_run_name', 'multimodal_start', 's2kd_config', 's2kd_table_runs', 'as_rows', 'teacher_walls',
-           'paper_teacher', 'skill_runs', 'map_jobs', 'model_costs', 's2kd_table', 'plot_methods', 'run_records',
-           'data_file', 'find_notebook', 'check_artefacts', 'notebook_params', 'package_hash', 'data_fingerprint',
-           'artefact_key', 'NotebookFailed', 'cache_id', 'run_artefact', 'Progress', 'summary', 'ThreadShare',
-           'reproduce_notebooks', 'verdict_block', 'training_cost', 'write_gallery']
+           'paper_teacher', 'teacher_scores', 'skill_runs', 'map_jobs', 'skill_models', 'skill_model', 'train_skill',
+           'model_costs', 's2kd_table', 'plot_methods', 'run_records', 'data_file', 'find_notebook', 'check_artefacts',
+           'notebook_params', 'package_hash', 'data_fingerprint', 'artefact_key', 'NotebookFailed', 'cache_id',
+           'run_artefact', 'Progress', 'summary', 'ThreadShare', 'reproduce_notebooks', 'verdict_block',
+           'training_cost', 'write_gallery']
 
 # %% ../nbs/60_paper.ipynb #63f37005
 PRESETS = ("smoke", "quick", "paper")
@@ -518,18 +519,26 @@ def paper_teacher(dataset:str, teacher:str,  # dataset and its paper teacher
     c = s2kd_config(dataset, teacher, S2KD_STUDENTS[0], "s2kd" if multimodal else "kd", preset_seeds(preset)[0],
                     preset=preset, device=device, overrides=overrides)
     if teacher_seed is not None: c = c.replace(teacher_seed=teacher_seed)
-    w, narr = load_data(c); t, info = get_teacher(c.teachers[0], c, w, data_key(c, w, narr))
-    return t.eval(), info | dict(teacher_seed=c.teacher_seed), w
+    w, narr = load_data(c); dk = data_key(c, w, narr); t, info = get_teacher(c.teachers[0], c, w, dk)
+    return t.eval(), info | dict(teacher_seed=c.teacher_seed, data_key=dk), w
+
+def teacher_scores(t, info:dict, w, *, root=None) -> dict:  # a `paper_teacher` triple; root: the s2kd cache folder
+    "`{split: metrics}` of a paper teacher on val and test, scored once per checkpoint and data (`evaluate_once`)."
+    import torch
+    from s2kd.train.experiment import data_range, evaluate_once, teacher_identity
+    kw = dict(data_range=data_range(w), batch_size=16, device="cpu", lat=torch.tensor(w.ds["lat"].values) if "lat" in w.ds.dims else None)
+    return {s: evaluate_once(teacher_identity(info), lambda: t.cpu(), getattr(w, s), w.normalizer, data_key=info["data_key"],
+                             split=s, root=root, **kw) for s in ("val", "test")}
 
 def skill_runs(dataset:str, teacher:str,   # dataset and its paper teacher
                *, preset:str="quick", seeds:list|None=None, students=S2KD_STUDENTS,
                multimodal:bool=True,       # also the multimodal (S²-KD) teacher
                teacher_seeds:int=1,        # trainings of `teacher` with teacher_seed, teacher_seed+1, … (how far a seed moves it)
                device:str="auto", threads:int=0,  # threads: torch CPU threads of this process; 0 -> leave as is
-               overrides:dict|None=None, log=print) -> dict:
+               overrides:dict|None=None, log=print,
+               trained:dict|None=None) -> dict:  # {(model, seed): trained?} from `train_skill`, which trained what this only reads
     "`dict(dataset, runs=[{model, seed, metrics: {val, test}, trained}], checkpoints={student: run folder of the first seed}, wall_s)`."
     import torch
-    from s2kd.train.experiment import data_range, evaluate_split
     if threads: torch.set_num_threads(threads)
     t0, runs, cks, log = time.time(), [], {}, log or (lambda *a: None)
     t_seed = s2kd_config(dataset, teacher, S2KD_STUDENTS[0], "kd", 42, preset=preset, overrides=overrides).teacher_seed
@@ -537,31 +546,85 @@ def skill_runs(dataset:str, teacher:str,   # dataset and its paper teacher
         for k in range(teacher_seeds if name == teacher else 1):
             t, info, w = paper_teacher(dataset, teacher, multimodal=name == "multimodal", preset=preset, device=device,
                                        teacher_seed=t_seed + k, overrides=overrides)
-            kw = dict(data_range=data_range(w), batch_size=16, device="cpu",
-                      lat=torch.tensor(w.ds["lat"].values) if "lat" in w.ds.dims else None)
-            m = {s: evaluate_split(t.cpu(), getattr(w, s), w.normalizer, **kw) for s in ("val", "test")}
-            runs.append(dict(model=f"teacher:{name}", seed=t_seed + k, metrics=m, trained=bool(info["trained"]),
-                             teacher_train_wall_s=teacher_walls([info])))
+            m = teacher_scores(t, info, w, root=(overrides or {}).get("cache_dir") or None)
+            was = (trained or {}).get((f"teacher:{name}", t_seed + k), bool(info["trained"]))
+            runs.append(dict(model=f"teacher:{name}", seed=t_seed + k, metrics=m, trained=was, teacher_train_wall_s=teacher_walls([info])))
             log(f"{dataset}: teacher {name} (seed {t_seed + k}) test MSE {m['test']['mse']:.4g} "
-                f"({'trained' if info['trained'] else 'stored'}, {time.time() - t0:.0f} s)")
+                f"({'trained' if was else 'stored'}, {time.time() - t0:.0f} s)")
     seeds = list(seeds or preset_seeds(preset))
     for r in s2kd_table_runs(dataset, teacher, preset=preset, seeds=seeds, students=students, methods=("baseline",),
                              device=device, overrides=overrides, log=lambda s: log(f"{dataset}: {s}")):
         s, seed = r["config"]["student"], r["config"]["seed"]
-        runs.append(dict(model=s, seed=seed, metrics=r["metrics"]["student"], name=r["name"], train_wall_s=r["fit"]["wall_s"],
-                         trained=not r["reused"] and _how(r) == "trained"))  # a re-evaluation is not a training
+        was = (trained or {}).get((s, seed), not r["reused"] and _how(r) == "trained")  # a re-evaluation is not a training
+        runs.append(dict(model=s, seed=seed, metrics=r["metrics"]["student"], name=r["name"], train_wall_s=r["fit"]["wall_s"], trained=was))
         if seed == seeds[0]: cks[s] = r["checkpoints"]
     runs += [dict(model=k, seed=0, metrics=v) for k, v in r["metrics"].items() if k.startswith("ref:")]
     return dict(dataset=dataset, runs=runs, checkpoints=cks, wall_s=time.time() - t0)
 
-def map_jobs(fn, calls:list, *, jobs:int=1) -> list:  # calls: one dict of keyword arguments per call
-    "`[fn(**kw) for kw in calls]`, in `jobs` spawned worker processes when jobs > 1 (started in list order; results in list order)."
-    if jobs <= 1 or len(calls) <= 1: return [fn(**kw) for kw in calls]
+def map_jobs(fn, calls:list, *, jobs:int=1,  # calls: one dict of keyword arguments per call
+             after:dict|None=None,  # {i: [j, …]}: call i starts only once calls j (listed before i) have returned
+             done=None) -> list:    # done(i, result) in this process as each call returns
+    "`[fn(**kw) for kw in calls]`, in `jobs` spawned worker processes when jobs > 1: each free worker takes the first call in list order whose `after` calls have returned; results in list order."
+    after = {i: set(v) for i, v in (after or {}).items()}
+    if bad := sorted(i for i, v in after.items() if not v <= set(range(i))):
+        raise ValueError(f"map_jobs: calls {bad} wait for a call listed at or after them; list every call after those it waits for")
+    out, done = [None] * len(calls), done or (lambda i, r: None)
+    if jobs <= 1 or len(calls) <= 1:
+        for i, kw in enumerate(calls): out[i] = fn(**kw); done(i, out[i])
+        return out
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     n = min(jobs, len(calls))  # the workers divide this process's thread share (`share_among`), never multiply it
+    todo, running, finished = list(range(len(calls))), {}, set()
     with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn"), initializer=share_among, initargs=(n,)) as px:
-        return [f.result() for f in [px.submit(fn, **kw) for kw in calls]]
+        while todo or running:
+            for i in [i for i in todo if after.get(i, set()) <= finished][:n - len(running)]:  # submitted only when a worker is free
+                todo.remove(i); running[px.submit(fn, **calls[i])] = i
+            for f in wait(running, return_when=FIRST_COMPLETED)[0]:
+                i = running.pop(f); out[i] = f.result(); finished.add(i); done(i, out[i])  # a failed call raises here
+    return out
+
+def skill_models(dataset:str, teacher:str, *, preset:str="quick", seeds:list|None=None, students=S2KD_STUDENTS,
+                 multimodal:bool=True, teacher_seeds:int=1, device:str="auto", overrides:dict|None=None) -> list:
+    "The models `skill_runs(dataset, …)` reads, as `skill_model` calls: the teacher seeds, the multimodal teacher, the students."
+    t_seed = s2kd_config(dataset, teacher, S2KD_STUDENTS[0], "kd", 42, preset=preset, overrides=overrides).teacher_seed
+    common = dict(dataset=dataset, teacher=teacher, preset=preset, device=device, overrides=overrides)
+    return ([common | dict(kind="teacher", seed=t_seed + k) for k in range(teacher_seeds)] +
+            ([common | dict(kind="multimodal", seed=t_seed)] if multimodal else []) +
+            [common | dict(kind=s, seed=seed) for s in students for seed in list(seeds or preset_seeds(preset))])
+
+def skill_model(dataset:str, teacher:str, kind:str, seed:int,  # kind: "teacher", "multimodal" or a student
+                *, preset:str="quick", device:str="auto", overrides:dict|None=None, threads:int=0) -> dict:
+    "Train (or load) and score one model of the skill table: `dict(dataset, model, seed, test_mse, trained, wall_s)`."
+    import torch
+    if threads: torch.set_num_threads(threads)
+    t0 = time.time()
+    if kind in ("teacher", "multimodal"):
+        t, info, w = paper_teacher(dataset, teacher, multimodal=kind == "multimodal", preset=preset, device=device,
+                                   teacher_seed=seed, overrides=overrides)
+        m, model, was = teacher_scores(t, info, w, root=(overrides or {}).get("cache_dir") or None), f"teacher:{teacher if kind == 'teacher' else kind}", bool(info["trained"])
+    else:
+        cfg = s2kd_config(dataset, teacher, kind, "baseline", seed, preset=preset, device=device, overrides=overrides)
+        r = _stored(cfg, {}) or _train_run(cfg.to_dict(), threads)
+        m, model, was = r["metrics"]["student"], kind, not r["reused"] and _how(r) == "trained"
+    return dict(dataset=dataset, model=model, seed=seed, test_mse=m["test"]["mse"], trained=was, wall_s=time.time() - t0)
+
+def train_skill(datasets:dict,  # {dataset: its teacher}, in order of cost (the costliest first)
+                *, preset:str="quick", seeds:list|None=None, students=S2KD_STUDENTS, multimodal:bool=True,
+                teacher_seeds:dict|None=None,  # {dataset: trainings of its teacher}; 1 for the others
+                device:str="auto", overrides:dict|None=None, jobs:int=1, threads:int=0, log=print) -> list:
+    "Train every model of the skill table, `jobs` at a time: teachers first, then students, each dataset's multimodal teacher after its vision teacher."
+    per = [skill_models(d, t, preset=preset, seeds=seeds, students=students, multimodal=multimodal,
+                        teacher_seeds=(teacher_seeds or {}).get(d, 1), device=device, overrides=overrides) for d, t in datasets.items()]
+    is_teacher = lambda c: c["kind"] in ("teacher", "multimodal")
+    calls = [c for cs in per for c in cs if c["kind"] == "teacher"] + [c for cs in per for c in cs if c["kind"] == "multimodal"]
+    calls += [c for cs in per for c in cs if not is_teacher(c)]
+    first = {c["dataset"]: i for i, c in reversed(list(enumerate(calls))) if c["kind"] == "teacher"}  # the first seed's training
+    after = {i: [first[c["dataset"]]] for i, c in enumerate(calls) if c["kind"] == "multimodal"}  # it starts from that teacher
+    def said(i, r):
+        if log: log(f"{r['dataset']}: {r['model']} seed {r['seed']}: test MSE {r['test_mse']:.4g} "
+                    f"({'trained' if r['trained'] else 'stored'}, {r['wall_s']:.1f} s)")
+    return map_jobs(skill_model, [c | dict(threads=threads) for c in calls], jobs=jobs, after=after, done=said)
 
 # %% ../nbs/60_paper.ipynb #c49790b1
 def model_costs(results:list,                 # run() result dicts

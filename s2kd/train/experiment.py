@@ -18,11 +18,12 @@ from ..distill import Distiller, freeze, run_model
 from .cache import build_teacher_cache
 from .config import RunConfig
 from .loop import config_diff, fit, init_distributed, local_device, world, to_device
-from ..references import add_skill, best_reference, fit_references
+from ..references import REFERENCES, add_skill, best_reference, fit_references
 
 # %% auto #0
-__all__ = ['load_data', 'data_fingerprint', 'data_key', 'evaluate_split', 'data_range', 'metrics_rows', 'write_result',
-           'read_result', 'model_build_kw', 'init_climatology', 'get_teacher', 'warm_start', 'run']
+__all__ = ['load_data', 'data_fingerprint', 'data_key', 'evaluate_split', 'data_range', 'file_digest', 'teacher_identity',
+           'evaluate_once', 'metrics_rows', 'write_result', 'read_result', 'model_build_kw', 'init_climatology',
+           'get_teacher', 'warm_start', 'run']
 
 # %% ../../nbs/43_train.experiment.ipynb #71a6350a
 def load_data(cfg:RunConfig, data=None):  # data: an xr.Dataset to use instead of the embedded `cfg.dataset`
@@ -89,6 +90,38 @@ def data_range(w):
     "Per-variable physical range (max − min) on the training split, for PSNR/SSIM."
     x = w.normalizer.decode(w.train.data, c_dim=2)  # (M, T, C, H, W)
     return (x.amax(dim=(0, 1, 3, 4)) - x.amin(dim=(0, 1, 3, 4))).tolist()
+
+# %% ../../nbs/43_train.experiment.ipynb #019a15fa
+def file_digest(path) -> str:
+    "sha256 of a file's bytes (a checkpoint's identity)."
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""): h.update(chunk)
+    return h.hexdigest()
+
+def teacher_identity(info:dict) -> dict:  # a `get_teacher` info
+    "What a stored teacher's outputs depend on besides the data: its name, preset, build and checkpoint bytes."
+    return dict(name=info["name"], preset=info["preset"], build=info.get("build"), checkpoint=file_digest(info["checkpoint"]))
+
+def evaluate_once(model_id:dict,       # the model's identity, e.g. {"ref": "persistence"} or a teacher's name, build and file_digest
+                  model_fn,            # () -> the model; called only when no stored score matches
+                  ds, normalizer, *,
+                  data_key:str,        # `data_key` of the windows `ds` comes from
+                  split:str,           # the split `ds` is ("val", "test")
+                  root=None,           # the s2kd cache folder; None -> $S2KD_CACHE or the default
+                  **kw):               # evaluate_split's options (data_range, lat, batch_size, device, max_batches)
+    "`evaluate_split(model_fn(), ds, normalizer, **kw)`, stored under `<cache>/evals/` and read back when everything it depends on matches."
+    import inspect
+    from s2kd.paper import package_hash
+    opts = {k: p.default for k, p in inspect.signature(evaluate_split).parameters.items() if p.kind == p.KEYWORD_ONLY} | kw
+    opts = {k: (v.tolist() if torch.is_tensor(v) else str(v) if k == "device" else v) for k, v in opts.items()}  # defaults spelled out
+    key = json.dumps(dict(model=model_id, data=data_key, split=split, options=opts, package=package_hash()), sort_keys=True, default=str)
+    path = cache_dir(root, "evals")/f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.json"
+    try: old = json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError): old = None
+    if old is not None and old.get("key") == key: return old["metrics"]  # the full key compared: no hash collision read as a match
+    m = evaluate_split(model_fn(), ds, normalizer, **kw)
+    atomic_write_json(path, dict(key=key, metrics=m)); return m
 
 # %% ../../nbs/43_train.experiment.ipynb #73995c16
 def metrics_rows(metrics:dict):  # {model: {split: evaluate() dict}}
@@ -238,9 +271,14 @@ def run(cfg:RunConfig,        # the run
     kw = dict(data_range=data_range(w), lat=w.ds["lat"].values.tolist() if "lat" in w.ds.dims else None,
               batch_size=cfg.batch_size, device=device, max_batches=1 if cfg.max_steps else 0)
     if kw["lat"] is not None: kw["lat"] = torch.tensor(kw["lat"])
-    models = {"student": student} | {f"teacher:{i['name']}": t for i, t in zip(tinfo, teachers)}
-    models |= {f"ref:{k}": m.to(device) for k, m in fit_references(w.train).items()}  # scored like the models
-    metrics = {k: {s: evaluate_split(m, getattr(w, s), w.normalizer, **kw) for s in ("val", "test")} for k, m in models.items()}
+    refs = {}
+    def ref(k):  # the references are fitted only when a score of theirs is not stored
+        if not refs: refs.update(fit_references(w.train))
+        return refs[k].to(device)
+    once = lambda ident, fn, s: evaluate_once(ident, fn, getattr(w, s), w.normalizer, data_key=dkey, split=s, root=cfg.cache_dir or None, **kw)
+    metrics = {"student": {s: evaluate_split(student, getattr(w, s), w.normalizer, **kw) for s in ("val", "test")}}
+    metrics |= {f"teacher:{i['name']}": {s: once(teacher_identity(i), lambda t=t: t, s) for s in ("val", "test")} for i, t in zip(tinfo, teachers)}
+    metrics |= {f"ref:{k}": {s: once({"ref": k}, lambda k=k: ref(k), s) for s in ("val", "test")} for k in REFERENCES}  # scored like the models
     ref = best_reference(metrics); add_skill(metrics, ref)  # skill_<metric> = 1 − metric/metric(best reference)
     result = dict(name=cfg.run_name, config=cfg.to_dict(), metrics=metrics, fit=r, teachers=tinfo, narratives=narratives,
                   reference=dict(best=ref, chosen_by="lowest val mse", calendar=w.train.kind),

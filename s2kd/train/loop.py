@@ -163,9 +163,10 @@ def fit(m:nn.Module,            # m(batch) -> (loss, parts); m.predict(batch) ->
                                    scaler=scaler.state_dict(), state=st, rng=rng_state(), config=config), out/"last.pt")
         if callback is not None: callback(epoch, rec)
     load_trainable_state(m, best)
+    ran = st["epoch"] + 1 - first  # 0: a finished run, only loaded (its wall is the training's, not this call's load)
     return dict(history=st["history"], best_epoch=st["best_epoch"], best_val_mse=st["best_val"],
-                epochs_run=st["epoch"] + 1, epochs_this_call=st["epoch"] + 1 - first,  # 0: a finished run, only loaded
-                stopped_early=st["stopped"], wall_s=wall0 + time.time() - t0, world_size=n_proc)
+                epochs_run=st["epoch"] + 1, epochs_this_call=ran,
+                stopped_early=st["stopped"], wall_s=wall0 + (time.time() - t0 if ran else 0.0), world_size=n_proc)
 
 RESUME_FREE = ("epochs", "results_dir", "device", "num_workers", "progress")  # config keys a resume may change: more epochs, outputs only
 
