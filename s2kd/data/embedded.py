@@ -49,6 +49,14 @@ def generator_version(name:str) -> str:
     except (OSError, TypeError): return "no-source"  # a module made at run time (tests): nothing to hash
     return hashlib.sha256(f"{src}\nthreads={GENERATION_THREADS}".encode()).hexdigest()[:12]  # files made before the thread rule: again
 
+def _current(path:Path, version:str):
+    "The cached dataset at `path` when it reads, validates and was made by generator `version`; else None (quietly)."
+    if not path.exists(): return None
+    try:
+        with xr.open_dataset(path, engine="h5netcdf") as f: ds = validate_dataset(f.load(), str(path))
+    except Exception: return None  # torn, corrupt or invalid: the locked path below says so and rebuilds it
+    return ds if ds.attrs.get("generator_version") == version else None
+
 def load_dataset(name:str, *, size:str="tiny", seed:int=0, cache_dir=None, device:str="auto",
                  regenerate:bool=False):  # regenerate: ignore and overwrite the cached file
     "Embedded dataset `name` at `size`, generated on first use and cached as netCDF; a .nc/.zarr path is read as is."
@@ -56,6 +64,7 @@ def load_dataset(name:str, *, size:str="tiny", seed:int=0, cache_dir=None, devic
     gen = get_generator(name)
     if size not in SIZES: raise DataError(f"unknown size {size!r} for {name!r}; expected one of {SIZES}")
     path, version = _cache_dir(cache_dir, "data") / f"{dataset_key(name, size, seed)}.nc", generator_version(name)
+    if not regenerate and (ds := _current(path, version)) is not None: return ds  # written atomically: read without the lock
     with file_lock(f"{path}.lock", path.name):  # a second process waits here, then loads what the first wrote
         if path.exists() and not regenerate:
             try:
