@@ -602,7 +602,8 @@ def skill_model(dataset:str, teacher:str, kind:str, seed:int,  # kind: "teacher"
     if kind in ("teacher", "multimodal"):
         t, info, w = paper_teacher(dataset, teacher, multimodal=kind == "multimodal", preset=preset, device=device,
                                    teacher_seed=seed, overrides=overrides)
-        m, model, was = teacher_scores(t, info, w, root=(overrides or {}).get("cache_dir") or None), f"teacher:{teacher if kind == 'teacher' else kind}", bool(info["trained"])
+        m = teacher_scores(t, info, w, root=(overrides or {}).get("cache_dir") or None)
+        model, was = f"teacher:{teacher if kind == 'teacher' else kind}", bool(info["trained"])
     else:
         cfg = s2kd_config(dataset, teacher, kind, "baseline", seed, preset=preset, device=device, overrides=overrides)
         r = _stored(cfg, {}) or _train_run(cfg.to_dict(), threads)
@@ -616,9 +617,8 @@ def train_skill(datasets:dict,  # {dataset: its teacher}, in order of cost (the 
     "Train every model of the skill table, `jobs` at a time: teachers first, then students, each dataset's multimodal teacher after its vision teacher."
     per = [skill_models(d, t, preset=preset, seeds=seeds, students=students, multimodal=multimodal,
                         teacher_seeds=(teacher_seeds or {}).get(d, 1), device=device, overrides=overrides) for d, t in datasets.items()]
-    is_teacher = lambda c: c["kind"] in ("teacher", "multimodal")
-    calls = [c for cs in per for c in cs if c["kind"] == "teacher"] + [c for cs in per for c in cs if c["kind"] == "multimodal"]
-    calls += [c for cs in per for c in cs if not is_teacher(c)]
+    kind_of = lambda c: c["kind"] if c["kind"] in ("teacher", "multimodal") else "student"
+    calls = [c for k in ("teacher", "multimodal", "student") for cs in per for c in cs if kind_of(c) == k]  # the longest first
     first = {c["dataset"]: i for i, c in reversed(list(enumerate(calls))) if c["kind"] == "teacher"}  # the first seed's training
     after = {i: [first[c["dataset"]]] for i, c in enumerate(calls) if c["kind"] == "multimodal"}  # it starts from that teacher
     def said(i, r):
