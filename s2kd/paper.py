@@ -593,8 +593,13 @@ def skill_models(dataset:str, teacher:str, *, preset:str="quick", seeds:list|Non
             ([common | dict(kind="multimodal", seed=t_seed)] if multimodal else []) +
             [common | dict(kind=s, seed=seed) for s in students for seed in list(seeds or preset_seeds(preset))])
 
+def _skill_line(r:dict) -> str:  # a `skill_model` result
+    return (f"{r['dataset']}: {r['model']} seed {r['seed']}: test MSE {r['test_mse']:.4g} "
+            f"({'trained' if r['trained'] else 'stored'}, {r['wall_s']:.1f} s)")
+
 def skill_model(dataset:str, teacher:str, kind:str, seed:int,  # kind: "teacher", "multimodal" or a student
-                *, preset:str="quick", device:str="auto", overrides:dict|None=None, threads:int=0) -> dict:
+                *, preset:str="quick", device:str="auto", overrides:dict|None=None, threads:int=0,
+                echo:bool=False) -> dict:  # echo: print its line here (a worker's output reaches `s2kd reproduce`'s terminal)
     "Train (or load) and score one model of the skill table: `dict(dataset, model, seed, test_mse, trained, wall_s)`."
     import torch
     if threads: torch.set_num_threads(threads)
@@ -608,12 +613,15 @@ def skill_model(dataset:str, teacher:str, kind:str, seed:int,  # kind: "teacher"
         cfg = s2kd_config(dataset, teacher, kind, "baseline", seed, preset=preset, device=device, overrides=overrides)
         r = _stored(cfg, {}) or _train_run(cfg.to_dict(), threads)
         m, model, was = r["metrics"]["student"], kind, not r["reused"] and _how(r) == "trained"
-    return dict(dataset=dataset, model=model, seed=seed, test_mse=m["test"]["mse"], trained=was, wall_s=time.time() - t0)
+    r = dict(dataset=dataset, model=model, seed=seed, test_mse=m["test"]["mse"], trained=was, wall_s=time.time() - t0)
+    if echo: print(_skill_line(r), flush=True)
+    return r
 
 def train_skill(datasets:dict,  # {dataset: its teacher}, in order of cost (the costliest first)
                 *, preset:str="quick", seeds:list|None=None, students=S2KD_STUDENTS, multimodal:bool=True,
                 teacher_seeds:dict|None=None,  # {dataset: trainings of its teacher}; 1 for the others
-                device:str="auto", overrides:dict|None=None, jobs:int=1, threads:int=0, log=print) -> list:
+                device:str="auto", overrides:dict|None=None, jobs:int=1, threads:int=0,
+                log=print) -> list:  # log: one line per model as it returns; with jobs > 1 each worker prints its own instead
     "Train every model of the skill table, `jobs` at a time: teachers first, then students, each dataset's multimodal teacher after its vision teacher."
     per = [skill_models(d, t, preset=preset, seeds=seeds, students=students, multimodal=multimodal,
                         teacher_seeds=(teacher_seeds or {}).get(d, 1), device=device, overrides=overrides) for d, t in datasets.items()]
@@ -621,10 +629,9 @@ def train_skill(datasets:dict,  # {dataset: its teacher}, in order of cost (the 
     calls = [c for k in ("teacher", "multimodal", "student") for cs in per for c in cs if kind_of(c) == k]  # the longest first
     first = {c["dataset"]: i for i, c in reversed(list(enumerate(calls))) if c["kind"] == "teacher"}  # the first seed's training
     after = {i: [first[c["dataset"]]] for i, c in enumerate(calls) if c["kind"] == "multimodal"}  # it starts from that teacher
-    def said(i, r):
-        if log: log(f"{r['dataset']}: {r['model']} seed {r['seed']}: test MSE {r['test_mse']:.4g} "
-                    f"({'trained' if r['trained'] else 'stored'}, {r['wall_s']:.1f} s)")
-    return map_jobs(skill_model, [c | dict(threads=threads) for c in calls], jobs=jobs, after=after, done=said)
+    echo = jobs > 1 and len(calls) > 1 and log is not None  # a worker's print reaches a notebook and `s2kd reproduce`'s terminal
+    said = lambda i, r: None if echo or log is None else log(_skill_line(r))  # in this process: only the notebook's output
+    return map_jobs(skill_model, [c | dict(threads=threads, echo=echo) for c in calls], jobs=jobs, after=after, done=said)
 
 # %% ../nbs/60_paper.ipynb #c49790b1
 def model_costs(results:list,                 # run() result dicts
