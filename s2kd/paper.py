@@ -527,7 +527,8 @@ def teacher_scores(t, info:dict, w, *, root=None) -> dict:  # a `paper_teacher` 
     import torch
     from s2kd.train.experiment import data_range, evaluate_once, teacher_identity
     kw = dict(data_range=data_range(w), batch_size=16, device="cpu", lat=torch.tensor(w.ds["lat"].values) if "lat" in w.ds.dims else None)
-    return {s: evaluate_once(teacher_identity(info), lambda: t.cpu(), getattr(w, s), w.normalizer, data_key=info["data_key"],
+    ident = teacher_identity(info, t)  # once for both splits
+    return {s: evaluate_once(ident, lambda: t.cpu(), getattr(w, s), w.normalizer, data_key=info["data_key"],
                              split=s, root=root, **kw) for s in ("val", "test")}
 
 def skill_runs(dataset:str, teacher:str,   # dataset and its paper teacher

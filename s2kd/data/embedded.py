@@ -49,13 +49,15 @@ def generator_version(name:str) -> str:
     except (OSError, TypeError): return "no-source"  # a module made at run time (tests): nothing to hash
     return hashlib.sha256(f"{src}\nthreads={GENERATION_THREADS}".encode()).hexdigest()[:12]  # files made before the thread rule: again
 
-def _current(path:Path, version:str):
-    "The cached dataset at `path` when it reads, validates and was made by generator `version`; else None (quietly)."
-    if not path.exists(): return None
+def _cached(path:Path, version:str):
+    "`(dataset, None)` when the cached file at `path` reads, validates and was made by generator `version`; else `(None, why not)`."
+    if not path.exists(): return None, None
     try:
         with xr.open_dataset(path, engine="h5netcdf") as f: ds = validate_dataset(f.load(), str(path))
-    except Exception: return None  # torn, corrupt or invalid: the locked path below says so and rebuilds it
-    return ds if ds.attrs.get("generator_version") == version else None
+    except Exception as e: return None, f"unreadable cached dataset ({type(e).__name__}: {e})"  # torn or corrupt: ours to rebuild
+    if ds.attrs.get("generator_version") == version: return ds, None
+    return None, (f"cached dataset was made by another version of its generator "  # e.g. a changed size preset
+                  f"({ds.attrs.get('generator_version')!r}, now {version!r})")
 
 def load_dataset(name:str, *, size:str="tiny", seed:int=0, cache_dir=None, device:str="auto",
                  regenerate:bool=False):  # regenerate: ignore and overwrite the cached file
@@ -64,17 +66,12 @@ def load_dataset(name:str, *, size:str="tiny", seed:int=0, cache_dir=None, devic
     gen = get_generator(name)
     if size not in SIZES: raise DataError(f"unknown size {size!r} for {name!r}; expected one of {SIZES}")
     path, version = _cache_dir(cache_dir, "data") / f"{dataset_key(name, size, seed)}.nc", generator_version(name)
-    if not regenerate and (ds := _current(path, version)) is not None: return ds  # written atomically: read without the lock
+    if not regenerate and (ds := _cached(path, version)[0]) is not None: return ds  # written atomically: read without the lock
     with file_lock(f"{path}.lock", path.name):  # a second process waits here, then loads what the first wrote
-        if path.exists() and not regenerate:
-            try:
-                with xr.open_dataset(path, engine="h5netcdf") as f: ds = f.load()
-                ds = validate_dataset(ds, str(path))
-                if ds.attrs.get("generator_version") == version: return ds
-                warnings.warn(f"{path}: cached dataset was made by another version of its generator "  # e.g. a changed size preset
-                              f"({ds.attrs.get('generator_version')!r}, now {version!r}); regenerating")
-            except Exception as e:  # a torn or corrupt cache file: ours to rebuild
-                warnings.warn(f"{path}: unreadable cached dataset ({type(e).__name__}: {e}); regenerating")
+        if not regenerate:
+            ds, why = _cached(path, version)
+            if ds is not None: return ds
+            if why: warnings.warn(f"{path}: {why}; regenerating")
         t0 = time.perf_counter()
         with num_threads(GENERATION_THREADS): ds = gen(size=size, seed=seed, device=device)
         ds.attrs.update(name=name, size=size, generator_version=version, generation_threads=GENERATION_THREADS,

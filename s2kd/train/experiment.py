@@ -15,15 +15,15 @@ from torch.utils.data import DataLoader
 from ..core import (atomic_torch_save, atomic_write, atomic_write_json, cache_dir, environment_info, file_lock,
                        follow_thread_share, get_device, portable_paths, project_root, seed_everything)
 from ..distill import Distiller, freeze, run_model
-from .cache import build_teacher_cache
+from .cache import build_teacher_cache, state_hash
 from .config import RunConfig
 from .loop import config_diff, fit, init_distributed, local_device, world, to_device
 from ..references import REFERENCES, add_skill, best_reference, fit_references
 
 # %% auto #0
-__all__ = ['load_data', 'data_fingerprint', 'data_key', 'evaluate_split', 'data_range', 'file_digest', 'teacher_identity',
-           'evaluate_once', 'metrics_rows', 'write_result', 'read_result', 'model_build_kw', 'init_climatology',
-           'get_teacher', 'warm_start', 'run']
+__all__ = ['load_data', 'data_fingerprint', 'data_key', 'evaluate_split', 'data_range', 'teacher_identity', 'evaluate_once',
+           'metrics_rows', 'write_result', 'read_result', 'model_build_kw', 'init_climatology', 'get_teacher',
+           'warm_start', 'run']
 
 # %% ../../nbs/43_train.experiment.ipynb #71a6350a
 def load_data(cfg:RunConfig, data=None):  # data: an xr.Dataset to use instead of the embedded `cfg.dataset`
@@ -91,19 +91,17 @@ def data_range(w):
     x = w.normalizer.decode(w.train.data, c_dim=2)  # (M, T, C, H, W)
     return (x.amax(dim=(0, 1, 3, 4)) - x.amin(dim=(0, 1, 3, 4))).tolist()
 
+# %% ../../nbs/43_train.experiment.ipynb #23701c9c
+def _read_json(p:Path):
+    try: return json.loads(Path(p).read_text())
+    except (FileNotFoundError, json.JSONDecodeError): return None
+
 # %% ../../nbs/43_train.experiment.ipynb #019a15fa
-def file_digest(path) -> str:
-    "sha256 of a file's bytes (a checkpoint's identity)."
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""): h.update(chunk)
-    return h.hexdigest()
+def teacher_identity(info:dict, t) -> dict:  # a `get_teacher` info and its model
+    "What a teacher's outputs depend on besides the data: its name, preset, build and weights (`state_hash`, as the teacher cache keys them)."
+    return dict(name=info["name"], preset=info["preset"], build=info.get("build"), weights=state_hash(t))
 
-def teacher_identity(info:dict) -> dict:  # a `get_teacher` info
-    "What a stored teacher's outputs depend on besides the data: its name, preset, build and checkpoint bytes."
-    return dict(name=info["name"], preset=info["preset"], build=info.get("build"), checkpoint=file_digest(info["checkpoint"]))
-
-def evaluate_once(model_id:dict,       # the model's identity, e.g. {"ref": "persistence"} or a teacher's name, build and file_digest
+def evaluate_once(model_id:dict,       # the model's identity, e.g. {"ref": "persistence"} or a `teacher_identity`
                   model_fn,            # () -> the model; called only when no stored score matches
                   ds, normalizer, *,
                   data_key:str,        # `data_key` of the windows `ds` comes from
@@ -117,9 +115,7 @@ def evaluate_once(model_id:dict,       # the model's identity, e.g. {"ref": "per
     opts = {k: (v.tolist() if torch.is_tensor(v) else str(v) if k == "device" else v) for k, v in opts.items()}  # defaults spelled out
     key = json.dumps(dict(model=model_id, data=data_key, split=split, options=opts, package=package_hash()), sort_keys=True, default=str)
     path = cache_dir(root, "evals")/f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.json"
-    try: old = json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError): old = None
-    if old is not None and old.get("key") == key: return old["metrics"]  # the full key compared: no hash collision read as a match
+    if (old := _read_json(path)) is not None and old.get("key") == key: return old["metrics"]  # the full key compared, not its hash
     m = evaluate_split(model_fn(), ds, normalizer, **kw)
     atomic_write_json(path, dict(key=key, metrics=m)); return m
 
@@ -275,10 +271,11 @@ def run(cfg:RunConfig,        # the run
     def ref(k):  # the references are fitted only when a score of theirs is not stored
         if not refs: refs.update(fit_references(w.train))
         return refs[k].to(device)
-    once = lambda ident, fn, s: evaluate_once(ident, fn, getattr(w, s), w.normalizer, data_key=dkey, split=s, root=cfg.cache_dir or None, **kw)
+    once = lambda ident, fn: {s: evaluate_once(ident, fn, getattr(w, s), w.normalizer, data_key=dkey, split=s, root=cfg.cache_dir or None, **kw)
+                              for s in ("val", "test")}
     metrics = {"student": {s: evaluate_split(student, getattr(w, s), w.normalizer, **kw) for s in ("val", "test")}}
-    metrics |= {f"teacher:{i['name']}": {s: once(teacher_identity(i), lambda t=t: t, s) for s in ("val", "test")} for i, t in zip(tinfo, teachers)}
-    metrics |= {f"ref:{k}": {s: once({"ref": k}, lambda k=k: ref(k), s) for s in ("val", "test")} for k in REFERENCES}  # scored like the models
+    metrics |= {f"teacher:{i['name']}": once(teacher_identity(i, t), lambda t=t: t) for i, t in zip(tinfo, teachers)}
+    metrics |= {f"ref:{k}": once({"ref": k}, lambda k=k: ref(k)) for k in REFERENCES}  # scored like the models
     ref = best_reference(metrics); add_skill(metrics, ref)  # skill_<metric> = 1 − metric/metric(best reference)
     result = dict(name=cfg.run_name, config=cfg.to_dict(), metrics=metrics, fit=r, teachers=tinfo, narratives=narratives,
                   reference=dict(best=ref, chosen_by="lowest val mse", calendar=w.train.kind),
@@ -291,8 +288,3 @@ def run(cfg:RunConfig,        # the run
                   environment=environment_info(device), seed=cfg.seed, wall_s=time.time() - t0)
     if write and rank == 0: write_result(out, portable_paths(result, {"": project_root(), "<cache>": cache_dir(cfg.cache_dir or None)}))
     return result
-
-# %% ../../nbs/43_train.experiment.ipynb #23701c9c
-def _read_json(p:Path):
-    try: return json.loads(Path(p).read_text())
-    except (FileNotFoundError, json.JSONDecodeError): return None
