@@ -16,6 +16,7 @@ COMMANDS = {
     "narrate": ("s2kd.narrate.cache:cli_narrate", "build the narrative/embedding cache of a dataset"),
     "bench latency": ("s2kd.efficiency:cli_bench_latency", "teacher vs student latency on the datasets' shapes"),
     "bench distill": ("s2kd.train.bench:cli_bench_distill", "distillation step cost: plain, live and cached teacher, AEKD"),
+    "bench malloc": ("s2kd.train.bench:cli_bench_malloc", "training step with glibc's malloc settings vs freed memory retained"),
     "bench narrate": ("s2kd.narrate.bench:cli_bench_narrate", "narratives/s per narrator, encoder speed, cache sizes, examples"),
     "reproduce": ("s2kd.reproduce:cli_reproduce", "the main job: embedded data, then every paper notebook (--preset smoke|quick|paper --only NAME --jobs N)"),
     "train": ("s2kd.train.api:cli_train", "train/distil one run from a YAML config: train CONFIG.yaml [--set key=value]"),

@@ -12,11 +12,11 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['LAYOUT', 'ENV_THREADS_FILE', 'ENV_THREADS_WORKERS', 'ENV_CACHE', 'STACK', 'DataError', 'UnknownNameError',
-           'check_tensor', 'seed_everything', 'get_device', 'num_threads', 'follow_thread_share', 'share_among',
-           'cache_dir', 'sweep_temps', 'temp_path', 'LockBusy', 'file_lock', 'defer_busy', 'atomic_path',
-           'atomic_write', 'atomic_write_json', 'atomic_torch_save', 'package_versions', 'git_commit',
-           'environment_info', 'project_root', 'portable_paths']
+__all__ = ['LAYOUT', 'ENV_THREADS_FILE', 'ENV_THREADS_WORKERS', 'ENV_MALLOC', 'ENV_CACHE', 'STACK', 'DataError',
+           'UnknownNameError', 'check_tensor', 'seed_everything', 'get_device', 'num_threads', 'follow_thread_share',
+           'share_among', 'retain_freed_memory', 'cache_dir', 'sweep_temps', 'temp_path', 'LockBusy', 'file_lock',
+           'defer_busy', 'atomic_path', 'atomic_write', 'atomic_write_json', 'atomic_torch_save', 'package_versions',
+           'git_commit', 'environment_info', 'project_root', 'portable_paths']
 
 # %% ../nbs/00_core.ipynb #4dcd11ab
 LAYOUT = ("B", "T", "C", "H", "W")  # the one tensor layout of s2kd
@@ -87,6 +87,22 @@ ENV_THREADS_WORKERS = "S2KD_THREADS_WORKERS"  # how many worker processes divide
 def share_among(workers:int):  # worker processes of one notebook: a process pool's initializer
     "Mark this process as one of `workers` that divide the share named by `$S2KD_THREADS_FILE`."
     os.environ[ENV_THREADS_WORKERS] = str(int(workers))
+
+# %% ../nbs/00_core.ipynb #febfcef6
+ENV_MALLOC = "S2KD_MALLOC"  # "system": leave glibc's malloc settings alone
+_MALLOC = {"retained": False}
+
+def retain_freed_memory(limit:int=1 << 30):  # bytes: blocks below it come from the heap, and this much freed memory stays
+    "Let this process keep freed memory for reuse (glibc `mallopt` mmap and trim thresholds); True if in effect."
+    if os.environ.get(ENV_MALLOC, "").strip().lower() == "system" or not sys.platform.startswith("linux"): return False
+    if _MALLOC["retained"]: return True
+    try:
+        import ctypes
+        libc = ctypes.CDLL("libc.so.6"); M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+    except (OSError, AttributeError): return False  # no glibc: nothing to tune
+    mmap_ok = libc.mallopt(M_MMAP_THRESHOLD, int(limit)) == 1 or libc.mallopt(M_MMAP_THRESHOLD, 32 << 20) == 1  # older glibc cap 32 MB
+    _MALLOC["retained"] = bool(mmap_ok and libc.mallopt(M_TRIM_THRESHOLD, int(limit)) == 1)
+    return _MALLOC["retained"]
 
 # %% ../nbs/00_core.ipynb #7992e64d
 ENV_CACHE = "S2KD_CACHE"

@@ -14,7 +14,8 @@ from ..distill import Distiller
 from .cache import build_teacher_cache
 
 # %% auto #0
-__all__ = ['RandomWindows', 'step_times', 'bench_distill', 'format_bench', 'cli_bench_distill']
+__all__ = ['MALLOC_MODELS', 'RandomWindows', 'step_times', 'bench_distill', 'format_bench', 'cli_bench_distill', 'bench_malloc',
+           'format_bench_malloc', 'cli_bench_malloc']
 
 # %% ../../nbs/44_train.bench.ipynb #862f0293
 class RandomWindows(torch.utils.data.Dataset):
@@ -115,4 +116,65 @@ def cli_bench_distill(argv:list[str]|None=None):  # arguments after `s2kd bench 
     r = bench_distill(shape=shape, t_out=a.t_out, student=a.student, teacher=a.teacher, method=a.method, preset=a.preset,
                       teacher_preset=a.teacher_preset, batch_size=a.batch_size, steps=a.steps, threads=a.threads, device=a.device)
     print(json.dumps(r, indent=2) if a.json else "\n".join(format_bench(r)))
+    return 0
+
+# %% ../../nbs/44_train.bench.ipynb #0cd94bb7
+MALLOC_MODELS = (("simvp_deep", (10, 3, 64, 32), 10), ("alternet", (12, 3, 32, 80), 12), ("unet", (12, 3, 32, 80), 12))  # quick plume, convection
+
+def _malloc_child(name:str, shape, t_out:int, mode:str, steps:int, warmup:int, batch_size:int, threads:int):
+    "In a fresh process: median step, and system time and page faults per step, of quick `name` (printed as JSON)."
+    import resource
+    from s2kd.core import retain_freed_memory
+    from s2kd.models.registry import build_model
+    torch.set_num_threads(threads); on = retain_freed_memory() if mode == "retain" else False
+    seed_everything(0); ds = RandomWindows(batch_size * 2, tuple(shape), t_out)
+    d = Distiller(build_model(name, in_shape=tuple(shape), t_out=t_out, preset="quick"))
+    step_times(ds, {"m": d}, batch_size=batch_size, steps=warmup, warmup=0)  # the heap grows to its size here
+    r0 = resource.getrusage(resource.RUSAGE_SELF)
+    t = step_times(ds, {"m": d}, batch_size=batch_size, steps=steps, warmup=0)["m"]
+    r1 = resource.getrusage(resource.RUSAGE_SELF)
+    print(json.dumps(dict(step_s=t, sys_s=(r1.ru_stime - r0.ru_stime) / steps, user_s=(r1.ru_utime - r0.ru_utime) / steps,
+                          faults=(r1.ru_minflt - r0.ru_minflt) / steps, retained=on)))
+
+def bench_malloc(*, models=MALLOC_MODELS,   # (name, (T_in, C, H, W), T_out) each
+                 steps:int=8, warmup:int=3, batch_size:int=16, threads:int=1):
+    "Per model: the step with glibc's settings (`system`) and with freed memory retained (`retain`), and their ratio."
+    import os, subprocess
+    out = dict(steps=steps, warmup=warmup, batch_size=batch_size, threads=threads, models={})
+    for name, shape, t_out in models:
+        r = {}
+        for mode in ("system", "retain"):
+            code = f"from s2kd.train.bench import _malloc_child; _malloc_child({name!r}, {tuple(shape)!r}, {t_out}, {mode!r}, {steps}, {warmup}, {batch_size}, {threads})"
+            env = os.environ | {"OMP_NUM_THREADS": str(threads), "S2KD_MALLOC": "system" if mode == "system" else ""}  # nothing else may opt in
+            p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+            if p.returncode: raise RuntimeError(f"bench malloc: {name} ({mode}) failed:\n{p.stderr[-2000:]}")
+            r[mode] = json.loads(p.stdout.strip().splitlines()[-1])
+        out["models"][f"{name} {tuple(shape)}->{t_out}"] = r | dict(ratio=r["retain"]["step_s"] / r["system"]["step_s"])
+    return out
+
+def format_bench_malloc(r:dict):  # from `bench_malloc`
+    "The allocator benchmark as printed lines."
+    lines = [f"training step, glibc's malloc settings (system) vs freed memory retained (s2kd.core.retain_freed_memory): "
+             f"quick models, batch {r['batch_size']}, median of {r['steps']} steps after {r['warmup']}, {r['threads']} thread(s), each in a fresh process"]
+    for k, v in r["models"].items():
+        s, t = v["system"], v["retain"]
+        lines.append(f"  {k:<34} system {1e3 * s['step_s']:8.1f} ms (sys {1e3 * s['sys_s']:5.1f} ms, {s['faults']:7.0f} faults)  "
+                     f"retain {1e3 * t['step_s']:8.1f} ms (sys {1e3 * t['sys_s']:5.1f} ms, {t['faults']:7.0f} faults)  ratio {v['ratio']:.3f}")
+    return lines
+
+def cli_bench_malloc(argv:list[str]|None=None):  # arguments after `s2kd bench malloc`
+    "`s2kd bench malloc [--steps N] [--threads N] [--batch-size N] [--json]`."
+    from s2kd.cli import DefaultsHelpFormatter
+    ap = argparse.ArgumentParser(prog="s2kd bench malloc", formatter_class=DefaultsHelpFormatter,
+                                 description="Training step with glibc's malloc settings vs freed memory retained (what fit does on the CPU).")
+    ap.add_argument("--steps", type=int, default=8, help="timed steps (median reported)")
+    ap.add_argument("--warmup", type=int, default=3, help="untimed steps first")
+    ap.add_argument("--batch-size", type=int, default=16, help="batch size (the quick presets')")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads")
+    ap.add_argument("--json", action="store_true", help="print the figures as JSON")
+    a = ap.parse_args(argv)
+    if min(a.steps, a.batch_size, a.threads) < 1 or a.warmup < 0:
+        print("s2kd bench malloc: --steps, --batch-size, --threads must be >= 1 and --warmup >= 0", file=sys.stderr); return 2
+    r = bench_malloc(steps=a.steps, warmup=a.warmup, batch_size=a.batch_size, threads=a.threads)
+    print(json.dumps(r, indent=2) if a.json else "\n".join(format_bench_malloc(r)))
     return 0

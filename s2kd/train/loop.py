@@ -16,7 +16,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm.auto import tqdm
 
-from ..core import atomic_torch_save, atomic_write_json, get_device, seed_everything
+from ..core import atomic_torch_save, atomic_write_json, get_device, retain_freed_memory, seed_everything
 
 # %% auto #0
 __all__ = ['RESUME_FREE', 'to_device', 'trainable_state', 'load_trainable_state', 'rng_state', 'set_rng_state', 'world',
@@ -111,6 +111,7 @@ def fit(m:nn.Module,            # m(batch) -> (loss, parts); m.predict(batch) ->
     "Train `m` with Adam and early stopping on validation MSE; returns the history and the best epoch."
     seed_everything(seed); t0 = time.time()
     rank, n_proc = world(); main = rank == 0; device = local_device(device); m.to(device)
+    if device.type == "cpu": retain_freed_memory()  # steps reuse freed buffers instead of faulting in new pages (s2kd.core)
     if batch_size % n_proc: raise ValueError(f"batch_size={batch_size} is not divisible by the {n_proc} processes")
     sampler = DistributedSampler(train, num_replicas=n_proc, rank=rank, shuffle=True, seed=seed)
     dl = DataLoader(train, batch_size=batch_size // n_proc, sampler=sampler, num_workers=num_workers)
