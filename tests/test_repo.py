@@ -45,7 +45,7 @@ def test_papermill_parameters_tag_survives_nbdev_clean(tmp_path):
 def test_console_script_lists_commands():
     exe = Path(sys.executable).parent / "s2kd"
     r = subprocess.run([str(exe), "--help"], capture_output=True, text=True, check=True)
-    for cmd in ("data", "models", "narrate", "bench latency", "bench distill", "reproduce"):
+    for cmd in ("data", "models", "narrate", "bench latency", "bench distill", "bench malloc", "reproduce"):
         assert f"  {cmd} " in r.stdout, cmd
     r = subprocess.run([str(exe), "data", "list"], capture_output=True, text=True, check=True)
     assert "winds" in r.stdout and "REAL" in r.stdout
