@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..core import UnknownNameError
+from ..core import UnknownNameError, retain_freed_memory
 
 # %% auto #0
 __all__ = ['MINILM_PACKAGE', 'MINILM_INSTALL', 'ENCODERS', 'MissingModelError', 'package_dir', 'file_digest', 'hf_offline',
@@ -154,6 +154,7 @@ class MiniLMEncoder(TextEncoder):
     def load(self):
         "Load tokenizer and model from the folder (offline, no remote code); timed in `load_seconds`."
         if self.model is None:
+            if self.device.type == "cpu": retain_freed_memory()  # each batch's activations reuse freed memory (s2kd.core)
             t0 = time.perf_counter()
             with hf_offline():
                 from transformers import AutoModel, AutoTokenizer

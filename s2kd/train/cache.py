@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from ..core import DataError, atomic_write_json, cache_dir, file_lock, get_device, temp_path
+from ..core import DataError, atomic_write_json, cache_dir, file_lock, get_device, retain_freed_memory, temp_path
 from ..distill import run_model
 from ..models.features import FeatureTap
 
@@ -74,6 +74,7 @@ def build_teacher_cache(teacher:nn.Module,   # frozen teacher (put in eval mode 
     with file_lock(root/f"{key}.lock", f"teacher cache {key}"):  # a second process waits, then reuses the first's
         if (final/"header.json").exists(): return TeacherCache(final)
         device = get_device(device); teacher.eval().to(device); root.mkdir(parents=True, exist_ok=True)
+        if device.type == "cpu": retain_freed_memory()
         tmp = temp_path(final, dir=True)  # `.<key>.s2kd-<host>-<pid>-*.tmp`: swept once its process is gone
         try:
             arrays, n = {}, len(ds)

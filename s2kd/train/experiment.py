@@ -13,7 +13,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from ..core import (atomic_torch_save, atomic_write, atomic_write_json, cache_dir, environment_info, file_lock,
-                       follow_thread_share, get_device, portable_paths, project_root, seed_everything)
+                       follow_thread_share, get_device, portable_paths, project_root, retain_freed_memory, seed_everything)
 from ..distill import Distiller, freeze, run_model
 from .cache import build_teacher_cache, state_hash
 from .config import RunConfig
@@ -77,6 +77,7 @@ def evaluate_split(model, ds, normalizer, *, data_range, lat=None, mask=None, ba
                    max_batches:int=0):  # 0 -> every batch; 1 -> a dry run's one batch
     "Metrics of `model` on `ds` in physical units: overall, per lead time, per variable (`mse/<var>`) and `nmse`."
     from s2kd.metrics import MetricAccumulator
+    if get_device(device).type == "cpu": retain_freed_memory()  # s2kd.core: batches reuse freed memory
     model.eval(); acc = MetricAccumulator(data_range=data_range, lat=lat, mask=mask, variables=normalizer.variables,  # mask: True = valid
                                           var_train=(normalizer.std.astype("float64") ** 2).tolist())  # nmse: MSE / train variance
     for i, b in enumerate(DataLoader(ds, batch_size=batch_size, shuffle=False)):
