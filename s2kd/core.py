@@ -12,11 +12,12 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['LAYOUT', 'ENV_THREADS_FILE', 'ENV_THREADS_WORKERS', 'ENV_MALLOC', 'ENV_CACHE', 'STACK', 'DataError',
-           'UnknownNameError', 'check_tensor', 'seed_everything', 'get_device', 'num_threads', 'follow_thread_share',
-           'share_among', 'retain_freed_memory', 'cache_dir', 'sweep_temps', 'temp_path', 'LockBusy', 'file_lock',
-           'defer_busy', 'atomic_path', 'atomic_write', 'atomic_write_json', 'atomic_torch_save', 'package_versions',
-           'git_commit', 'environment_info', 'project_root', 'portable_paths']
+__all__ = ['LAYOUT', 'ENV_THREADS_FILE', 'ENV_THREADS_WORKERS', 'ENV_MALLOC', 'MALLOC_USER_ENV', 'ENV_CACHE', 'STACK',
+           'DataError', 'UnknownNameError', 'check_tensor', 'seed_everything', 'get_device', 'num_threads',
+           'follow_thread_share', 'share_among', 'glibc_version', 'malloc_user_settings', 'retain_freed_memory',
+           'cache_dir', 'sweep_temps', 'temp_path', 'LockBusy', 'file_lock', 'defer_busy', 'atomic_path',
+           'atomic_write', 'atomic_write_json', 'atomic_torch_save', 'package_versions', 'git_commit',
+           'environment_info', 'project_root', 'portable_paths']
 
 # %% ../nbs/00_core.ipynb #4dcd11ab
 LAYOUT = ("B", "T", "C", "H", "W")  # the one tensor layout of s2kd
@@ -90,19 +91,32 @@ def share_among(workers:int):  # worker processes of one notebook: a process poo
 
 # %% ../nbs/00_core.ipynb #febfcef6
 ENV_MALLOC = "S2KD_MALLOC"  # "system": leave glibc's malloc settings alone
-_MALLOC = {"retained": False}
+MALLOC_USER_ENV = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_", "MALLOC_MMAP_MAX_")  # glibc reads these
+_MALLOC = {"threshold": None}  # the mmap threshold this process set, once set
 
-def retain_freed_memory(limit:int=1 << 30):  # bytes: blocks below it come from the heap, and this much freed memory stays
-    "Let this process keep freed memory for reuse (glibc `mallopt` mmap and trim thresholds); True if in effect."
-    if os.environ.get(ENV_MALLOC, "").strip().lower() == "system" or not sys.platform.startswith("linux"): return False
-    if _MALLOC["retained"]: return True
+def glibc_version() -> str|None:
+    "The C library's version when it is glibc (e.g. `'glibc 2.36'`), else None (musl, macOS, Windows)."
+    try: return os.confstr("CS_GNU_LIBC_VERSION") or None
+    except (AttributeError, ValueError, OSError): return None
+
+def malloc_user_settings() -> list[str]:
+    "The environment variables by which the user already tuned glibc's malloc (they win over `retain_freed_memory`)."
+    return [k for k in MALLOC_USER_ENV if k in os.environ] + (["GLIBC_TUNABLES"] if "glibc.malloc." in os.environ.get("GLIBC_TUNABLES", "") else [])
+
+def retain_freed_memory(limit:int=1 << 30):  # bytes: the mmap and trim thresholds asked for
+    "Let glibc keep freed memory in this process for reuse (`mallopt` mmap and trim thresholds): the mmap threshold set, in bytes; 0 if left alone."
+    if _MALLOC["threshold"] is not None: return _MALLOC["threshold"]  # once set, for the life of the process
+    if os.environ.get(ENV_MALLOC, "").strip().lower() == "system" or malloc_user_settings() or glibc_version() is None: return 0
     try:
         import ctypes
-        libc = ctypes.CDLL("libc.so.6"); M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
-    except (OSError, AttributeError): return False  # no glibc: nothing to tune
-    mmap_ok = libc.mallopt(M_MMAP_THRESHOLD, int(limit)) == 1 or libc.mallopt(M_MMAP_THRESHOLD, 32 << 20) == 1  # older glibc cap 32 MB
-    _MALLOC["retained"] = bool(mmap_ok and libc.mallopt(M_TRIM_THRESHOLD, int(limit)) == 1)
-    return _MALLOC["retained"]
+        mallopt = ctypes.CDLL(None).mallopt  # the C library this process runs on
+        mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
+    except (OSError, AttributeError): return 0
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, limit = -1, -3, max(0, min(int(limit), 2**31 - 1))  # a C int
+    mmap = next((v for v in (limit, min(limit, 32 << 20)) if mallopt(M_MMAP_THRESHOLD, v) == 1), 0)  # some releases cap it at 32 MB
+    if mmap: mallopt(M_TRIM_THRESHOLD, limit)
+    _MALLOC["threshold"] = mmap
+    return mmap
 
 # %% ../nbs/00_core.ipynb #7992e64d
 ENV_CACHE = "S2KD_CACHE"

@@ -121,34 +121,46 @@ def cli_bench_distill(argv:list[str]|None=None):  # arguments after `s2kd bench 
 # %% ../../nbs/44_train.bench.ipynb #0cd94bb7
 MALLOC_MODELS = (("simvp_deep", (10, 3, 64, 32), 10), ("alternet", (12, 3, 32, 80), 12), ("unet", (12, 3, 32, 80), 12))  # quick plume, convection
 
+_MARK = "s2kd-bench-malloc: "  # the child's result line
+
 def _malloc_child(name:str, shape, t_out:int, mode:str, steps:int, warmup:int, batch_size:int, threads:int):
     "In a fresh process: median step, and system time and page faults per step, of quick `name` (printed as JSON)."
     import resource
     from s2kd.core import retain_freed_memory
     from s2kd.models.registry import build_model
-    torch.set_num_threads(threads); on = retain_freed_memory() if mode == "retain" else False
+    torch.set_num_threads(threads); on = retain_freed_memory() if mode == "retain" else 0  # the mmap threshold set
     seed_everything(0); ds = RandomWindows(batch_size * 2, tuple(shape), t_out)
     d = Distiller(build_model(name, in_shape=tuple(shape), t_out=t_out, preset="quick"))
     step_times(ds, {"m": d}, batch_size=batch_size, steps=warmup, warmup=0)  # the heap grows to its size here
     r0 = resource.getrusage(resource.RUSAGE_SELF)
     t = step_times(ds, {"m": d}, batch_size=batch_size, steps=steps, warmup=0)["m"]
     r1 = resource.getrusage(resource.RUSAGE_SELF)
-    print(json.dumps(dict(step_s=t, sys_s=(r1.ru_stime - r0.ru_stime) / steps, user_s=(r1.ru_utime - r0.ru_utime) / steps,
-                          faults=(r1.ru_minflt - r0.ru_minflt) / steps, retained=on)))
+    print(_MARK + json.dumps(dict(step_s=t, sys_s=(r1.ru_stime - r0.ru_stime) / steps, user_s=(r1.ru_utime - r0.ru_utime) / steps,
+                                  faults=(r1.ru_minflt - r0.ru_minflt) / steps, retained=on)))
 
 def bench_malloc(*, models=MALLOC_MODELS,   # (name, (T_in, C, H, W), T_out) each
-                 steps:int=8, warmup:int=3, batch_size:int=16, threads:int=1):
+                 steps:int=8, warmup:int=3, batch_size:int=16, threads:int=1,
+                 timeout:float=900):  # seconds a child may take
     "Per model: the step with glibc's settings (`system`) and with freed memory retained (`retain`), and their ratio."
     import os, subprocess
-    out = dict(steps=steps, warmup=warmup, batch_size=batch_size, threads=threads, models={})
+    from pathlib import Path
+    import s2kd
+    from s2kd.core import ENV_MALLOC, MALLOC_USER_ENV
+    dropped = sorted(k for k in (*MALLOC_USER_ENV, "GLIBC_TUNABLES") if k in os.environ)  # `system` is glibc's own defaults
+    base = {k: v for k, v in os.environ.items() if k not in dropped} | {
+        "OMP_NUM_THREADS": str(threads), "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(s2kd.__file__).parents[1]), os.environ.get("PYTHONPATH")]))}
+    out = dict(steps=steps, warmup=warmup, batch_size=batch_size, threads=threads, env_dropped=dropped, models={})
     for name, shape, t_out in models:
         r = {}
         for mode in ("system", "retain"):
             code = f"from s2kd.train.bench import _malloc_child; _malloc_child({name!r}, {tuple(shape)!r}, {t_out}, {mode!r}, {steps}, {warmup}, {batch_size}, {threads})"
-            env = os.environ | {"OMP_NUM_THREADS": str(threads), "S2KD_MALLOC": "system" if mode == "system" else ""}  # nothing else may opt in
-            p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
-            if p.returncode: raise RuntimeError(f"bench malloc: {name} ({mode}) failed:\n{p.stderr[-2000:]}")
-            r[mode] = json.loads(p.stdout.strip().splitlines()[-1])
+            env = base | {ENV_MALLOC: "system" if mode == "system" else ""}  # the child sets it itself, or not at all
+            try: p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=timeout)
+            except subprocess.TimeoutExpired: raise RuntimeError(f"bench malloc: {name} ({mode}) took over {timeout} s") from None
+            lines = [l[len(_MARK):] for l in p.stdout.splitlines() if l.startswith(_MARK)]
+            if p.returncode or not lines:
+                raise RuntimeError(f"bench malloc: {name} ({mode}) failed (exit {p.returncode}):\n{p.stdout[-1000:]}\n{p.stderr[-2000:]}")
+            r[mode] = json.loads(lines[-1])
         out["models"][f"{name} {tuple(shape)}->{t_out}"] = r | dict(ratio=r["retain"]["step_s"] / r["system"]["step_s"])
     return out
 
