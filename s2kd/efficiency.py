@@ -4,7 +4,7 @@
 
 # %% ../nbs/51_efficiency.ipynb #5ec473fe
 from __future__ import annotations
-import argparse, importlib, inspect, json, statistics, sys
+import argparse, importlib, inspect, json, os, statistics, sys
 from contextlib import contextmanager
 
 import torch
@@ -77,9 +77,13 @@ def peak_memory(model:nn.Module, *inputs) -> dict:
         with _inference(model): model(*inputs)
         torch.cuda.synchronize(dev)
         return dict(peak_bytes=int(torch.cuda.max_memory_allocated(dev) - base), method="cuda.max_memory_allocated", device=str(dev))
+    # torch's profiler (kineto) prints two 'USDT: profiler_start/stop' lines a call at its default level; 6 is above all
+    # of its levels, its errors included, so an empty profile is checked below instead (a user's own setting wins)
+    os.environ.setdefault("KINETO_LOG_LEVEL", "6")
     with _inference(model), torch_profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof: model(*inputs)
+    if not (events := prof.events()): raise RuntimeError("peak_memory: torch.profiler recorded no events (set KINETO_LOG_LEVEL=3 to see its errors)")
     total = peak = 0
-    for e in sorted(prof.events(), key=lambda e: e.time_range.start):
+    for e in sorted(events, key=lambda e: e.time_range.start):
         total += e.self_cpu_memory_usage; peak = max(peak, total)
     return dict(peak_bytes=int(peak), method="torch.profiler (cpu, op-level)", device=str(dev))
 
