@@ -40,14 +40,34 @@ def labelled(result:dict, label:str, tag_teachers:bool=False) -> dict:  # a run(
         r["metrics"] = {(f"{k}[{label}]" if k.startswith("teacher:") else k): v for k, v in result["metrics"].items()}
     return r
 
+def _grid_run(cfg:dict, threads:int=0) -> dict:  # cfg: a RunConfig as a dict; in a worker process of `run_grid`
+    "Train (or resume) one run with `threads` torch threads (0: as is); its `run()` result."
+    import torch
+    from s2kd.train.config import RunConfig
+    from s2kd.train.experiment import run
+    if threads: torch.set_num_threads(threads)
+    return run(RunConfig(**cfg))
+
 def run_grid(configs:dict,          # label -> RunConfig (its seed is replaced)
              seeds:list,            # student seeds
              *, data=None,          # an xr.Dataset for every run (else each config's dataset)
-             tag_teachers:bool=False, log=print) -> list:
+             tag_teachers:bool=False, log=print,
+             jobs:int=1,            # > 1: runs trained side by side in that many worker processes (not with `data`)
+             threads:int=0) -> list:  # torch threads of each worker (0: as is)
     "Run each config for each seed (the engine resumes complete runs); the labelled results, config by config."
     from s2kd.core import defer_busy
     from s2kd.train.experiment import run
     tasks = [(label, seed, cfg.replace(seed=seed)) for label, cfg in configs.items() for seed in seeds]
+    if jobs > 1 and data is None and len(tasks) > 1:
+        from s2kd.artefacts import _grid_run as fn  # by its module, so spawned workers find it (not a notebook's __main__)
+        from s2kd.paper import map_jobs
+        named = [(label, seed, c.replace(name=run_name(c))) for label, seed, c in tasks]
+        def said(i, r):
+            label, seed, c = named[i]
+            if log: log(f"{c.dataset:>14s} {c.student:6s} {label:16s} seed {seed}: test MSE "
+                        f"{r['metrics']['student']['test']['mse']:.4g} ({jobs} at a time)")
+        rs = map_jobs(fn, [dict(cfg=c.to_dict(), threads=threads) for *_, c in named], jobs=jobs, done=said)
+        return [labelled(r, label, tag_teachers) for (label, _, _), r in zip(named, rs)]
     def one(task, wait):  # a run another process is training (another notebook) waits at the back of the queue
         label, seed, c = task; c = c.replace(name=run_name(c))
         t0 = time.time(); r = run(c, data=data, wait=wait)
