@@ -400,11 +400,12 @@ MM_EPOCHS = {"smoke": 1, "quick": 12, "paper": 0}  # multimodal teacher epochs f
 PAPER_TEACHERS = {"navier_stokes": "alternet", "convection": "alternet", "plume": "simvp_deep",  # the papers' pairs:
                   "traffic": "earthfarseer", "winds": "triton"}                          # dataset -> its teacher
 
-def shared_run_name(cfg) -> str:  # a RunConfig
-    "`<dataset>-<size>_<method>_<student>-<preset>_<teacher>-<preset>_s<seed>-<hash>`: the hash covers every field but `SHARED_FREE`."
+def shared_run_name(cfg) -> str:  # a RunConfig (canonical: `s2kd_config` makes it so)
+    "`<dataset>-<size>_<method>_<student>-<preset>[_<teacher>-<preset>]_s<seed>-<hash>`: the hash covers every field but `SHARED_FREE`."
     d = {k: v for k, v in cfg.to_dict().items() if k not in SHARED_FREE}
     ds = "".join(c if c.isalnum() or c in "._-" else "_" for c in Path(cfg.dataset.rstrip("/\\")).name)  # a file: its name only
-    return (f"{ds}-{cfg.size}_{cfg.method}_{cfg.student}-{cfg.student_preset}_{'+'.join(cfg.teachers)}-{cfg.teacher_preset}"
+    t = f"_{'+'.join(cfg.teachers)}-{cfg.teacher_preset}" if cfg.teachers else ""  # a baseline has none
+    return (f"{ds}-{cfg.size}_{cfg.method}_{cfg.student}-{cfg.student_preset}{t}"
             f"_s{cfg.seed}-{hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:10]}")
 
 _FIXED = ("dataset", "student", "method", "seed", "teacher", "name", "device", "results_dir")  # set by the notebooks, never by `overrides`
@@ -419,16 +420,17 @@ def s2kd_config(dataset:str,            # embedded dataset name, or a .nc/.zarr 
                 student:str, method:str, seed:int,
                 *, preset:str="quick", device:str="auto",
                 overrides:dict|None=None,  # RunConfig fields over the preset (not those the table varies)
-                **fields):             # fields of an ablation variant (e.g. w_semantic=0.0)
-    "The `RunConfig` of one S²-KD table run, named by `shared_run_name`, its result written under `<cache>/results/`."
-    from s2kd.train.config import ConfigError, RunConfig
+                artefact:str|None=None,    # the notebook, for its preset differences (`ARTEFACT_CONFIG`)
+                **fields):             # fields of a row (e.g. w_semantic=0.0, narrator="event", teacher="alternet,simvp")
+    "The `canonical` `RunConfig` of one paper run, named by `shared_run_name`, its result written under `<cache>/results/`."
+    from s2kd.train.config import ConfigError, RunConfig, canonical
     overrides = dict(overrides or {})
     if bad := sorted(set(overrides) & set(_FIXED)):
         raise ConfigError(f"overrides={overrides}: {bad} are set by the notebook (its parameters and rows), not by overrides")
-    d = preset_config(preset, None, **(multimodal_start(teacher, preset) | overrides)) | dict(dataset=dataset, student=student, method=method, seed=seed,
+    d = preset_config(preset, artefact, **(multimodal_start(teacher, preset) | overrides)) | dict(dataset=dataset, student=student, method=method, seed=seed,
             device=device, teacher="multimodal" if method == "s2kd" else teacher) | fields
     d["results_dir"] = str(cache_dir(d.get("cache_dir") or None, "results"))  # run() writes cache paths there, not under out_dir
-    cfg = RunConfig(**d)
+    cfg = canonical(RunConfig(**d))
     return cfg.replace(name=shared_run_name(cfg))
 
 
@@ -450,7 +452,10 @@ def _stored(cfg, dkeys:dict):
                    ([cfg.narrator, cfg.encoder, cfg.text_tokens] if text else []))
     if k not in dkeys: dkeys[k] = data_key(cfg, *load_data(cfg))  # the data's values and the narratives, as run() keys them
     if r["data"]["key"] != dkeys[k]: return None
-    return r | dict(checkpoints=str(ck), reused=True)
+    root = cache_dir(cfg.cache_dir or None)  # stored with `<cache>/…` paths: back to this machine's, as run() returns them
+    local = lambda s: str(root/s[len("<cache>/"):]) if isinstance(s, str) and s.startswith("<cache>/") else s
+    teachers = [t | dict(checkpoint=local(t.get("checkpoint"))) for t in r.get("teachers") or []]
+    return r | dict(checkpoints=str(ck), teachers=teachers, reused=True)
 
 def _how(r:dict) -> str:  # a `_train_run` result
     "'trained' when the run took optimiser steps in this call, else 're-evaluated' (a finished run a new package scored again)."
@@ -469,13 +474,15 @@ def _train_run(cfg:dict, threads:int=0, wait:bool=True) -> dict:  # cfg: a RunCo
 def s2kd_table_runs(dataset:str, teacher:str,  # dataset (embedded name or .nc/.zarr path) and its paper teacher
                     *, preset:str="quick", seeds:list|None=None,  # None or [] -> preset_seeds(preset)
                     students=S2KD_STUDENTS, methods=S2KD_METHODS,
-                    variants:dict|None=None,  # {row label: RunConfig fields}, e.g. ABLATION; replaces `methods`
+                    variants:dict|None=None,  # {row label: RunConfig fields}, e.g. ABLATION; replaces `methods`; a `teacher` there wins
                     device:str="auto", overrides:dict|None=None,
+                    artefact:str|None=None,  # the notebook, for its preset differences (`ARTEFACT_CONFIG`)
                     jobs:int=1, threads:int=0,  # runs trained side by side in worker processes, `threads` torch threads each (0: as is)
                     log=print) -> list:  # log: one line per run (None: quiet)
     "Train or reuse every (student, method or variant, seed) run; the `run()` result dicts, each with `reused` and `row`."
     rows = variants if variants is not None else {m: dict(method=m) for m in methods}
-    plan = [(student, label, seed, s2kd_config(dataset, teacher, student, seed=seed, preset=preset, device=device, overrides=overrides, **f))
+    plan = [(student, label, seed, s2kd_config(dataset, f.get("teacher", teacher), student, seed=seed, preset=preset, device=device,
+                                                 overrides=overrides, artefact=artefact, **{k: v for k, v in f.items() if k != "teacher"}))
             for student in students for label, f in rows.items() for seed in list(seeds or preset_seeds(preset))]
     dkeys, t0 = {}, time.time()
     out = [_stored(cfg, dkeys) for *_, cfg in plan]

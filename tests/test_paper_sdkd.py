@@ -100,14 +100,15 @@ def test_lmm_comparison_smoke(cache, tmp_path):
     assert set(run["narratives"]["plume"]) == {"stat-coarse", "stat-rich", "event"}
     md = artefact_paths(out, "lmm_comparison")["md"].read_text()
     assert "Skipped: plume / smollm2" in md and "the largest step is none → any narrator" in md and "paper: Fig. 4" in md
+    from s2kd.paper import s2kd_config  # "none" and "stat-rich" are Table 3's baseline and S²-KD runs (one run each, shared)
+    ran = {json.loads(f.read_text())["name"] for f in (out/"results"/"lmm_comparison"/"runs").glob("*/result.json")}
+    for m in ("baseline", "s2kd"):
+        assert s2kd_config("plume", "simvp_deep", "unet", m, 42, preset="smoke", device="cpu", overrides={"encoder": "hashing"}).name in ran, ran
 
 
 def test_qualitative_smoke(cache, tmp_path):
     "winds (map), traffic and plume: truth, the S²-KD student, the baseline U-Net, persistence, climatology; the tables' runs."
-    from s2kd.artefacts import run_name
-    from s2kd.paper import preset_config
     import s2kd.paper as P
-    from s2kd.train.config import RunConfig
     out = tmp_path/"out"
     execute("qualitative", out, overrides={"encoder": "hashing"})
     run = check_artefact(out, "qualitative", tmp_path)
@@ -119,12 +120,9 @@ def test_qualitative_smoke(cache, tmp_path):
         ref = {r["forecast"]: float(r["window_mse"]) for r in got if r["dataset"] == d}
         assert abs(ref["persistence"] - ref["climatology"]) > 1e-6 * ref["persistence"], (d, ref)
     teacher = {"winds": "triton", "traffic": "earthfarseer", "plume": "simvp_deep"}
-    for d, names in run["runs"].items():  # the S²-KD tables' runs: their runner's names, else the same RunConfig recipe
+    for d, names in run["runs"].items():  # the S²-KD tables' runs, by their runner's names
         for m in ("baseline", "s2kd"):
-            t = "multimodal" if m == "s2kd" else teacher[d]
-            want = (P.s2kd_config(d, teacher[d], "unet", m, 42, preset="smoke", device="cpu", overrides={"encoder": "hashing"}).name
-                    if hasattr(P, "s2kd_config") else
-                    run_name(RunConfig(**preset_config("smoke") | {"encoder": "hashing"}, dataset=d, teacher=t, student="unet", method=m, seed=42)))
+            want = P.s2kd_config(d, teacher[d], "unet", m, 42, preset="smoke", device="cpu", overrides={"encoder": "hashing"}).name
             assert names[m] == want, (d, m, names[m], want)
     assert run["coastlines"] in ("GSHHS", "Natural Earth", "none") and run["windows"]["winds"] >= 0
     assert "Coastlines:" in artefact_paths(out, "qualitative")["md"].read_text()
@@ -143,4 +141,4 @@ def test_sdkd_tables_reads_a_user_file(cache, tmp_path):
     assert all(finite(got[("unet", m)], "mse_mean") for m in ROWS)
     assert "(source: navier_stokes.nc)" in artefact_paths(out, "sdkd_tables")["md"].read_text()
     names = [p.name for p in (out/"results"/"sdkd_tables"/"runs").iterdir()]
-    assert len(names) == len(ROWS) * 2 and all(n.startswith("file-navier_stokes-") for n in names), names
+    assert len(names) == len(ROWS) * 2 and all(n.startswith("navier_stokes.nc-tiny_") for n in names), names  # its name, not its path

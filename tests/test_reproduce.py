@@ -168,22 +168,25 @@ def test_a_run_being_trained_is_waited_for(tmp_path, capfd):
 
 
 
-def test_a_busy_run_is_put_off_not_waited_for(tmp_path):
-    "run_grid trains the runs nobody else holds first; a run another process holds is done last (waited for only then)."
-    from s2kd.artefacts import run_grid
+def test_a_busy_run_is_put_off_not_waited_for(cache, tmp_path):
+    "s2kd_table_runs trains the runs nobody else holds first; a run another process holds is done last (waited for only then)."
     from s2kd.core import cache_dir, file_lock
-    from s2kd.data.core import toy_dataset
-    ds, logs, res = toy_dataset(n_member=3, n_time=24, h=8, w=8), [], {}
-    cfgs = {"a": _toy_cfg(tmp_path, name="shared/a"), "b": _toy_cfg(tmp_path, name="shared/b")}
-    ck = {k: cache_dir(c.cache_dir, "runs", c.name) for k, c in cfgs.items()}
-    with file_lock(f"{ck['a']}.lock"):  # "another notebook" is training run a
-        t = threading.Thread(target=lambda: res.update(r=run_grid(cfgs, [42], data=ds, log=logs.append))); t.start(); t0 = time.time()
-        while not (ck["b"]/"last.pt").exists():
-            assert time.time() - t0 < 300 and t.is_alive(), f"run b was not trained while a was held: {logs}"
+    from s2kd.data.embedded import load_dataset
+    from s2kd.paper import s2kd_config, s2kd_table_runs
+    f = tmp_path/"navier_stokes.nc"; load_dataset("navier_stokes", size="tiny").to_netcdf(f)
+    kw, logs, res = dict(preset="smoke", device="cpu"), [], {}
+    held = cache_dir(None, "runs", s2kd_config(str(f), "alternet", "unet", "baseline", 42, **kw).name)
+    mine = cache_dir(None, "runs", s2kd_config(str(f), "alternet", "unet", "baseline", 43, **kw).name)
+    with file_lock(f"{held}.lock"):  # "another notebook" is training the seed-42 run
+        t = threading.Thread(target=lambda: res.update(r=s2kd_table_runs(str(f), "alternet", seeds=[42, 43], students=("unet",),
+                                                                          methods=("baseline",), log=logs.append, **kw)))
+        t.start(); t0 = time.time()
+        while not (mine/"last.pt").exists():
+            assert time.time() - t0 < 300 and t.is_alive(), f"the free run was not trained while the other was held: {logs}"
             time.sleep(0.2)
-        assert not (ck["a"]/"last.pt").exists() and any("deferred" in l and "shared/a" in l for l in logs), logs
+        assert not (held/"last.pt").exists() and any("deferred" in l and held.name in l for l in logs), logs
     t.join(300)
-    assert [r["config"]["method"] for r in res["r"]] == ["a", "b"] and (ck["a"]/"last.pt").exists()  # results in the asked order
+    assert [r["config"]["seed"] for r in res["r"]] == [42, 43] and (held/"last.pt").exists()  # results in the asked order
 
 
 def test_a_notebook_left_alone_gets_the_freed_threads(tmp_path):

@@ -12,7 +12,8 @@ from ..core import atomic_write_json
 from ..distill import METHODS, MULTI as MULTI_TEACHER  # defined once, where the methods are implemented
 
 # %% auto #0
-__all__ = ['AMP_MODES', 'MEMORY', 'ConfigError', 'RunConfig', 'check_names', 'validate']
+__all__ = ['AMP_MODES', 'MEMORY', 'TEXT_FIELDS', 'TEACHER_FIELDS', 'ConfigError', 'RunConfig', 'check_names', 'validate',
+           'canonical']
 
 # %% ../../nbs/40_train.config.ipynb #b85ec0a7
 AMP_MODES = ("none", "bf16", "fp16")
@@ -177,4 +178,17 @@ def validate(cfg):  # a RunConfig
     dev = cfg.device.split(":")[0]
     if dev not in ("auto", "cpu", "cuda", "mps"): raise ConfigError(f"RunConfig.device={cfg.device!r}: auto | cpu | cuda[:i] | mps")
     check_names(cfg)
+    return cfg
+
+# %% ../../nbs/40_train.config.ipynb #0c2e7d59
+TEXT_FIELDS = ("mm_backbone", "mm_epochs", "narrator", "encoder", "text_tokens")  # read only when the teachers include "multimodal"
+TEACHER_FIELDS = ("teacher", "teacher_preset", "teacher_epochs", "teacher_seed", "teacher_cache", *TEXT_FIELDS,  # read only with a teacher
+                  "w_kd_out", "w_kd_feat", "w_spectral", "w_semantic", "w_low", "sdkd_cutoff", "sdkd_mask", "sdkd_kind",
+                  "sdkd_branch", "fitnet_stages", "fitnet_hint_epochs", "mkd_loss", "aekd_solver", "aekd_cap", "ab_margin")
+
+def canonical(cfg:RunConfig) -> RunConfig:
+    "`cfg` with the fields its run never reads reset (`TEACHER_FIELDS` of a baseline, `TEXT_FIELDS` without the multimodal teacher)."
+    d = RunConfig()
+    if cfg.method == "baseline": return cfg.replace(**{f: getattr(d, f) for f in TEACHER_FIELDS} | dict(teacher=""))
+    if "multimodal" not in cfg.teachers: return cfg.replace(**{f: getattr(d, f) for f in TEXT_FIELDS})
     return cfg
