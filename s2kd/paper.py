@@ -463,11 +463,9 @@ def _how(r:dict) -> str:  # a `_train_run` result
 
 def _train_run(cfg:dict, threads:int=0, wait:bool=True) -> dict:  # cfg: a RunConfig as a dict; wait: see `run`
     "Train (or resume) one run in this process and record which package evaluated it; its `run()` result."
-    import torch
     from s2kd.train.config import RunConfig
     from s2kd.train.experiment import run
-    if threads: torch.set_num_threads(threads)
-    c = RunConfig(**cfg); r = run(c, wait=wait) | dict(reused=False)
+    c = RunConfig(**cfg); r = run(c, wait=wait, threads=threads) | dict(reused=False)
     atomic_write_json(Path(c.results_dir)/c.name/"evaluated_by.json", dict(package=package_hash()))
     return r
 

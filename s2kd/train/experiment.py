@@ -232,10 +232,12 @@ def run(cfg:RunConfig,        # the run
         *, data=None,         # an xr.Dataset to use instead of the embedded `cfg.dataset` (tests, own data)
         progress:bool=False,  # tqdm bars
         write:bool=True,      # write results/<name>/
-        wait:bool=True):      # False: raise `LockBusy` when another process trains this run (checked first) or a teacher it needs
+        wait:bool=True,       # False: raise `LockBusy` when another process trains this run (checked first) or a teacher it needs
+        threads:int=0):       # torch threads of this run, exactly; 0: this notebook's share under `s2kd reproduce`, else as is
     "Train/load the teacher(s), distil the student with `cfg.method`, evaluate val/test; returns the result dict."
     t0 = time.time(); rank = init_distributed(cfg.device)[0]; device = local_device(cfg.device)
-    follow_thread_share()  # under `s2kd reproduce --jobs N`: this notebook's current share of the cores
+    if threads: torch.set_num_threads(threads)  # fixed: the weights depend on it (float summation order), timing must not
+    else: follow_thread_share()  # under `s2kd reproduce --jobs N`: this notebook's current share of the cores
     ck = cache_dir(cfg.cache_dir or None, "runs", cfg.run_name)
     if not wait and write and world()[1] == 1:
         with file_lock(f"{ck}.lock", f"run {cfg.run_name}", wait=False): pass  # busy now: say so before loading anything
