@@ -461,7 +461,7 @@ def _how(r:dict) -> str:  # a `_train_run` result
     "'trained' when the run took optimiser steps in this call, else 're-evaluated' (a finished run a new package scored again)."
     return "trained" if r["fit"].get("epochs_this_call", 0) > 0 else "re-evaluated"
 
-def _train_run(cfg:dict, threads:int=0, wait:bool=True) -> dict:  # cfg: a RunConfig as a dict; wait: see `run`
+def _train_run(cfg:dict, threads:int=1, wait:bool=True) -> dict:  # cfg: a RunConfig as a dict; threads: exactly (`run`); wait: see `run`
     "Train (or resume) one run in this process and record which package evaluated it; its `run()` result."
     from s2kd.train.config import RunConfig
     from s2kd.train.experiment import run
@@ -475,7 +475,8 @@ def s2kd_table_runs(dataset:str, teacher:str,  # dataset (embedded name or .nc/.
                     variants:dict|None=None,  # {row label: RunConfig fields}, e.g. ABLATION; replaces `methods`; a `teacher` there wins
                     device:str="auto", overrides:dict|None=None,
                     artefact:str|None=None,  # the notebook, for its preset differences (`ARTEFACT_CONFIG`)
-                    jobs:int=1, threads:int=0,  # runs trained side by side in worker processes, `threads` torch threads each (0: as is)
+                    jobs:int=1, threads:int=1,  # runs trained side by side in worker processes, `threads` torch threads each
+                    # (a shared run's weights depend on its thread count: the same count whichever notebook trains it)
                     log=print) -> list:  # log: one line per run (None: quiet)
     "Train or reuse every (student, method or variant, seed) run; the `run()` result dicts, each with `reused` and `row`."
     rows = variants if variants is not None else {m: dict(method=m) for m in methods}
@@ -604,7 +605,7 @@ def _skill_line(r:dict) -> str:  # a `skill_model` result
             f"({'trained' if r['trained'] else 'stored'}, {r['wall_s']:.1f} s)")
 
 def skill_model(dataset:str, teacher:str, kind:str, seed:int,  # kind: "teacher", "multimodal" or a student
-                *, preset:str="quick", device:str="auto", overrides:dict|None=None, threads:int=0,
+                *, preset:str="quick", device:str="auto", overrides:dict|None=None, threads:int=1,
                 echo:bool=False) -> dict:  # echo: print its line here (a worker's output reaches `s2kd reproduce`'s terminal)
     "Train (or load) and score one model of the skill table: `dict(dataset, model, seed, test_mse, trained, wall_s)`."
     import torch
@@ -626,7 +627,7 @@ def skill_model(dataset:str, teacher:str, kind:str, seed:int,  # kind: "teacher"
 def train_skill(datasets:dict,  # {dataset: its teacher}, in order of cost (the costliest first)
                 *, preset:str="quick", seeds:list|None=None, students=S2KD_STUDENTS, multimodal:bool=True,
                 teacher_seeds:dict|None=None,  # {dataset: trainings of its teacher}; 1 for the others
-                device:str="auto", overrides:dict|None=None, jobs:int=1, threads:int=0,
+                device:str="auto", overrides:dict|None=None, jobs:int=1, threads:int=1,
                 log=print) -> list:  # log: one line per model as it returns; with jobs > 1 each worker prints its own instead
     "Train every model of the skill table, `jobs` at a time: teachers first, then students, each dataset's multimodal teacher after its vision teacher."
     per = [skill_models(d, t, preset=preset, seeds=seeds, students=students, multimodal=multimodal,
