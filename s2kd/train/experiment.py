@@ -267,6 +267,10 @@ def run(cfg:RunConfig,        # the run
             flag = [resume]; torch.distributed.broadcast_object_list(flag, src=0); resume = flag[0]
         r = fit(d, w.train, w.val, out_dir=ck if write else None, config=fcfg, resume=resume, progress=progress,
                 **_loop_kw(cfg, cfg.epochs))
+    if r["epochs_this_call"] == 0 and r.get("threads") and device.type == "cpu" and torch.get_num_threads() not in r["threads"]:
+        warnings.warn(f"run {cfg.run_name}: reusing weights trained on {r['threads']} torch thread(s) in a process of "
+                      f"{torch.get_num_threads()}; training on {torch.get_num_threads()} would give other weights (float summation "
+                      f"order). Pass threads= to match, or another cache_dir to train anew")
     kw = dict(data_range=data_range(w), lat=w.ds["lat"].values.tolist() if "lat" in w.ds.dims else None,
               batch_size=cfg.batch_size, device=device, max_batches=1 if cfg.max_steps else 0)
     if kw["lat"] is not None: kw["lat"] = torch.tensor(kw["lat"])

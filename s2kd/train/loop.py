@@ -130,6 +130,7 @@ def fit(m:nn.Module,            # m(batch) -> (loss, parts); m.predict(batch) ->
         load_trainable_state(m, ck["model"]); opt.load_state_dict(ck["optim"]); sched.load_state_dict(ck["sched"])
         scaler.load_state_dict(ck["scaler"]); st = ck["state"]; set_rng_state(ck["rng"])
     wall0, first = st.get("wall_s", 0.0), st["epoch"] + 1  # seconds spent by earlier processes of this run (resume); first epoch here
+    threads = torch.get_num_threads()  # the weights depend on it (float summation order): kept with the epochs it trains
     if out is not None and main and config is not None: atomic_write_json(out/"config.json", config)
     for epoch in range(st["epoch"] + 1, epochs):
         if st["stopped"]: break
@@ -158,6 +159,7 @@ def fit(m:nn.Module,            # m(batch) -> (loss, parts); m.predict(batch) ->
         rec = dict(epoch=epoch, val_mse=v, lr=opt.param_groups[0]["lr"], **{f"train_{k}": x for k, x in train_parts.items()})
         st["history"].append(rec); st["epoch"] = epoch; st["stopped"] = st["bad_epochs"] >= patience or bool(max_steps and st["steps"] >= max_steps)
         st["wall_s"] = wall0 + time.time() - t0
+        if threads not in st.setdefault("threads", []): st["threads"].append(threads)  # [1]; [1, 2] after a resume on 2
         if out is not None and main:
             if improved: atomic_torch_save(best, out/"best.pt")
             atomic_torch_save(dict(model=trainable_state(m), optim=opt.state_dict(), sched=sched.state_dict(),
@@ -167,7 +169,8 @@ def fit(m:nn.Module,            # m(batch) -> (loss, parts); m.predict(batch) ->
     ran = st["epoch"] + 1 - first  # 0: a finished run, only loaded (its wall is the training's, not this call's load)
     return dict(history=st["history"], best_epoch=st["best_epoch"], best_val_mse=st["best_val"],
                 epochs_run=st["epoch"] + 1, epochs_this_call=ran,
-                stopped_early=st["stopped"], wall_s=wall0 + (time.time() - t0 if ran else 0.0), world_size=n_proc)
+                stopped_early=st["stopped"], wall_s=wall0 + (time.time() - t0 if ran else 0.0), world_size=n_proc,
+                threads=st.get("threads"))  # None: a checkpoint written before the thread count was kept
 
 RESUME_FREE = ("epochs", "results_dir", "device", "num_workers", "progress")  # config keys a resume may change: more epochs, outputs only
 
