@@ -198,6 +198,10 @@ def get_teacher(name:str, cfg:RunConfig, w, dkey:str, *, progress:bool=False,  #
             info.update(trained=True, best_val_mse=r["best_val_mse"], epochs_run=r["epochs_run"])
     fit_r = r if info["trained"] else (_read_json(path.with_suffix(".json")) or {}).get("fit") or {}
     info.update(train_wall_s=fit_r.get("wall_s"))  # what training it cost when it was trained (stored teachers: as recorded)
+    info.update(threads=fit_r.get("threads"))  # the torch thread counts that trained it (None: stored before they were kept)
+    if not info["trained"] and info["threads"] and get_device(cfg.device).type == "cpu" and torch.get_num_threads() not in info["threads"]:
+        warnings.warn(f"{path.name}: reusing a teacher trained on {info['threads']} torch thread(s) in a process of "
+                      f"{torch.get_num_threads()}; its weights are that training's (see `run`)")
     if init: info["init"] = init | dict(train_wall_s=binfo.get("train_wall_s"))  # the vision teacher it started from
     return freeze(t), info
 
