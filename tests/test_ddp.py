@@ -1,6 +1,6 @@
 """The same `fit()` under DistributedDataParallel: two CPU processes (gloo) with half the batch each end with the
 weights of one process that sees the whole global batch."""
-import os, tempfile
+import os, tempfile, warnings
 from pathlib import Path
 
 import pytest
@@ -53,10 +53,20 @@ def _worker(rank, world, folder, method):
     finally: dist.destroy_process_group()
 
 
+def _spawn_tolerating_teardown(d, method):
+    "Run the two workers. Gloo can abort a process in its own teardown ('terminate called without an active exception',"
+    " SIGABRT; CI, session 22) after the worker wrote its result: that is not a failure of `fit`, so the results written"
+    " are checked as usual. A worker that died before writing its result still fails the test."
+    try: mp.spawn(_worker, args=(2, d, method), nprocs=2, join=True)
+    except mp.ProcessExitedException as e:
+        if not all((Path(d)/f"rank{i}.pt").exists() for i in range(2)): raise
+        warnings.warn(f"a DDP worker died after writing its result ({e}); checking what both wrote")
+
+
 @pytest.mark.parametrize("method", ["fitnet"])
 def test_two_processes_match_one(method):
     with tempfile.TemporaryDirectory() as d:
-        mp.spawn(_worker, args=(2, d, method), nprocs=2, join=True)
+        _spawn_tolerating_teardown(d, method)
         r0, r1 = (torch.load(Path(d)/f"rank{i}.pt", weights_only=True) for i in range(2))
         single, rs = train_once(None, method)
         assert r0["world"] == 2 and rs["world_size"] == 1
