@@ -164,6 +164,13 @@ def init_climatology(m, w):
         with torch.no_grad(): m.climatology.copy_(c.clim); m.damping.copy_(DampedPersistence.fit(w.train, c).alpha)
     return m
 
+def _warn_other_threads(what:str, kind:str, counts:list|None, device):  # counts: a fit record's `threads`
+    "Warn when stored weights are reused in a CPU process of a torch thread count that did not train them (run keys leave it out)."
+    n = torch.get_num_threads()
+    if counts and get_device(device).type == "cpu" and n not in counts:
+        warnings.warn(f"{what}: reusing {kind} trained on {counts} torch thread(s) in a process of {n}; training on {n} would "
+                      "give other weights (float summation order). Pass threads= to match, or another cache_dir to train anew")
+
 def get_teacher(name:str, cfg:RunConfig, w, dkey:str, *, progress:bool=False,  # a teacher name of cfg
                 wait:bool=True):  # False: raise `LockBusy` when another process is training this teacher
     "The trained, frozen teacher `name`: loaded from the teacher store, or trained with `fit` and stored."
@@ -199,9 +206,7 @@ def get_teacher(name:str, cfg:RunConfig, w, dkey:str, *, progress:bool=False,  #
     fit_r = r if info["trained"] else (_read_json(path.with_suffix(".json")) or {}).get("fit") or {}
     info.update(train_wall_s=fit_r.get("wall_s"))  # what training it cost when it was trained (stored teachers: as recorded)
     info.update(threads=fit_r.get("threads"))  # the torch thread counts that trained it (None: stored before they were kept)
-    if not info["trained"] and info["threads"] and get_device(cfg.device).type == "cpu" and torch.get_num_threads() not in info["threads"]:
-        warnings.warn(f"{path.name}: reusing a teacher trained on {info['threads']} torch thread(s) in a process of "
-                      f"{torch.get_num_threads()}; its weights are that training's (see `run`)")
+    if not info["trained"]: _warn_other_threads(path.name, "a teacher", info["threads"], cfg.device)
     if init: info["init"] = init | dict(train_wall_s=binfo.get("train_wall_s"))  # the vision teacher it started from
     return freeze(t), info
 
@@ -271,10 +276,7 @@ def run(cfg:RunConfig,        # the run
             flag = [resume]; torch.distributed.broadcast_object_list(flag, src=0); resume = flag[0]
         r = fit(d, w.train, w.val, out_dir=ck if write else None, config=fcfg, resume=resume, progress=progress,
                 **_loop_kw(cfg, cfg.epochs))
-    if r["epochs_this_call"] == 0 and r.get("threads") and device.type == "cpu" and torch.get_num_threads() not in r["threads"]:
-        warnings.warn(f"run {cfg.run_name}: reusing weights trained on {r['threads']} torch thread(s) in a process of "
-                      f"{torch.get_num_threads()}; training on {torch.get_num_threads()} would give other weights (float summation "
-                      f"order). Pass threads= to match, or another cache_dir to train anew")
+    if r["epochs_this_call"] == 0: _warn_other_threads(f"run {cfg.run_name}", "weights", r.get("threads"), device)
     kw = dict(data_range=data_range(w), lat=w.ds["lat"].values.tolist() if "lat" in w.ds.dims else None,
               batch_size=cfg.batch_size, device=device, max_batches=1 if cfg.max_steps else 0)
     if kw["lat"] is not None: kw["lat"] = torch.tensor(kw["lat"])
