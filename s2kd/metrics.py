@@ -192,7 +192,7 @@ def ssim_openstl(y_hat, y, *, reduce:str="all", clip:tuple=(0., 1.), mask=None):
 
 # %% ../nbs/50_metrics.ipynb #8aee995c
 def lat_weights(lat,               # latitudes of the rows, degrees north (H,), ascending or descending
-                kind:str="area"):  # "area" (WeatherBench-2 cell area) or "coslat" (WeatherBench-1)
+                kind:str="area"):  # "area" (cell area: WeatherBench-2 on global grids) or "coslat" (WeatherBench-1)
     "Latitude weights `(H,)` normalized to mean 1."
     lat = torch.tensor(np.array(lat.detach().cpu().numpy() if torch.is_tensor(lat) else lat, dtype=np.float64)).flatten()
     if lat.numel() < 2 or lat.abs().max() > 90 or not bool(((d := lat.diff()) > 0).all() or (d < 0).all()):
