@@ -379,9 +379,10 @@ def summarize_frames(fm:dict,                       # frame_metrics output, poss
     if len(names) != C: raise DataError(f"variables: {len(names)} names {names} for {C} channels")
     r = lambda v, how="all": reduce_frames(v, how, n)          # pixel means: weighted by the valid cells
     f = lambda v, how="all", w=n > 0: reduce_frames(v, how, w)  # frame means: each frame with a valid cell once
+    o = lambda v: torch.where(n > 0, v * n, 0.).sum(-1).mean()  # OpenSTL sums: a frame with no valid cell adds 0, not NaN
     sw = fm["ssim_n"] > 0
     out = dict(mse=r(se), mae=r(ae), rmse=r(se).sqrt(), rmse_frame_avg=f(se.sqrt()),
-               mse_openstl=(se * n).sum(-1).mean(), mae_openstl=(ae * n).sum(-1).mean(), ssim=f(fm["ssim"], w=sw),
+               mse_openstl=o(se), mae_openstl=o(ae), ssim=f(fm["ssim"], w=sw),
                psnr=f(fm["psnr"]), mse_spectral_low=r(fm["spec_low"]), mse_spectral_high=r(se - fm["spec_low"]),
                mse_per_lead=r(se, "lead"), mae_per_lead=r(ae, "lead"), rmse_per_lead=r(se, "lead").sqrt(),
                ssim_per_lead=f(fm["ssim"], "lead", sw), psnr_per_lead=f(fm["psnr"], "lead"),
