@@ -192,7 +192,7 @@ def ssim_openstl(y_hat, y, *, reduce:str="all", clip:tuple=(0., 1.), mask=None):
 
 # %% ../nbs/50_metrics.ipynb #8aee995c
 def lat_weights(lat,               # latitudes of the rows, degrees north (H,), ascending or descending
-                kind:str="area"):  # "area" (WeatherBench-2 cell area) or "coslat" (WeatherBench-1)
+                kind:str="area"):  # "area" (cell area: WeatherBench-2 on global grids) or "coslat" (WeatherBench-1)
     "Latitude weights `(H,)` normalized to mean 1."
     lat = torch.tensor(np.array(lat.detach().cpu().numpy() if torch.is_tensor(lat) else lat, dtype=np.float64)).flatten()
     if lat.numel() < 2 or lat.abs().max() > 90 or not bool(((d := lat.diff()) > 0).all() or (d < 0).all()):
@@ -379,9 +379,10 @@ def summarize_frames(fm:dict,                       # frame_metrics output, poss
     if len(names) != C: raise DataError(f"variables: {len(names)} names {names} for {C} channels")
     r = lambda v, how="all": reduce_frames(v, how, n)          # pixel means: weighted by the valid cells
     f = lambda v, how="all", w=n > 0: reduce_frames(v, how, w)  # frame means: each frame with a valid cell once
+    o = lambda v: torch.where(n > 0, v * n, 0.).sum(-1).mean()  # OpenSTL sums: a frame with no valid cell adds 0, not NaN
     sw = fm["ssim_n"] > 0
     out = dict(mse=r(se), mae=r(ae), rmse=r(se).sqrt(), rmse_frame_avg=f(se.sqrt()),
-               mse_openstl=(se * n).sum(-1).mean(), mae_openstl=(ae * n).sum(-1).mean(), ssim=f(fm["ssim"], w=sw),
+               mse_openstl=o(se), mae_openstl=o(ae), ssim=f(fm["ssim"], w=sw),
                psnr=f(fm["psnr"]), mse_spectral_low=r(fm["spec_low"]), mse_spectral_high=r(se - fm["spec_low"]),
                mse_per_lead=r(se, "lead"), mae_per_lead=r(ae, "lead"), rmse_per_lead=r(se, "lead").sqrt(),
                ssim_per_lead=f(fm["ssim"], "lead", sw), psnr_per_lead=f(fm["psnr"], "lead"),

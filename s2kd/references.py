@@ -124,11 +124,14 @@ class Climatology(nn.Module):
     def __init__(self, clim:torch.Tensor): super().__init__(); self.register_buffer("clim", clim)  # (P, C, H, W)
     @classmethod
     def fit(cls, train):  # a Calendared training split
-        "Mean of each phase over the training split (normalized units); unseen phases get the overall mean."
+        "Mean of each phase over the training split's present frames (normalized units); unseen phases get the overall mean."
         x, ph = train.data, train.phases                                       # (M, T, C, H, W), (T,)
+        p = getattr(train, "present", None)                                    # (M, T) True = the frame has data
+        p = torch.ones(x.shape[:2], dtype=torch.float64) if p is None else p.double()
+        xp = x.double() * p[:, :, None, None, None]                            # missing frames weigh 0
         P = train.n_phases; s = torch.zeros(P, *x.shape[2:], dtype=torch.float64); n = torch.zeros(P, dtype=torch.float64)
-        s.index_add_(0, ph, x.double().sum(0)); n.index_add_(0, ph, torch.full((len(ph),), float(x.shape[0]), dtype=torch.float64))
-        mean = x.double().mean((0, 1))
+        s.index_add_(0, ph, xp.sum(0)); n.index_add_(0, ph, p.sum(0))
+        mean = xp.sum((0, 1)) / p.sum().clamp(min=1)
         clim = torch.where((n > 0)[:, None, None, None], s / n.clamp(min=1)[:, None, None, None], mean)
         return cls(clim.float())
     def forward(self, x, phase=None):
@@ -142,10 +145,12 @@ class DampedPersistence(nn.Module):
         super().__init__(); self.climatology = clim; self.register_buffer("alpha", alpha)
     @classmethod
     def fit(cls, train, clim:Climatology):  # a Calendared training split and its climatology
-        "Least-squares `a_k,c = Σ a_last·a_k / Σ a_last²` over all train windows, clipped to [0, 1]."
+        "Least-squares `a_k,c = Σ a_last·a_k / Σ a_last²` over the training windows (`train.windows`), clipped to [0, 1]."
         a = train.data - clim.clim[train.phases]                               # anomalies (M, T, C, H, W)
         t_in, t_out = train.t_in, train.t_out; n_win = a.shape[1] - t_in - t_out + 1
-        last = a[:, t_in - 1:t_in - 1 + n_win].double()                        # (M, N, C, H, W)
+        w = torch.zeros(a.shape[0], n_win, 1, 1, 1, dtype=torch.float64)      # 1 at each training window's start (member, t0):
+        i = torch.as_tensor(train.windows, dtype=torch.long).reshape(-1, 2); w[i[:, 0], i[:, 1]] = 1.  # none touches a missing frame or gap
+        last = a[:, t_in - 1:t_in - 1 + n_win].double() * w                    # (M, N, C, H, W), 0 off the windows
         alpha = torch.stack([(last * a[:, t_in - 1 + k:t_in - 1 + k + n_win]).sum((0, 1, 3, 4)) / (last ** 2).sum((0, 1, 3, 4)).clamp(min=1e-12)
                              for k in range(1, t_out + 1)])                    # (T_out, C)
         return cls(clim, alpha.clamp(0, 1).float())

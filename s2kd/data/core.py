@@ -397,6 +397,7 @@ class WindowDataset(Dataset):
         t, mem = self.ds.time.values, self.ds.member.values
         step, gaps = time_gaps(t)
         self.windows = _usable(frames, gaps, len(t), need, self.stride)
+        self.present = torch.from_numpy(~frames)  # (M, T) bool, True = the frame has data (`data` holds 0 where not)
         self.missing_frames = [(mem[m].item(), time_str(t[k])) for m, k in np.argwhere(frames)]
         self.gaps = [(time_str(t[j]), time_str(t[j + 1])) for j in gaps]
         n_all, said = len(mem) * len(range(0, len(t) - need + 1, self.stride)), []
