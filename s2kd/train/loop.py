@@ -20,7 +20,8 @@ from ..core import atomic_torch_save, atomic_write_json, get_device, retain_free
 
 # %% auto #0
 __all__ = ['RESUME_FREE', 'to_device', 'trainable_state', 'load_trainable_state', 'rng_state', 'set_rng_state', 'world',
-           'init_distributed', 'local_device', 'autocast', 'val_mse', 'fit', 'config_diff', 'read_checkpoint']
+           'init_distributed', 'local_device', 'autocast', 'val_mse', 'fit', 'config_diff', 'read_checkpoint',
+           'checkpoint_config']
 
 # %% ../../nbs/41_train.loop.ipynb #0b40dba9
 def to_device(batch:dict, device):  # a collated batch
@@ -103,7 +104,7 @@ def fit(m:nn.Module,            # m(batch) -> (loss, parts); m.predict(batch) ->
         amp:str="none",         # none | bf16 | fp16
         seed:int=42, device="auto", num_workers:int=0,
         out_dir=None,           # checkpoints (last.pt, best.pt, config.json); None -> nothing written, no resume
-        config:dict|None=None,  # the run config, written beside the checkpoints
+        config:dict|None=None,  # the run config: kept in last.pt (a resume is checked against it), then written to config.json
         resume:bool=True,       # continue from out_dir/last.pt if it exists
         progress:bool=True,     # tqdm bar with the loss parts
         callback=None,          # callback(epoch, record) after each epoch's checkpoint
@@ -131,7 +132,6 @@ def fit(m:nn.Module,            # m(batch) -> (loss, parts); m.predict(batch) ->
         scaler.load_state_dict(ck["scaler"]); st = ck["state"]; set_rng_state(ck["rng"])
     wall0, first = st.get("wall_s", 0.0), st["epoch"] + 1  # seconds spent by earlier processes of this run (resume); first epoch here
     threads = torch.get_num_threads()  # the weights depend on it (float summation order): kept with the epochs it trains
-    if out is not None and main and config is not None: atomic_write_json(out/"config.json", config)
     for epoch in range(st["epoch"] + 1, epochs):
         if st["stopped"]: break
         sampler.set_epoch(epoch); m.train(); _warmup(opt, lr, epoch, warmup_epochs, lr_schedule)
@@ -164,6 +164,7 @@ def fit(m:nn.Module,            # m(batch) -> (loss, parts); m.predict(batch) ->
             if improved: atomic_torch_save(best, out/"best.pt")
             atomic_torch_save(dict(model=trainable_state(m), optim=opt.state_dict(), sched=sched.state_dict(),
                                    scaler=scaler.state_dict(), state=st, rng=rng_state(), config=config), out/"last.pt")
+            if config is not None: atomic_write_json(out/"config.json", config)  # after last.pt: never beside another config's
         if callback is not None: callback(epoch, rec)
     load_trainable_state(m, best)
     ran = st["epoch"] + 1 - first  # 0: a finished run, only loaded (its wall is the training's, not this call's load)
@@ -212,6 +213,11 @@ def read_checkpoint(out, m:nn.Module, device):  # out: a fit out_dir
             warnings.warn(f"{out/name}: written for another model (differs in {diff[:3]}); training from scratch"); return None
         if name == "last.pt": last = sd
     return last, sd
+
+def checkpoint_config(out):  # a fit out_dir
+    "`(config, epochs run)` of `out/last.pt`, what a resume is decided on; `(None, 0)` without a readable one (`fit` starts over)."
+    try: ck = torch.load(Path(out)/"last.pt", map_location="cpu", weights_only=True); return ck.get("config"), ck["state"]["epoch"] + 1
+    except Exception: return None, 0  # absent, torn or not a checkpoint
 
 def _mean_over_ranks(sums:dict, n:int, device):
     "Per-epoch means of the loss parts, averaged over processes under DDP."
