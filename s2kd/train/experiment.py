@@ -17,7 +17,7 @@ from ..core import (atomic_torch_save, atomic_write, atomic_write_json, cache_di
 from ..distill import Distiller, freeze, run_model
 from .cache import build_teacher_cache, state_hash
 from .config import RunConfig
-from .loop import checkpoint_config, config_diff, fit, init_distributed, local_device, world, to_device
+from .loop import checkpoint_config, fit, init_distributed, local_device, resume_diff, world, to_device
 from ..references import REFERENCES, add_skill, best_reference, fit_references
 
 # %% auto #0
@@ -269,7 +269,8 @@ def run(cfg:RunConfig,        # the run
     fcfg, resume = cfg.to_dict() | dict(data_key=dkey), True  # the weights depend on the config and on the data's values
     # one process trains a run; a second one asking for the same run (another notebook) waits, then resumes the finished one
     with file_lock(f"{ck}.lock", f"run {cfg.run_name}", wait) if write and world()[1] == 1 else nullcontext():
-        if write and rank == 0 and (diff := config_diff(checkpoint_config(ck)[0], fcfg)):  # last.pt's own config
+        old, done = checkpoint_config(ck) if write and rank == 0 else (None, 0)  # last.pt's own config, and its epochs run
+        if diff := resume_diff(old, fcfg, done):
             warnings.warn(f"{ck}: the checkpoints of run {cfg.run_name!r} were trained under other settings or data "
                           f"(differ in {diff}); training from scratch"); resume = False
         if world()[1] > 1:  # under DDP rank 0 decides (another rank may read last.pt after rank 0 rewrote it)

@@ -20,8 +20,8 @@ from ..core import atomic_torch_save, atomic_write_json, get_device, retain_free
 
 # %% auto #0
 __all__ = ['RESUME_FREE', 'to_device', 'trainable_state', 'load_trainable_state', 'rng_state', 'set_rng_state', 'world',
-           'init_distributed', 'local_device', 'autocast', 'val_mse', 'fit', 'config_diff', 'read_checkpoint',
-           'checkpoint_config']
+           'init_distributed', 'local_device', 'autocast', 'val_mse', 'fit', 'epochs_block', 'config_diff',
+           'resume_diff', 'read_checkpoint', 'checkpoint_config']
 
 # %% ../../nbs/41_train.loop.ipynb #0b40dba9
 def to_device(batch:dict, device):  # a collated batch
@@ -127,7 +127,7 @@ def fit(m:nn.Module,            # m(batch) -> (loss, parts); m.predict(batch) ->
     out = Path(out_dir) if out_dir is not None else None; best = trainable_state(m)
     if out is not None and resume and (ck := read_checkpoint(out, m, device)) is not None:
         ck, best = ck
-        _check_same_run(ck.get("config"), config, out)
+        _check_same_run(ck.get("config"), config, out, ck["state"]["epoch"] + 1)
         load_trainable_state(m, ck["model"]); opt.load_state_dict(ck["optim"]); sched.load_state_dict(ck["sched"])
         scaler.load_state_dict(ck["scaler"]); st = ck["state"]; set_rng_state(ck["rng"])
     wall0, first = st.get("wall_s", 0.0), st["epoch"] + 1  # seconds spent by earlier processes of this run (resume); first epoch here
@@ -173,12 +173,29 @@ def fit(m:nn.Module,            # m(batch) -> (loss, parts); m.predict(batch) ->
                 stopped_early=st["stopped"], wall_s=wall0 + (time.time() - t0 if ran else 0.0), world_size=n_proc,
                 threads=st.get("threads"))  # None: a checkpoint written before the thread count was kept
 
-RESUME_FREE = ("epochs", "results_dir", "device", "num_workers", "progress")  # config keys a resume may change: more epochs, outputs only
+RESUME_FREE = ("results_dir", "device", "num_workers", "progress")  # config keys a resume may change: outputs only (`epochs`: `epochs_block`)
 
-def config_diff(old:dict|None, new:dict|None) -> list[str]:
-    "The config keys, other than `RESUME_FREE`, in which a checkpoint's config and a new one differ."
+def epochs_block(old:dict, new:dict, done:int|None=None) -> str|None:  # done: the epochs the checkpoint has run; None: unknown
+    "Why a checkpoint of config `old` resumed with `new`'s `epochs` would not end as a fresh run of `new`; None when it would."
+    a, b = old.get("epochs"), new.get("epochs")
+    if a == b: return None
+    if done is None or b < done: return f"it has run {'an unknown number of' if done is None else done} epochs"
+    if old.get("lr_schedule", "plateau") != "plateau": return f"the {old['lr_schedule']} learning rate schedule depends on epochs"
+    if old.get("method") == "fitnet" and old.get("fitnet_stages") == 2 and not old.get("fitnet_hint_epochs") and a // 2 != b // 2:
+        return f"the two-stage FitNet hint stage (fitnet_hint_epochs=0: epochs // 2) would end at epoch {b // 2}, not {a // 2}"
+    if old.get("method", "baseline") != "baseline" and not old.get("teacher_epochs"):
+        return "its teachers train for `epochs` too (teacher_epochs=0)"
+    return None
+
+def config_diff(old:dict|None, new:dict|None, done:int|None=None) -> list[str]:  # done: the epochs the checkpoint has run
+    "The config keys in which a checkpoint's config and a new one differ so that it may not resume: any but `RESUME_FREE`, `epochs` where `epochs_block` says why."
     if old is None or new is None: return []
-    return sorted(k for k in set(old) | set(new) if k not in RESUME_FREE and old.get(k) != new.get(k))
+    return sorted(k for k in set(old) | set(new) if k not in RESUME_FREE and old.get(k) != new.get(k) and (k != "epochs" or epochs_block(old, new, done)))
+
+def resume_diff(old:dict|None, new:dict|None, done:int|None=None) -> str:
+    "`config_diff` for a message: the keys, and why `epochs` may not change; '' when the checkpoint may resume."
+    if not (diff := config_diff(old, new, done)): return ""
+    return f"{diff}" + (f"; epochs {old['epochs']} -> {new['epochs']}: {epochs_block(old, new, done)}" if "epochs" in diff else "")
 
 def _scheduler(opt, kind:str, epochs:int, warmup:int, factor:float, patience:int):
     "ReduceLROnPlateau, or a per-epoch cosine decay to 0 at `epochs` after a linear warm-up."
@@ -192,9 +209,9 @@ def _warmup(opt, lr:float, epoch:int, warmup:int, kind:str):
     if kind == "plateau" and epoch <= warmup and warmup > 0:
         for g in opt.param_groups: g["lr"] = lr * (epoch + 1) / (warmup + 1) if epoch < warmup else lr
 
-def _check_same_run(old:dict|None, new:dict|None, out):
-    "Refuse to resume a checkpoint written under another config (only `RESUME_FREE` keys may change)."
-    if diff := config_diff(old, new):
+def _check_same_run(old:dict|None, new:dict|None, out, done:int):  # done: the epochs the checkpoint has run
+    "Refuse to resume a checkpoint written under another config (`RESUME_FREE` keys may change, `epochs` as `epochs_block` allows)."
+    if diff := resume_diff(old, new, done):
         raise ValueError(f"{out}/last.pt was written by another run config (differs in {diff}); "
                          "use another out_dir or resume=False")
 
