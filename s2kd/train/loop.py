@@ -4,7 +4,7 @@
 
 # %% ../../nbs/41_train.loop.ipynb #fad0925d
 from __future__ import annotations
-import math, os, random, time, warnings
+import hashlib, math, os, random, time, warnings
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -19,8 +19,8 @@ from tqdm.auto import tqdm
 from ..core import atomic_torch_save, atomic_write_json, get_device, retain_freed_memory, seed_everything
 
 # %% auto #0
-__all__ = ['RESUME_FREE', 'to_device', 'trainable_state', 'load_trainable_state', 'rng_state', 'set_rng_state', 'world',
-           'init_distributed', 'local_device', 'autocast', 'val_mse', 'fit', 'epochs_block', 'config_diff',
+__all__ = ['RESUME_FREE', 'to_device', 'trainable_state', 'weights_hash', 'load_trainable_state', 'rng_state', 'set_rng_state',
+           'world', 'init_distributed', 'local_device', 'autocast', 'val_mse', 'fit', 'epochs_block', 'config_diff',
            'resume_diff', 'read_checkpoint', 'checkpoint_config']
 
 # %% ../../nbs/41_train.loop.ipynb #0b40dba9
@@ -31,6 +31,13 @@ def to_device(batch:dict, device):  # a collated batch
 def trainable_state(m:nn.Module):  # the module being trained (a Distiller's frozen `teachers` are left out)
     "Plain state dict of `m` without frozen teachers: the student (and its projectors)."
     return {k: v.detach().clone() for k, v in m.state_dict().items() if not k.startswith("teachers.")}
+
+def weights_hash(state:dict) -> str:  # a state dict: a `trainable_state`, a loaded best.pt
+    "SHA-256 of a state dict's names, shapes, dtypes and bytes: which weights a result was scored with (`fit` returns it)."
+    h = hashlib.sha256()
+    for k, v in sorted(state.items()):
+        v = v.detach().cpu().contiguous(); h.update(f"{k}:{tuple(v.shape)}:{v.dtype}".encode()); h.update(v.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
 
 def load_trainable_state(m:nn.Module, state:dict):
     "Load a `trainable_state` back; anything missing other than teachers is an error."
@@ -109,7 +116,7 @@ def fit(m:nn.Module,            # m(batch) -> (loss, parts); m.predict(batch) ->
         progress:bool=True,     # tqdm bar with the loss parts
         callback=None,          # callback(epoch, record) after each epoch's checkpoint
         max_steps:int=0):       # stop after this many optimiser steps in all, validating on one batch (a dry run); 0 -> no limit
-    "Train `m` with Adam and early stopping on validation MSE; returns the history and the best epoch."
+    "Train `m` with Adam and early stopping on validation MSE; returns the history, the best epoch and its weights' `weights_hash`."
     seed_everything(seed); t0 = time.time()
     rank, n_proc = world(); main = rank == 0; device = local_device(device); m.to(device)
     if device.type == "cpu": retain_freed_memory()  # steps reuse freed buffers instead of faulting in new pages (s2kd.core)
@@ -171,7 +178,8 @@ def fit(m:nn.Module,            # m(batch) -> (loss, parts); m.predict(batch) ->
     return dict(history=st["history"], best_epoch=st["best_epoch"], best_val_mse=st["best_val"],
                 epochs_run=st["epoch"] + 1, epochs_this_call=ran,
                 stopped_early=st["stopped"], wall_s=wall0 + (time.time() - t0 if ran else 0.0), world_size=n_proc,
-                threads=st.get("threads"))  # None: a checkpoint written before the thread count was kept
+                threads=st.get("threads"),  # None: a checkpoint written before the thread count was kept
+                weights=weights_hash(best))  # the best weights returned (what best.pt holds): a result names its checkpoint by it
 
 RESUME_FREE = ("results_dir", "device", "num_workers", "progress")  # config keys a resume may change: outputs only (`epochs`: `epochs_block`)
 
