@@ -355,7 +355,8 @@ def run_models(result:dict, w) -> dict:  # a run() result (in memory: its checkp
     student = build_model(cfg["student"], preset=cfg["student_preset"], **shape, **result.get("data", {}).get("build", {}))
     best = Path(result["checkpoints"])/"best.pt"
     if not best.exists(): raise FileNotFoundError(f"{best}: the run's best checkpoint is missing (was it run with write=False?)")
-    state = torch.load(best, map_location="cpu", weights_only=True)
+    from s2kd.train.experiment import check_weights
+    state = check_weights(result, torch.load(best, map_location="cpu", weights_only=True), best)  # refused when retrained since
     student.load_state_dict({k[len("student."):]: v for k, v in state.items() if k.startswith("student.")})
     models = {"student": freeze(student)}
     for t in result.get("teachers") or []:
@@ -437,8 +438,10 @@ def s2kd_config(dataset:str,            # embedded dataset name, or a .nc/.zarr 
 
 # %% ../nbs/60_paper.ipynb #60fb2e1d
 def _stored(cfg, dkeys:dict):
-    "The stored result of run `cfg` when its config and data key still match and its checkpoint exists; else None."
+    "The stored result of run `cfg` when its config and data key still match and its checkpoint holds its weights; else None."
+    import torch
     from s2kd.core import portable_paths, project_root
+    from s2kd.train.loop import weights_hash
     from s2kd.train.experiment import data_key, load_data, read_result
     r, ck = read_result(Path(cfg.results_dir)/cfg.name), cache_dir(cfg.cache_dir or None, "runs", cfg.name)
     if r is None or not (ck/"last.pt").exists() or not (ck/"best.pt").exists(): return None
@@ -452,6 +455,8 @@ def _stored(cfg, dkeys:dict):
                    ([cfg.narrator, cfg.encoder, cfg.text_tokens] if text else []))
     if k not in dkeys: dkeys[k] = data_key(cfg, *load_data(cfg))  # the data's values and the narratives, as run() keys them
     if r["data"]["key"] != dkeys[k]: return None
+    if (h := r["fit"].get("weights")) and weights_hash(torch.load(ck/"best.pt", map_location="cpu", weights_only=True)) != h:
+        return None  # another run of this name retrained the folder: `run` trains it again (results without the hash: as before)
     root = cache_dir(cfg.cache_dir or None)  # stored with `<cache>/…` paths: back to this machine's, as run() returns them
     local = lambda s: str(root/s[len("<cache>/"):]) if isinstance(s, str) and s.startswith("<cache>/") else s
     teachers = [t | dict(checkpoint=local(t.get("checkpoint"))) for t in r.get("teachers") or []]

@@ -136,6 +136,29 @@ def test_run_on_other_data_retrains_and_output_settings_resume(toy_run):
     assert [h["val_mse"] for h in rc["fit"]["history"]] == vb and rc["fit"]["epochs_run"] == 2
 
 
+# ---- a stored result names the weights it was scored with: a folder retrained since is not reused ------------------
+def test_result_of_a_retrained_checkpoint_folder_is_not_reused(toy_run, tmp_path, monkeypatch):
+    "A run of the same name under other settings retrains the checkpoint folder: the first result is neither reused nor loaded."
+    import warnings
+    import s2kd.paper as P
+    from s2kd.core import DataError
+    from s2kd.train.experiment import load_data, run
+    cfg, ds = toy_run
+    ds.to_netcdf(tmp_path / "toy.nc"); monkeypatch.chdir(tmp_path)  # a relative path: `_stored` matches the data key as written
+    cfg = cfg.replace(dataset="toy.nc", method="baseline", name="shared")
+    r = P._train_run(cfg.to_dict())
+    assert P._stored(cfg, {}) is not None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore"); run(cfg.replace(lr=1e-2, results_dir=str(tmp_path / "other")), threads=1)
+    assert P._stored(cfg, {}) is None  # its folder holds the other run's weights: trained again, not reused
+    with pytest.raises(DataError, match=r"lr 0.001 here, 0.01 there"):
+        P.run_models(r, load_data(cfg)[0])
+    with pytest.warns(UserWarning, match=r"differ in \['lr'\]\); training from scratch"):
+        r2 = P._train_run(cfg.to_dict())
+    assert P._stored(cfg, {}) is not None and r2["fit"]["history"] == r["fit"]["history"]
+    assert set(P.run_models(r2, load_data(cfg)[0])) == {"student"}
+
+
 # ---- a SIGKILL at the wrong moment leaves nothing a later run keeps ----------------------------------------------
 def py(code, *args, cwd=None):
     "Run python `code` in a fresh process (the worktree's s2kd first on the path)."

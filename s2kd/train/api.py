@@ -18,7 +18,7 @@ from ..data.core import Normalizer, WindowDataset, conform_dataset, split_datase
 from ..distill import freeze
 from ..references import Calendared
 from .config import ConfigError, RunConfig
-from .experiment import evaluate_split, run
+from .experiment import check_weights, evaluate_split, run
 
 # %% auto #0
 __all__ = ['TrainedOn', 'read_run', 'run_cache', 'resolve_path', 'checkpoint_dir', 'load_student', 'load_teacher', 'eval_windows',
@@ -57,13 +57,20 @@ def resolve_path(p:str|None, cache:str|None=None):  # a path as `result.json` re
     if not p: return None
     return cache_dir(cache)/p[len("<cache>/"):] if p.startswith("<cache>/") else Path(p)
 
-def checkpoint_dir(r:dict, cache:str|None=None):  # a result dict (`read_run`); cache: the run's cache folder
-    "The run's checkpoint folder: the one `result.json` names, else `cache_dir/runs/<name>` of its config."
-    cfg = RunConfig.from_dict(r["config"]); cache = run_cache(cfg, cache)
-    for p in (resolve_path(r.get("checkpoints"), cache), cache_dir(cache, "runs", cfg.run_name)):
-        if p and (Path(p)/"best.pt").exists(): return Path(p)
+def _best(r:dict, cache:str|None=None):  # a result dict (`read_run`); cache: the run's cache folder
+    "`(folder, its best.pt)` of the run: the folder `result.json` names, else `cache_dir/runs/<name>`, the first holding the result's weights."
+    cfg = RunConfig.from_dict(r["config"]); cache = run_cache(cfg, cache); refused = None
+    for p in dict.fromkeys(Path(p) for p in (resolve_path(r.get("checkpoints"), cache), cache_dir(cache, "runs", cfg.run_name)) if p):
+        if not (p/"best.pt").exists(): continue
+        try: return p, check_weights(r, torch.load(p/"best.pt", map_location="cpu", weights_only=True), p/"best.pt")
+        except DataError as e: refused = refused or e  # retrained by another run of this name: the next folder, else this error
+    if refused: raise refused
     raise FileNotFoundError(f"run {cfg.run_name!r}: no best.pt in {r.get('checkpoints')} nor under the cache's runs/; "
                             "was it run with write=False, or with another cache_dir ($S2KD_CACHE)?")
+
+def checkpoint_dir(r:dict, cache:str|None=None):  # a result dict (`read_run`); cache: the run's cache folder
+    "The run's checkpoint folder: the one `result.json` names, else `cache_dir/runs/<name>` of its config; refused when retrained since (`check_weights`)."
+    return _best(r, cache)[0]
 
 def load_student(run_dir,             # results/<name>/ of a finished run
                  *, device="cpu",     # where the model goes
@@ -73,9 +80,9 @@ def load_student(run_dir,             # results/<name>/ of a finished run
     r = read_run(run_dir); info = _trained_on(r, run_dir); cfg = info.config
     model = build_model(cfg.student, in_shape=info.in_shape, t_out=info.t_out, preset=cfg.student_preset,
                         **r["data"].get("build", {}))  # how `run` built its models (residual, calendar inputs), when recorded
-    path = checkpoint_dir(r, cache)/"best.pt"
+    folder, state = _best(r, cache); path = folder/"best.pt"
     holder = nn.Module(); holder.student = model  # the Distiller's layout: student.* (+ projectors.*)
-    missing, extra = holder.load_state_dict(torch.load(path, map_location="cpu", weights_only=True), strict=False)
+    missing, extra = holder.load_state_dict(state, strict=False)
     extra = [k for k in extra if not k.startswith("projectors.")]
     if missing or extra: raise DataError(f"{path}: does not fit {cfg.student}-{cfg.student_preset} {info.in_shape}: "
                                          f"missing {missing[:3]}, unexpected {extra[:3]}")

@@ -12,18 +12,18 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from ..core import (atomic_torch_save, atomic_write, atomic_write_json, cache_dir, environment_info, file_lock,
+from ..core import (DataError, atomic_torch_save, atomic_write, atomic_write_json, cache_dir, environment_info, file_lock,
                        follow_thread_share, get_device, portable_paths, project_root, retain_freed_memory, seed_everything)
 from ..distill import Distiller, freeze, run_model
 from .cache import build_teacher_cache, state_hash
 from .config import RunConfig
-from .loop import config_diff, fit, init_distributed, local_device, world, to_device
+from .loop import checkpoint_config, fit, init_distributed, local_device, resume_diff, weights_hash, world, to_device
 from ..references import REFERENCES, add_skill, best_reference, fit_references
 
 # %% auto #0
 __all__ = ['load_data', 'data_fingerprint', 'data_key', 'evaluate_split', 'data_range', 'teacher_identity', 'evaluate_once',
-           'metrics_rows', 'write_result', 'read_result', 'model_build_kw', 'init_climatology', 'get_teacher',
-           'warm_start', 'run']
+           'metrics_rows', 'write_result', 'read_result', 'check_weights', 'model_build_kw', 'init_climatology',
+           'get_teacher', 'warm_start', 'run']
 
 # %% ../../nbs/43_train.experiment.ipynb #71a6350a
 def load_data(cfg:RunConfig, data=None):  # data: an xr.Dataset to use instead of the embedded `cfg.dataset`
@@ -144,6 +144,17 @@ def read_result(folder):  # a results/<name>/ folder
     "The result dict of `folder`, or None when it holds none (no `result.json`: never written, or a write was interrupted)."
     p = Path(folder)/"result.json"
     return json.loads(p.read_text()) if p.exists() else None
+
+def check_weights(r:dict, state:dict, path) -> dict:  # a result dict; the state dict loaded from its checkpoint `path` (best.pt)
+    "`state` when it holds the weights `r` was scored with (`r['fit']['weights']`; a result without them: as is); else `DataError` naming the config that retrained the folder."
+    want = (r.get("fit") or {}).get("weights")
+    if want is None or weights_hash(state) == want: return state
+    other, _ = checkpoint_config(Path(path).parent)  # last.pt: the run that wrote the folder last
+    roots = {"": project_root(), "<cache>": Path(path).resolve().parents[2]}  # <cache>/runs/<name>/best.pt: paths as run() writes them
+    a, b = (portable_paths(c | dict(data_key=k), roots) for c, k in ((r["config"], r["data"]["key"]), (other or {}, (other or {}).get("data_key"))))
+    diff = ", ".join(f"{k} {a.get(k)!r} here, {b.get(k)!r} there" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k))
+    raise DataError(f"{path}: not the weights run {r.get('name')!r} was scored with: a run of the same name retrained its folder since "
+                    f"({diff if other else 'its last.pt is unreadable'}). Run the config again to retrain it and write its result anew")
 
 # %% ../../nbs/43_train.experiment.ipynb #4a0a319d
 def _loop_kw(cfg:RunConfig, epochs:int):
@@ -269,10 +280,11 @@ def run(cfg:RunConfig,        # the run
     fcfg, resume = cfg.to_dict() | dict(data_key=dkey), True  # the weights depend on the config and on the data's values
     # one process trains a run; a second one asking for the same run (another notebook) waits, then resumes the finished one
     with file_lock(f"{ck}.lock", f"run {cfg.run_name}", wait) if write and world()[1] == 1 else nullcontext():
-        if write and (diff := config_diff(_read_json(ck/"config.json"), fcfg)):
+        old, done = checkpoint_config(ck) if write and rank == 0 else (None, 0)  # last.pt's own config, and its epochs run
+        if diff := resume_diff(old, fcfg, done):
             warnings.warn(f"{ck}: the checkpoints of run {cfg.run_name!r} were trained under other settings or data "
                           f"(differ in {diff}); training from scratch"); resume = False
-        if world()[1] > 1:  # under DDP rank 0 decides (another rank may read config.json after rank 0 rewrote it)
+        if world()[1] > 1:  # under DDP rank 0 decides (another rank may read last.pt after rank 0 rewrote it)
             flag = [resume]; torch.distributed.broadcast_object_list(flag, src=0); resume = flag[0]
         r = fit(d, w.train, w.val, out_dir=ck if write else None, config=fcfg, resume=resume, progress=progress,
                 **_loop_kw(cfg, cfg.epochs))

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/41_train.loop.ipynb #fad0925d
 from __future__ import annotations
-import math, os, random, time, warnings
+import hashlib, math, os, random, time, warnings
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -19,8 +19,9 @@ from tqdm.auto import tqdm
 from ..core import atomic_torch_save, atomic_write_json, get_device, retain_freed_memory, seed_everything
 
 # %% auto #0
-__all__ = ['RESUME_FREE', 'to_device', 'trainable_state', 'load_trainable_state', 'rng_state', 'set_rng_state', 'world',
-           'init_distributed', 'local_device', 'autocast', 'val_mse', 'fit', 'config_diff', 'read_checkpoint']
+__all__ = ['RESUME_FREE', 'to_device', 'trainable_state', 'weights_hash', 'load_trainable_state', 'rng_state', 'set_rng_state',
+           'world', 'init_distributed', 'local_device', 'autocast', 'val_mse', 'fit', 'epochs_block', 'config_diff',
+           'resume_diff', 'read_checkpoint', 'checkpoint_config']
 
 # %% ../../nbs/41_train.loop.ipynb #0b40dba9
 def to_device(batch:dict, device):  # a collated batch
@@ -30,6 +31,13 @@ def to_device(batch:dict, device):  # a collated batch
 def trainable_state(m:nn.Module):  # the module being trained (a Distiller's frozen `teachers` are left out)
     "Plain state dict of `m` without frozen teachers: the student (and its projectors)."
     return {k: v.detach().clone() for k, v in m.state_dict().items() if not k.startswith("teachers.")}
+
+def weights_hash(state:dict) -> str:  # a state dict: a `trainable_state`, a loaded best.pt
+    "SHA-256 of a state dict's names, shapes, dtypes and bytes: which weights a result was scored with (`fit` returns it)."
+    h = hashlib.sha256()
+    for k, v in sorted(state.items()):
+        v = v.detach().cpu().contiguous(); h.update(f"{k}:{tuple(v.shape)}:{v.dtype}".encode()); h.update(v.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
 
 def load_trainable_state(m:nn.Module, state:dict):
     "Load a `trainable_state` back; anything missing other than teachers is an error."
@@ -103,12 +111,12 @@ def fit(m:nn.Module,            # m(batch) -> (loss, parts); m.predict(batch) ->
         amp:str="none",         # none | bf16 | fp16
         seed:int=42, device="auto", num_workers:int=0,
         out_dir=None,           # checkpoints (last.pt, best.pt, config.json); None -> nothing written, no resume
-        config:dict|None=None,  # the run config, written beside the checkpoints
+        config:dict|None=None,  # the run config: kept in last.pt (a resume is checked against it), then written to config.json
         resume:bool=True,       # continue from out_dir/last.pt if it exists
         progress:bool=True,     # tqdm bar with the loss parts
         callback=None,          # callback(epoch, record) after each epoch's checkpoint
         max_steps:int=0):       # stop after this many optimiser steps in all, validating on one batch (a dry run); 0 -> no limit
-    "Train `m` with Adam and early stopping on validation MSE; returns the history and the best epoch."
+    "Train `m` with Adam and early stopping on validation MSE; returns the history, the best epoch and its weights' `weights_hash`."
     seed_everything(seed); t0 = time.time()
     rank, n_proc = world(); main = rank == 0; device = local_device(device); m.to(device)
     if device.type == "cpu": retain_freed_memory()  # steps reuse freed buffers instead of faulting in new pages (s2kd.core)
@@ -126,12 +134,11 @@ def fit(m:nn.Module,            # m(batch) -> (loss, parts); m.predict(batch) ->
     out = Path(out_dir) if out_dir is not None else None; best = trainable_state(m)
     if out is not None and resume and (ck := read_checkpoint(out, m, device)) is not None:
         ck, best = ck
-        _check_same_run(ck.get("config"), config, out)
+        _check_same_run(ck.get("config"), config, out, ck["state"]["epoch"] + 1)
         load_trainable_state(m, ck["model"]); opt.load_state_dict(ck["optim"]); sched.load_state_dict(ck["sched"])
         scaler.load_state_dict(ck["scaler"]); st = ck["state"]; set_rng_state(ck["rng"])
     wall0, first = st.get("wall_s", 0.0), st["epoch"] + 1  # seconds spent by earlier processes of this run (resume); first epoch here
     threads = torch.get_num_threads()  # the weights depend on it (float summation order): kept with the epochs it trains
-    if out is not None and main and config is not None: atomic_write_json(out/"config.json", config)
     for epoch in range(st["epoch"] + 1, epochs):
         if st["stopped"]: break
         sampler.set_epoch(epoch); m.train(); _warmup(opt, lr, epoch, warmup_epochs, lr_schedule)
@@ -164,20 +171,39 @@ def fit(m:nn.Module,            # m(batch) -> (loss, parts); m.predict(batch) ->
             if improved: atomic_torch_save(best, out/"best.pt")
             atomic_torch_save(dict(model=trainable_state(m), optim=opt.state_dict(), sched=sched.state_dict(),
                                    scaler=scaler.state_dict(), state=st, rng=rng_state(), config=config), out/"last.pt")
+            if config is not None: atomic_write_json(out/"config.json", config)  # after last.pt: never beside another config's
         if callback is not None: callback(epoch, rec)
     load_trainable_state(m, best)
     ran = st["epoch"] + 1 - first  # 0: a finished run, only loaded (its wall is the training's, not this call's load)
     return dict(history=st["history"], best_epoch=st["best_epoch"], best_val_mse=st["best_val"],
                 epochs_run=st["epoch"] + 1, epochs_this_call=ran,
                 stopped_early=st["stopped"], wall_s=wall0 + (time.time() - t0 if ran else 0.0), world_size=n_proc,
-                threads=st.get("threads"))  # None: a checkpoint written before the thread count was kept
+                threads=st.get("threads"),  # None: a checkpoint written before the thread count was kept
+                weights=weights_hash(best))  # the best weights returned (what best.pt holds): a result names its checkpoint by it
 
-RESUME_FREE = ("epochs", "results_dir", "device", "num_workers", "progress")  # config keys a resume may change: more epochs, outputs only
+RESUME_FREE = ("results_dir", "device", "num_workers", "progress")  # config keys a resume may change: outputs only (`epochs`: `epochs_block`)
 
-def config_diff(old:dict|None, new:dict|None) -> list[str]:
-    "The config keys, other than `RESUME_FREE`, in which a checkpoint's config and a new one differ."
+def epochs_block(old:dict, new:dict, done:int|None=None) -> str|None:  # done: the epochs the checkpoint has run; None: unknown
+    "Why a checkpoint of config `old` resumed with `new`'s `epochs` would not end as a fresh run of `new`; None when it would."
+    a, b = old.get("epochs"), new.get("epochs")
+    if a == b: return None
+    if done is None or b < done: return f"it has run {'an unknown number of' if done is None else done} epochs"
+    if old.get("lr_schedule", "plateau") != "plateau": return f"the {old['lr_schedule']} learning rate schedule depends on epochs"
+    if old.get("method") == "fitnet" and old.get("fitnet_stages") == 2 and not old.get("fitnet_hint_epochs") and a // 2 != b // 2:
+        return f"the two-stage FitNet hint stage (fitnet_hint_epochs=0: epochs // 2) would end at epoch {b // 2}, not {a // 2}"
+    if old.get("method", "baseline") != "baseline" and not old.get("teacher_epochs"):
+        return "its teachers train for `epochs` too (teacher_epochs=0)"
+    return None
+
+def config_diff(old:dict|None, new:dict|None, done:int|None=None) -> list[str]:  # done: the epochs the checkpoint has run
+    "The config keys in which a checkpoint's config and a new one differ so that it may not resume: any but `RESUME_FREE`, `epochs` where `epochs_block` says why."
     if old is None or new is None: return []
-    return sorted(k for k in set(old) | set(new) if k not in RESUME_FREE and old.get(k) != new.get(k))
+    return sorted(k for k in set(old) | set(new) if k not in RESUME_FREE and old.get(k) != new.get(k) and (k != "epochs" or epochs_block(old, new, done)))
+
+def resume_diff(old:dict|None, new:dict|None, done:int|None=None) -> str:
+    "`config_diff` for a message: the keys, and why `epochs` may not change; '' when the checkpoint may resume."
+    if not (diff := config_diff(old, new, done)): return ""
+    return f"{diff}" + (f"; epochs {old['epochs']} -> {new['epochs']}: {epochs_block(old, new, done)}" if "epochs" in diff else "")
 
 def _scheduler(opt, kind:str, epochs:int, warmup:int, factor:float, patience:int):
     "ReduceLROnPlateau, or a per-epoch cosine decay to 0 at `epochs` after a linear warm-up."
@@ -191,9 +217,9 @@ def _warmup(opt, lr:float, epoch:int, warmup:int, kind:str):
     if kind == "plateau" and epoch <= warmup and warmup > 0:
         for g in opt.param_groups: g["lr"] = lr * (epoch + 1) / (warmup + 1) if epoch < warmup else lr
 
-def _check_same_run(old:dict|None, new:dict|None, out):
-    "Refuse to resume a checkpoint written under another config (only `RESUME_FREE` keys may change)."
-    if diff := config_diff(old, new):
+def _check_same_run(old:dict|None, new:dict|None, out, done:int):  # done: the epochs the checkpoint has run
+    "Refuse to resume a checkpoint written under another config (`RESUME_FREE` keys may change, `epochs` as `epochs_block` allows)."
+    if diff := resume_diff(old, new, done):
         raise ValueError(f"{out}/last.pt was written by another run config (differs in {diff}); "
                          "use another out_dir or resume=False")
 
@@ -212,6 +238,11 @@ def read_checkpoint(out, m:nn.Module, device):  # out: a fit out_dir
             warnings.warn(f"{out/name}: written for another model (differs in {diff[:3]}); training from scratch"); return None
         if name == "last.pt": last = sd
     return last, sd
+
+def checkpoint_config(out):  # a fit out_dir
+    "`(config, epochs run)` of `out/last.pt`, what a resume is decided on; `(None, 0)` without a readable one (`fit` starts over)."
+    try: ck = torch.load(Path(out)/"last.pt", map_location="cpu", weights_only=True); return ck.get("config"), ck["state"]["epoch"] + 1
+    except Exception: return None, 0  # absent, torn or not a checkpoint
 
 def _mean_over_ranks(sums:dict, n:int, device):
     "Per-epoch means of the loss parts, averaged over processes under DDP."
