@@ -176,6 +176,8 @@ def _conform(ds, where):
     if packed:
         ds = ds.assign({v: _decode_fill(ds[v]) for v in packed})
         said.append(f"decoded {packed} (fill values → missing, scale_factor/add_offset applied, float32)")
+    half = [v for v in ds.data_vars if ds[v].dtype == np.float16]  # float16 sums overflow at 65504: stats in float32
+    if half: ds = ds.assign({v: ds[v].astype("float32") for v in half}); said.append(f"cast {half} from float16 to float32")
     validate_dataset(ds, where, values=False)
     check_fill_values(ds, where); cells, frames = missing_layout(ds, where)
     if "mask" not in ds.coords and not cells.all():
@@ -324,9 +326,12 @@ class Normalizer:
         check_fill_values(ds)
         vs, ok = variables(ds), ds["mask"].astype(bool) if "mask" in ds.coords else None
         das = [ds[v] if ok is None else ds[v].where(ok) for v in vs]
+        das = [d.astype("float32") if d.dtype == np.float16 else d for d in das]  # float16 sums overflow at 65504
         mean, std = [float(d.mean(skipna=True)) for d in das], [float(d.std(skipna=True)) for d in das]
-        if not np.isfinite(mean).all():
-            raise DataError(f"Normalizer: no valid value for {[v for v, m in zip(vs, mean) if not np.isfinite(m)]}")
+        if np.isnan(mean).any(): raise DataError(f"Normalizer: no valid value for {[v for v, m in zip(vs, mean) if np.isnan(m)]}")
+        big = [v for v, m, s in zip(vs, mean, std) if not np.isfinite(m + s)]
+        if big: raise DataError(f"Normalizer: the mean or std of {big} is not finite (infinite values, or an overflow in "
+                                f"{das[vs.index(big[0])].dtype}): make them NaN, or rescale the variable (other units)")
         return cls(mean, [s or 1.0 for s in std], vs)
 
     def check_variables(self, names, where:str="dataset"):  # names: the data's variables, in channel order
