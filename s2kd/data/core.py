@@ -285,6 +285,17 @@ def _member_time(ds, part, split):
     if "members" in part: ds = _members(ds, part["members"], split)
     return _time_part(ds, *part["time"], split) if "time" in part else ds
 
+def _disjoint(out, name):
+    "Refuse two splits sharing a (member, time) pair; each split is members × times, so the shared pairs are too."
+    for i, a in enumerate(SPLITS):
+        for b in SPLITS[i + 1:]:
+            A, B = out[a], out[b]
+            m, t = (A[k].values[np.isin(A[k].values, B[k].values)] for k in ("member", "time"))
+            if len(m) and len(t):
+                raise DataError(f"splits: the {a!r} and {b!r} splits of {name} share {len(m) * len(t)} (member, time) pairs "
+                                f"(first: member {m[0].item()}, time {_tstr(t[0])}); splits must be disjoint: fix "
+                                f"attrs['splits'] or pass `splits=`")
+
 def split_dataset(ds:xr.Dataset, spec:dict|str|None=None):  # spec: defaults to `ds.attrs["splits"]`
     "Split `ds` into `{'train', 'val', 'test'}` by time range, member id, parameter value or member and time."
     spec = spec if spec is not None else ds.attrs.get("splits")
@@ -309,6 +320,7 @@ def split_dataset(ds:xr.Dataset, spec:dict|str|None=None):  # spec: defaults to 
     for s, d in out.items():
         if d.sizes["member"] == 0 or d.sizes["time"] == 0:
             raise DataError(f"splits: the {s!r} split of {ds.attrs.get('title', 'dataset')} is empty (spec {spec})")
+    _disjoint(out, _name(ds))
     return out
 
 # %% ../../nbs/01_data.core.ipynb #ce9cf167
