@@ -202,7 +202,7 @@ def time_str(t, unit:str="m"):  # "m": to the minute (info), "s": to the second 
     if np.issubdtype(np.asarray(t).dtype, np.datetime64): return str(np.datetime_as_string(np.datetime64(t), unit=unit))
     return float(t)
 
-_ISO = re.compile(r"^\s*(-?\d{1,4})-(\d{1,2})-(\d{1,2})(?:[T ](\d{1,2})(?::(\d{1,2})(?::(\d{1,2})(?:\.\d*)?)?)?)?\s*$")
+_ISO = re.compile(r"^\s*(-?\d{1,4})(?:-(\d{1,2})(?:-(\d{1,2})(?:[T ](\d{1,2})(?::(\d{1,2})(?::(\d{1,2})(?:\.\d*)?)?)?)?)?)?\s*$")
 
 def parse_time(s, times:np.ndarray, what:str="time"):  # s: ISO string or number; times: the dataset's time values
     "`s` as a value comparable with `times`, read in their calendar."
@@ -212,14 +212,27 @@ def parse_time(s, times:np.ndarray, what:str="time"):  # s: ISO string or number
     if _is_cftime(times):
         import cftime
         t0, m = times.flat[0], _ISO.match(str(s))
-        if not m: raise DataError(f"{what}: {s!r} is not an ISO date (YYYY-MM-DD[THH:MM[:SS]])")
-        parts = (int(g or 0) for g in m.groups())  # year, month, day, hour, minute, second
+        if not m: raise DataError(f"{what}: {s!r} is not an ISO date (YYYY[-MM[-DD[THH[:MM[:SS]]]]])")
+        parts = (int(g or d) for g, d in zip(m.groups(), (0, 1, 1, 0, 0, 0)))  # year, month, day, hour, minute, second
         try: return cftime.datetime(*parts, calendar=t0.calendar, has_year_zero=t0.has_year_zero)
         except ValueError as e:
             raise DataError(f"{what}: {s!r} is not a date of the {t0.calendar!r} calendar ({e})") from None
     try: return float(s)
     except (TypeError, ValueError):
         raise DataError(f"{what}: {s!r} is not a number (the time axis holds numbers)") from None
+
+def _period_end(s, times, what="time"):
+    "The exclusive end of the period an ISO string coarser than a second names (`'2000'` → 2001-01-01), else None."
+    v = parse_time(s, times, what)
+    if np.issubdtype(times.dtype, np.datetime64):
+        u = np.datetime_data(v.dtype)[0]  # numpy reads a string at its own precision: "2000" is datetime64[Y]
+        return v + np.timedelta64(1, u) if u in ("Y", "M", "W", "D", "h", "m") else None
+    if not _is_cftime(times): return None  # numbers are instants
+    import datetime
+    k = max(i for i, g in enumerate(_ISO.match(str(s)).groups()) if g is not None)  # 0 year .. 5 second: the last given
+    if k == 0: return v.replace(year=v.year + 1)
+    if k == 1: return v.replace(year=v.year + v.month // 12, month=v.month % 12 + 1)
+    return None if k == 5 else v + datetime.timedelta(**{("days", "hours", "minutes")[k - 2]: 1})
 
 # %% ../../nbs/01_data.core.ipynb #e6f1b077
 def _months(times):
@@ -258,10 +271,10 @@ DEFAULT_FRACTIONS = (0.7, 0.15, 0.15)  # train/val/test shares of the time axis 
 def _name(ds): return ds.attrs.get("name", ds.attrs.get("title", "dataset"))
 
 def _time_part(ds, lo, hi, split="?"):
-    "Times in `[lo, hi]` (inclusive; ISO strings read in the dataset's calendar, or numbers)."
-    t = ds.time.values
-    lo, hi = (parse_time(b, t, f"splits: the {split!r} bound") for b in (lo, hi))
-    return ds.isel(time=np.flatnonzero((t >= lo) & (t <= hi)))
+    "Times in `[lo, hi]`: inclusive; ISO strings read in the dataset's calendar; an `hi` coarser than a second is its whole period."
+    t, what = ds.time.values, f"splits: the {split!r} bound"
+    lo, end, hi = parse_time(lo, t, what), _period_end(hi, t, what), parse_time(hi, t, what)
+    return ds.isel(time=np.flatnonzero((t >= lo) & ((t < end) if end is not None else (t <= hi))))
 
 def _members(ds, ids, split):
     "`ds` restricted to the member ids `ids`; unknown ids are named."
