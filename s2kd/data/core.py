@@ -298,6 +298,16 @@ def _member_time(ds, part, split):
     if "members" in part: ds = _members(ds, part["members"], split)
     return _time_part(ds, *part["time"], split) if "time" in part else ds
 
+def _param(ds, p, want, split):
+    "Members whose parameter `p` is one of `want`; a value of `want` that matches no member is named."
+    v, want = ds[p].values.astype(float), np.atleast_1d(np.asarray(want, float))
+    hit = np.isclose(v[:, None], want[None], rtol=1e-6, atol=0)  # rtol 1e-6: 16x float32's rounding (6e-8), so a float32
+    if not hit.any(0).all():                                     # coordinate matches its JSON value; atol 0: 0 matches 0 only
+        u = np.unique(v).tolist()
+        raise DataError(f"splits: {p} = {want[~hit.any(0)].tolist()} of the {split!r} split matches no member of {_name(ds)} "
+                        f"({p} values: {u if len(u) <= 20 else u[:20] + ['...']}); fix attrs['splits'] or pass `splits=`")
+    return ds.isel(member=np.flatnonzero(hit.any(1)))
+
 def _disjoint(out, name):
     "Refuse two splits sharing a (member, time) pair; each split is members × times, so the shared pairs are too."
     for i, a in enumerate(SPLITS):
@@ -326,7 +336,7 @@ def split_dataset(ds:xr.Dataset, spec:dict|str|None=None):  # spec: defaults to 
     elif kind == "param":
         p = spec["param"]
         if p not in ds.coords: raise DataError(f"splits: parameter {p!r} is not a coordinate; have {list(ds.coords)}")
-        out = {s: ds.isel(member=np.isin(ds[p].values, spec[s]).nonzero()[0]) for s in SPLITS}
+        out = {s: _param(ds, p, spec[s], s) for s in SPLITS}
         if "members" in spec:  # seen parameter values: train/val take disjoint members
             out = {s: _members(ds, spec["members"][s], s) if s in spec["members"] else out[s] for s in SPLITS}
     else: raise DataError(f"splits: unknown kind {kind!r}; expected 'time', 'member', 'param' or 'member_time'")
