@@ -148,13 +148,15 @@ DIM_ALIASES = {"latitude": "lat", "longitude": "lon", "valid_time": "time", "Tim
                "rlat": "y", "rlon": "x"}  # rotated-pole grids (CORDEX): a grid in y, x; their 2-D lat/lon stay coordinates
 
 def _decode_fill(da):
-    "CF decoding of one variable that was opened with mask_and_scale=False: fill values → NaN, then scale and offset."
+    "CF decoding of one variable opened with mask_and_scale=False: `_Unsigned` integers, fill values → NaN, scale and offset."
     fv = [np.ravel(da.attrs[k]) for k in ("_FillValue", "missing_value") if k in da.attrs]
     sc, off = da.attrs.get("scale_factor", 1.0), da.attrs.get("add_offset", 0.0)
-    miss = np.isin(da.values, np.concatenate(fv)) if fv else np.zeros(da.shape, bool)
-    a = da.values.astype("float32") * np.float32(sc) + np.float32(off)
+    raw, us = da.values, str(da.attrs.get("_Unsigned", "")).lower()  # netCDF3 has no unsigned types: bytes 0..255 as int8
+    v = raw.view(f"{'u' if us == 'true' else 'i'}{raw.itemsize}") if raw.dtype.kind in "iu" and us in ("true", "false") else raw
+    miss = np.isin(raw, np.concatenate(fv)) | np.isin(v, np.concatenate(fv)) if fv else np.zeros(da.shape, bool)  # either reading
+    a = v.astype("float32") * np.float32(sc) + np.float32(off)
     a[miss] = np.nan
-    attrs = {k: v for k, v in da.attrs.items() if k not in ("_FillValue", "missing_value", "scale_factor", "add_offset")}
+    attrs = {k: v for k, v in da.attrs.items() if k not in ("_FillValue", "missing_value", "scale_factor", "add_offset", "_Unsigned")}
     return xr.DataArray(a, dims=da.dims, coords=da.coords, attrs=attrs)
 
 def _conform(ds, where):
