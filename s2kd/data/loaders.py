@@ -78,7 +78,7 @@ def _wb_one(root, short, years):
         elif g[0].shape != grid[0].shape or g[1].shape != grid[1].shape or not (np.allclose(g[0], grid[0]) and np.allclose(g[1], grid[1])):
             raise DataError(f"WeatherBench {short!r}: grid of {f.name} ({len(g[0])}x{len(g[1])}) differs from {first.name} ({len(grid[0])}x{len(grid[1])})")
         parts.append(da)
-    return xr.concat(parts, "time").astype("float32")
+    return xr.concat(parts, "time").astype("float32"), files[0].parent
 
 def load_weatherbench(root,                      # folder holding one sub-folder per variable
                       variables=("z500", "t850"), # short names, see `WB_VARS`
@@ -87,12 +87,18 @@ def load_weatherbench(root,                      # folder holding one sub-folder
                       t_in:int=12, t_out:int=12):
     "WeatherBench 5.625° netCDF files (a folder per variable, a file per year) as an s2kd dataset."
     years = None if years is None else set(int(y) for y in years)
-    das = {v: _wb_one(root, v, years) for v in variables}
-    ref = next(iter(das.values()))
-    for v, da in das.items():
-        if da.sizes != ref.sizes or not np.allclose(da.lat, ref.lat):
-            raise DataError(f"WeatherBench: {v!r} has shape {dict(da.sizes)}, {variables[0]!r} has {dict(ref.sizes)}")
-    ds = xr.Dataset({v: da.isel(time=slice(None, None, time_step)).expand_dims(member=[0]) for v, da in das.items()})
+    das = {v: _wb_one(root, v, years) for v in variables}  # {short: (data, folder)}
+    r, (ref, _) = next(iter(das.items()))
+    for v, (da, folder) in das.items():  # xr.Dataset would outer-join other times or longitudes into NaN
+        for d in ("time", "lat", "lon"):
+            a, b = da[d].values, ref[d].values; n = min(len(a), len(b))
+            same = a[:n] == b[:n] if d == "time" else np.isclose(a[:n], b[:n])
+            if len(a) == len(b) and same.all(): continue
+            i = n if same.all() else int(np.argmin(same)); at = lambda x: str(x[i])[:19] if i < len(x) else "none (ends)"
+            raise DataError(f"WeatherBench: {v!r} ({folder}) has other {d} values than {r!r}: {len(a)} against {len(b)}, first "
+                            f"difference at index {i}: {at(a)} against {at(b)}; every variable needs the same years and grid "
+                            f"(lon 0..360, as WeatherBench ships it)")
+    ds = xr.Dataset({v: da.isel(time=slice(None, None, time_step)).expand_dims(member=[0]) for v, (da, _) in das.items()})
     ds.attrs = dict(title=f"WeatherBench 5.625deg {'/'.join(variables)}", source=str(root), synthetic="no",
                     provenance=f"s2kd.data.loaders.load_weatherbench(years={sorted(years) if years else 'all'}, time_step={time_step})",
                     license="see WeatherBench (ERA5, Copernicus licence)", t_in=t_in, t_out=t_out, domain="weather",
