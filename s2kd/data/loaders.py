@@ -178,6 +178,12 @@ def load_weatherbench2(path, variables=("z500", "t850"), time=None,  # time: a s
                 raise DataError(f"{path}: {name!r} has no level {lev} (dims {da.dims})")
             da = da.sel({dn["level"]: lev})
         if time is not None: da = da.sel({dn["time"]: time})
+        extra = [d for d in da.dims if d not in (dn["time"], dn["lat"], dn["lon"])]
+        if extra:
+            lv = da[dn["level"]].values.tolist() if dn["level"] in extra else None
+            raise DataError(f"{path}: variable {name!r} has dims {da.dims}, extra {extra} beyond time, lat and lon: s2kd reads "
+                            f"one field per variable and time; " + (f"ask for one level as '{name}@{lv[0]}' (levels {lv})"
+                            if lv else "select the extra dims (lead time, ensemble member) in a store of your own"))
         da = da.rename({dn["lat"]: "lat", dn["lon"]: "lon", dn["time"]: "time"}).transpose("time", "lat", "lon").sortby("lat")
         out[v] = da.drop_vars([c for c in da.coords if c not in ("time", "lat", "lon")]).astype("float32").load()
     ds = xr.Dataset({v: da.expand_dims(member=[0]) for v, da in out.items()})
@@ -197,7 +203,8 @@ def _windows_to_ds(parts:dict, title, source, t_in, t_out, **attrs):
     a = np.concatenate(xs)
     ds = xr.Dataset({v: (("member", "time", "y", "x"), a[:, :, i]) for i, v in enumerate(["inflow", "outflow"])},
                     coords=dict(member=np.arange(len(a)), time=np.arange(a.shape[1]) * 0.5, y=np.arange(a.shape[3]), x=np.arange(a.shape[4])))
-    for v in ds.data_vars: ds[v].attrs["units"] = attrs.pop("units", "scaled flow")
+    units = attrs.pop("units", "scaled flow")  # popped once: every variable gets them
+    for v in ds.data_vars: ds[v].attrs["units"] = units
     ds.time.attrs["units"] = "hours"
     ds.attrs = dict(title=title, source=str(source), synthetic="no", domain="traffic", t_in=t_in, t_out=t_out,
                     splits=json.dumps({"kind": "member", **spec}), **attrs)
