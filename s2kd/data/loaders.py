@@ -218,7 +218,7 @@ def _check_window_arrays(where, X, Y, channels=2):
         raise DataError(f"{where}: X {X.shape} and Y {Y.shape} disagree in N or grid")
 
 def load_taxibj(path, val_fraction:float=0.1):  # path: OpenSTL's dataset.npz
-    "TaxiBJ as distributed by OpenSTL (X_train/Y_train/X_test/Y_test, (N, 4, 2, 32, 32), in [-1, 1])."
+    "TaxiBJ as distributed by OpenSTL (X_train/Y_train/X_test/Y_test, (N, 4, 2, 32, 32), in [-1, 1]); val: the last training windows."
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"{path}: no such file")
     try: f = np.load(path)
@@ -227,10 +227,14 @@ def load_taxibj(path, val_fraction:float=0.1):  # path: OpenSTL's dataset.npz
     if miss: raise DataError(f"{path}: missing arrays {miss}; has {f.files}")
     Xtr, Ytr, Xte, Yte = (f[k] for k in ("X_train", "Y_train", "X_test", "Y_test"))
     for s, (X, Y) in {"train": (Xtr, Ytr), "test": (Xte, Yte)}.items(): _check_window_arrays(f"{path}:{s}", X, Y)
-    n_val = max(1, int(len(Xtr) * val_fraction))
-    parts = {"train": (Xtr[:-n_val], Ytr[:-n_val]), "val": (Xtr[-n_val:], Ytr[-n_val:]), "test": (Xte, Yte)}
-    ds = _windows_to_ds(parts, "TaxiBJ (OpenSTL)", path, Xtr.shape[1], Ytr.shape[1],
-                        provenance=f"OpenSTL dataset.npz; val = last {n_val} training windows", scaling="[-1, 1] as distributed")
+    n_val, gap = max(1, int(len(Xtr) * val_fraction)), Xtr.shape[1] + Ytr.shape[1] - 1  # windows slide by one frame
+    if len(Xtr) - n_val - gap < 1:
+        raise DataError(f"{path}: {len(Xtr)} training windows; {n_val} for val and the {gap} before them (sharing frames "
+                        f"with both) leave none to train on")
+    parts = {"train": (Xtr[:-n_val - gap], Ytr[:-n_val - gap]), "val": (Xtr[-n_val:], Ytr[-n_val:]), "test": (Xte, Yte)}
+    ds = _windows_to_ds(parts, "TaxiBJ (OpenSTL)", path, Xtr.shape[1], Ytr.shape[1], scaling="[-1, 1] as distributed",
+                        provenance=f"OpenSTL dataset.npz; val = last {n_val} training windows; the {gap} windows before "
+                                   f"them dropped (t_in + t_out - 1: they share frames with both)")
     return validate_dataset(ds, str(path))
 
 TAXIBJ_PLUS = "{split}_{io}_data_reshaped.npy"
@@ -277,6 +281,11 @@ def load_ns_mat(path, var:str="u", viscosity:float|None=None, dt:float=1.0,
     if not path.exists(): raise FileNotFoundError(f"{path}: no such file")
     u = _read_mat(path, var)
     if u.ndim != 4: raise DataError(f"{path}: {var!r} has shape {u.shape}, expected (N, H, W, T)")
+    _, H, W, T = u.shape  # (N, T, H, W) read as (N, H, W, T): H is the steps, W and T the (square) grid
+    if (H != W and T in (H, W)) or T > H:
+        warnings.warn(f"{path}: {var!r} of shape {u.shape} is read as (N, H, W, T): {T} steps of a {H}x{W} grid; that looks "
+                      f"transposed ({'H != W and T equals one of them' if H != W and T in (H, W) else 'more steps than rows'}): "
+                      f"if it holds (N, T, H, W), save np.moveaxis(u, 1, -1) instead", stacklevel=2)
     u = np.ascontiguousarray(u.transpose(0, 3, 1, 2)).astype("float32")  # (N, T, H, W)
     n = len(u); n_te, n_va = max(1, int(n * test_fraction)), max(1, int(n * val_fraction))
     if n < 3: raise DataError(f"{path}: {n} trajectories; need at least 3 for train/val/test")
