@@ -48,7 +48,8 @@ def test_unknown_split_kind_and_param():
 
 def test_param_split_is_out_of_distribution():
     ds = toy_dataset(n_member=4).assign_coords(heat_release=("member", [1., 2., 1., 3.]))
-    sp = split_dataset(ds, {"kind": "param", "param": "heat_release", "train": [1., 2.], "val": [1.], "test": [3.]})
+    sp = split_dataset(ds, {"kind": "param", "param": "heat_release", "train": [1., 2.], "val": [1.], "test": [3.],
+                            "members": {"train": [0, 1], "val": [2]}})  # seen rate 1.0: train and val take disjoint members
     assert set(sp["test"].heat_release.values) == {3.}
     assert not set(sp["train"].heat_release.values) & set(sp["test"].heat_release.values)
 

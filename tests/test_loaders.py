@@ -95,7 +95,7 @@ def test_taxibj_round_trip_and_errors(tmp_path):
     np.savez(tmp_path / "dataset.npz", X_train=X, Y_train=Y, X_test=_bj(6), Y_test=_bj(6))
     ds = load_taxibj(tmp_path / "dataset.npz")
     w = load_windows(ds, 4, 4)
-    assert (len(w.train), len(w.val), len(w.test)) == (27, 3, 6)
+    assert (len(w.train), len(w.val), len(w.test)) == (20, 3, 6)  # 30 - 3 val - 7 dropped (t_in + t_out - 1: shared frames)
     x, y = w.train.frames(5)
     np.testing.assert_allclose(x, X[5], atol=1e-5); np.testing.assert_allclose(y, Y[5], atol=1e-5)
     np.savez(tmp_path / "bad.npz", X_train=X, Y_train=Y, X_test=_bj(6))
@@ -125,11 +125,11 @@ def test_taxibj_plus_round_trip_and_missing_file(tmp_path):
 
 @pytest.mark.parametrize("fmt", ["v5", "v7.3"])
 def test_ns_mat_round_trip(tmp_path, fmt):
-    u = np.random.default_rng(0).standard_normal((10, 8, 12, 20))  # (N, H, W, T), non-square on purpose
+    u = np.random.default_rng(0).standard_normal((10, 24, 28, 20))  # (N, H, W, T), non-square on purpose
     p = tmp_path / "ns.mat"
     savemat(p, {"u": u}) if fmt == "v5" else write_mat_v73(p, u=u)
     ds = load_ns_mat(p, viscosity=1e-4)
-    assert ds.vorticity.dims == ("member", "time", "y", "x") and ds.vorticity.shape == (10, 20, 8, 12)
+    assert ds.vorticity.dims == ("member", "time", "y", "x") and ds.vorticity.shape == (10, 20, 24, 28)
     np.testing.assert_allclose(ds.vorticity.values[3, 11], u[3, :, :, 11], rtol=1e-6)
     assert float(ds.viscosity[0]) == 1e-4  # exact: a float64 constant written and read back
     w = load_windows(ds, 10, 10)
@@ -149,7 +149,7 @@ def test_ns_mat_errors(tmp_path):
     (tmp_path / "d.mat").write_bytes(b"hello, not matlab" * 20)
     with pytest.raises(DataError, match="d.mat"):
         load_ns_mat(tmp_path / "d.mat")
-    u = np.zeros((4, 4, 4, 6)); u[1, 2, 2, 3] = np.inf
+    u = np.zeros((4, 6, 6, 4)); u[1, 2, 2, 3] = np.inf  # T < H: no layout warning
     savemat(tmp_path / "e.mat", {"u": u})
     with pytest.raises(DataError, match="e.mat: variable 'vorticity' has 1 NaN/inf"):
         load_ns_mat(tmp_path / "e.mat")

@@ -148,13 +148,15 @@ DIM_ALIASES = {"latitude": "lat", "longitude": "lon", "valid_time": "time", "Tim
                "rlat": "y", "rlon": "x"}  # rotated-pole grids (CORDEX): a grid in y, x; their 2-D lat/lon stay coordinates
 
 def _decode_fill(da):
-    "CF decoding of one variable that was opened with mask_and_scale=False: fill values → NaN, then scale and offset."
+    "CF decoding of one variable opened with mask_and_scale=False: `_Unsigned` integers, fill values → NaN, scale and offset."
     fv = [np.ravel(da.attrs[k]) for k in ("_FillValue", "missing_value") if k in da.attrs]
     sc, off = da.attrs.get("scale_factor", 1.0), da.attrs.get("add_offset", 0.0)
-    miss = np.isin(da.values, np.concatenate(fv)) if fv else np.zeros(da.shape, bool)
-    a = da.values.astype("float32") * np.float32(sc) + np.float32(off)
+    raw, us = da.values, str(da.attrs.get("_Unsigned", "")).lower()  # netCDF3 has no unsigned types: bytes 0..255 as int8
+    v = raw.view(f"{'u' if us == 'true' else 'i'}{raw.itemsize}") if raw.dtype.kind in "iu" and us in ("true", "false") else raw
+    miss = np.isin(raw, np.concatenate(fv)) | np.isin(v, np.concatenate(fv)) if fv else np.zeros(da.shape, bool)  # either reading
+    a = v.astype("float32") * np.float32(sc) + np.float32(off)
     a[miss] = np.nan
-    attrs = {k: v for k, v in da.attrs.items() if k not in ("_FillValue", "missing_value", "scale_factor", "add_offset")}
+    attrs = {k: v for k, v in da.attrs.items() if k not in ("_FillValue", "missing_value", "scale_factor", "add_offset", "_Unsigned")}
     return xr.DataArray(a, dims=da.dims, coords=da.coords, attrs=attrs)
 
 def _conform(ds, where):
@@ -176,6 +178,8 @@ def _conform(ds, where):
     if packed:
         ds = ds.assign({v: _decode_fill(ds[v]) for v in packed})
         said.append(f"decoded {packed} (fill values → missing, scale_factor/add_offset applied, float32)")
+    half = [v for v in ds.data_vars if ds[v].dtype == np.float16]  # float16 sums overflow at 65504: stats in float32
+    if half: ds = ds.assign({v: ds[v].astype("float32") for v in half}); said.append(f"cast {half} from float16 to float32")
     validate_dataset(ds, where, values=False)
     check_fill_values(ds, where); cells, frames = missing_layout(ds, where)
     if "mask" not in ds.coords and not cells.all():
@@ -200,7 +204,7 @@ def time_str(t, unit:str="m"):  # "m": to the minute (info), "s": to the second 
     if np.issubdtype(np.asarray(t).dtype, np.datetime64): return str(np.datetime_as_string(np.datetime64(t), unit=unit))
     return float(t)
 
-_ISO = re.compile(r"^\s*(-?\d{1,4})-(\d{1,2})-(\d{1,2})(?:[T ](\d{1,2})(?::(\d{1,2})(?::(\d{1,2})(?:\.\d*)?)?)?)?\s*$")
+_ISO = re.compile(r"^\s*(-?\d{1,4})(?:-(\d{1,2})(?:-(\d{1,2})(?:[T ](\d{1,2})(?::(\d{1,2})(?::(\d{1,2})(?:\.\d*)?)?)?)?)?)?\s*$")
 
 def parse_time(s, times:np.ndarray, what:str="time"):  # s: ISO string or number; times: the dataset's time values
     "`s` as a value comparable with `times`, read in their calendar."
@@ -210,14 +214,27 @@ def parse_time(s, times:np.ndarray, what:str="time"):  # s: ISO string or number
     if _is_cftime(times):
         import cftime
         t0, m = times.flat[0], _ISO.match(str(s))
-        if not m: raise DataError(f"{what}: {s!r} is not an ISO date (YYYY-MM-DD[THH:MM[:SS]])")
-        parts = (int(g or 0) for g in m.groups())  # year, month, day, hour, minute, second
+        if not m: raise DataError(f"{what}: {s!r} is not an ISO date (YYYY[-MM[-DD[THH[:MM[:SS]]]]])")
+        parts = (int(g or d) for g, d in zip(m.groups(), (0, 1, 1, 0, 0, 0)))  # year, month, day, hour, minute, second
         try: return cftime.datetime(*parts, calendar=t0.calendar, has_year_zero=t0.has_year_zero)
         except ValueError as e:
             raise DataError(f"{what}: {s!r} is not a date of the {t0.calendar!r} calendar ({e})") from None
     try: return float(s)
     except (TypeError, ValueError):
         raise DataError(f"{what}: {s!r} is not a number (the time axis holds numbers)") from None
+
+def _period_end(s, times, what="time"):
+    "The exclusive end of the period an ISO string coarser than a second names (`'2000'` → 2001-01-01), else None."
+    v = parse_time(s, times, what)
+    if np.issubdtype(times.dtype, np.datetime64):
+        u = np.datetime_data(v.dtype)[0]  # numpy reads a string at its own precision: "2000" is datetime64[Y]
+        return v + np.timedelta64(1, u) if u in ("Y", "M", "W", "D", "h", "m") else None
+    if not _is_cftime(times): return None  # numbers are instants
+    import datetime
+    k = max(i for i, g in enumerate(_ISO.match(str(s)).groups()) if g is not None)  # 0 year .. 5 second: the last given
+    if k == 0: return v.replace(year=v.year + 1)
+    if k == 1: return v.replace(year=v.year + v.month // 12, month=v.month % 12 + 1)
+    return None if k == 5 else v + datetime.timedelta(**{("days", "hours", "minutes")[k - 2]: 1})
 
 # %% ../../nbs/01_data.core.ipynb #e6f1b077
 def _months(times):
@@ -256,10 +273,10 @@ DEFAULT_FRACTIONS = (0.7, 0.15, 0.15)  # train/val/test shares of the time axis 
 def _name(ds): return ds.attrs.get("name", ds.attrs.get("title", "dataset"))
 
 def _time_part(ds, lo, hi, split="?"):
-    "Times in `[lo, hi]` (inclusive; ISO strings read in the dataset's calendar, or numbers)."
-    t = ds.time.values
-    lo, hi = (parse_time(b, t, f"splits: the {split!r} bound") for b in (lo, hi))
-    return ds.isel(time=np.flatnonzero((t >= lo) & (t <= hi)))
+    "Times in `[lo, hi]`: inclusive; ISO strings read in the dataset's calendar; an `hi` coarser than a second is its whole period."
+    t, what = ds.time.values, f"splits: the {split!r} bound"
+    lo, end, hi = parse_time(lo, t, what), _period_end(hi, t, what), parse_time(hi, t, what)
+    return ds.isel(time=np.flatnonzero((t >= lo) & ((t < end) if end is not None else (t <= hi))))
 
 def _members(ds, ids, split):
     "`ds` restricted to the member ids `ids`; unknown ids are named."
@@ -283,6 +300,27 @@ def _member_time(ds, part, split):
     if "members" in part: ds = _members(ds, part["members"], split)
     return _time_part(ds, *part["time"], split) if "time" in part else ds
 
+def _param(ds, p, want, split):
+    "Members whose parameter `p` is one of `want`; a value of `want` that matches no member is named."
+    v, want = ds[p].values.astype(float), np.atleast_1d(np.asarray(want, float))
+    hit = np.isclose(v[:, None], want[None], rtol=1e-6, atol=0)  # rtol 1e-6: 16x float32's rounding (6e-8), so a float32
+    if not hit.any(0).all():                                     # coordinate matches its JSON value; atol 0: 0 matches 0 only
+        u = np.unique(v).tolist()
+        raise DataError(f"splits: {p} = {want[~hit.any(0)].tolist()} of the {split!r} split matches no member of {_name(ds)} "
+                        f"({p} values: {u if len(u) <= 20 else u[:20] + ['...']}); fix attrs['splits'] or pass `splits=`")
+    return ds.isel(member=np.flatnonzero(hit.any(1)))
+
+def _disjoint(out, name):
+    "Refuse two splits sharing a (member, time) pair; each split is members × times, so the shared pairs are too."
+    for i, a in enumerate(SPLITS):
+        for b in SPLITS[i + 1:]:
+            A, B = out[a], out[b]
+            m, t = (A[k].values[np.isin(A[k].values, B[k].values)] for k in ("member", "time"))
+            if len(m) and len(t):
+                raise DataError(f"splits: the {a!r} and {b!r} splits of {name} share {len(m) * len(t)} (member, time) pairs "
+                                f"(first: member {m[0].item()}, time {_tstr(t[0])}); splits must be disjoint: fix "
+                                f"attrs['splits'] or pass `splits=`")
+
 def split_dataset(ds:xr.Dataset, spec:dict|str|None=None):  # spec: defaults to `ds.attrs["splits"]`
     "Split `ds` into `{'train', 'val', 'test'}` by time range, member id, parameter value or member and time."
     spec = spec if spec is not None else ds.attrs.get("splits")
@@ -300,13 +338,14 @@ def split_dataset(ds:xr.Dataset, spec:dict|str|None=None):  # spec: defaults to 
     elif kind == "param":
         p = spec["param"]
         if p not in ds.coords: raise DataError(f"splits: parameter {p!r} is not a coordinate; have {list(ds.coords)}")
-        out = {s: ds.isel(member=np.isin(ds[p].values, spec[s]).nonzero()[0]) for s in SPLITS}
+        out = {s: _param(ds, p, spec[s], s) for s in SPLITS}
         if "members" in spec:  # seen parameter values: train/val take disjoint members
             out = {s: _members(ds, spec["members"][s], s) if s in spec["members"] else out[s] for s in SPLITS}
     else: raise DataError(f"splits: unknown kind {kind!r}; expected 'time', 'member', 'param' or 'member_time'")
     for s, d in out.items():
         if d.sizes["member"] == 0 or d.sizes["time"] == 0:
             raise DataError(f"splits: the {s!r} split of {ds.attrs.get('title', 'dataset')} is empty (spec {spec})")
+    _disjoint(out, _name(ds))
     return out
 
 # %% ../../nbs/01_data.core.ipynb #ce9cf167
@@ -324,9 +363,12 @@ class Normalizer:
         check_fill_values(ds)
         vs, ok = variables(ds), ds["mask"].astype(bool) if "mask" in ds.coords else None
         das = [ds[v] if ok is None else ds[v].where(ok) for v in vs]
+        das = [d.astype("float32") if d.dtype == np.float16 else d for d in das]  # float16 sums overflow at 65504
         mean, std = [float(d.mean(skipna=True)) for d in das], [float(d.std(skipna=True)) for d in das]
-        if not np.isfinite(mean).all():
-            raise DataError(f"Normalizer: no valid value for {[v for v, m in zip(vs, mean) if not np.isfinite(m)]}")
+        if np.isnan(mean).any(): raise DataError(f"Normalizer: no valid value for {[v for v, m in zip(vs, mean) if np.isnan(m)]}")
+        big = [v for v, m, s in zip(vs, mean, std) if not np.isfinite(m + s)]
+        if big: raise DataError(f"Normalizer: the mean or std of {big} is not finite (infinite values, or an overflow in "
+                                f"{das[vs.index(big[0])].dtype}): make them NaN, or rescale the variable (other units)")
         return cls(mean, [s or 1.0 for s in std], vs)
 
     def check_variables(self, names, where:str="dataset"):  # names: the data's variables, in channel order

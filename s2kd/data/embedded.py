@@ -43,11 +43,19 @@ def dataset_key(name:str, size:str="tiny", seed:int=0):
 # %% ../../nbs/07_data.embedded.ipynb #cfbc816f
 GENERATION_THREADS = 1  # torch threads the simulators run with, whatever the caller's: the values must not depend on it
 
+def _sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for b in iter(lambda: f.read(1 << 20), b""): h.update(b)
+    return h.hexdigest()
+
 def generator_version(name:str) -> str:
-    "A short hash of the source of the module that generates `name`: a cached file made by other code is made again."
-    try: src = inspect.getsource(importlib.import_module(EMBEDDED[name].split(":")[0]))
+    "A short hash of the generating module's source and of the files it reads: a cached file made by other code or data is made again."
+    mod = importlib.import_module(EMBEDDED[name].split(":")[0])
+    try: src = inspect.getsource(mod)
     except (OSError, TypeError): return "no-source"  # a module made at run time (tests): nothing to hash
-    return hashlib.sha256(f"{src}\nthreads={GENERATION_THREADS}".encode()).hexdigest()[:12]  # files made before the thread rule: again
+    files = "".join(f"\n{Path(p).name}={_sha256(p)}" for p in getattr(mod, "data_files", list)())  # e.g. the shipped winds
+    return hashlib.sha256(f"{src}\nthreads={GENERATION_THREADS}{files}".encode()).hexdigest()[:12]  # files made before the thread rule: again
 
 def _cached(path:Path, version:str):
     "`(dataset, None)` when the cached file at `path` reads, validates and was made by generator `version`; else `(None, why not)`."

@@ -78,7 +78,7 @@ def _wb_one(root, short, years):
         elif g[0].shape != grid[0].shape or g[1].shape != grid[1].shape or not (np.allclose(g[0], grid[0]) and np.allclose(g[1], grid[1])):
             raise DataError(f"WeatherBench {short!r}: grid of {f.name} ({len(g[0])}x{len(g[1])}) differs from {first.name} ({len(grid[0])}x{len(grid[1])})")
         parts.append(da)
-    return xr.concat(parts, "time").astype("float32")
+    return xr.concat(parts, "time").astype("float32"), files[0].parent
 
 def load_weatherbench(root,                      # folder holding one sub-folder per variable
                       variables=("z500", "t850"), # short names, see `WB_VARS`
@@ -87,12 +87,18 @@ def load_weatherbench(root,                      # folder holding one sub-folder
                       t_in:int=12, t_out:int=12):
     "WeatherBench 5.625° netCDF files (a folder per variable, a file per year) as an s2kd dataset."
     years = None if years is None else set(int(y) for y in years)
-    das = {v: _wb_one(root, v, years) for v in variables}
-    ref = next(iter(das.values()))
-    for v, da in das.items():
-        if da.sizes != ref.sizes or not np.allclose(da.lat, ref.lat):
-            raise DataError(f"WeatherBench: {v!r} has shape {dict(da.sizes)}, {variables[0]!r} has {dict(ref.sizes)}")
-    ds = xr.Dataset({v: da.isel(time=slice(None, None, time_step)).expand_dims(member=[0]) for v, da in das.items()})
+    das = {v: _wb_one(root, v, years) for v in variables}  # {short: (data, folder)}
+    r, (ref, _) = next(iter(das.items()))
+    for v, (da, folder) in das.items():  # xr.Dataset would outer-join other times or longitudes into NaN
+        for d in ("time", "lat", "lon"):
+            a, b = da[d].values, ref[d].values; n = min(len(a), len(b))
+            same = a[:n] == b[:n] if d == "time" else np.isclose(a[:n], b[:n])
+            if len(a) == len(b) and same.all(): continue
+            i = n if same.all() else int(np.argmin(same)); at = lambda x: str(x[i])[:19] if i < len(x) else "none (ends)"
+            raise DataError(f"WeatherBench: {v!r} ({folder}) has other {d} values than {r!r}: {len(a)} against {len(b)}, first "
+                            f"difference at index {i}: {at(a)} against {at(b)}; every variable needs the same years and grid "
+                            f"(lon 0..360, as WeatherBench ships it)")
+    ds = xr.Dataset({v: da.isel(time=slice(None, None, time_step)).expand_dims(member=[0]) for v, (da, _) in das.items()})
     ds.attrs = dict(title=f"WeatherBench 5.625deg {'/'.join(variables)}", source=str(root), synthetic="no",
                     provenance=f"s2kd.data.loaders.load_weatherbench(years={sorted(years) if years else 'all'}, time_step={time_step})",
                     license="see WeatherBench (ERA5, Copernicus licence)", t_in=t_in, t_out=t_out, domain="weather",
@@ -172,6 +178,12 @@ def load_weatherbench2(path, variables=("z500", "t850"), time=None,  # time: a s
                 raise DataError(f"{path}: {name!r} has no level {lev} (dims {da.dims})")
             da = da.sel({dn["level"]: lev})
         if time is not None: da = da.sel({dn["time"]: time})
+        extra = [d for d in da.dims if d not in (dn["time"], dn["lat"], dn["lon"])]
+        if extra:
+            lv = da[dn["level"]].values.tolist() if dn["level"] in extra else None
+            raise DataError(f"{path}: variable {name!r} has dims {da.dims}, extra {extra} beyond time, lat and lon: s2kd reads "
+                            f"one field per variable and time; " + (f"ask for one level as '{name}@{lv[0]}' (levels {lv})"
+                            if lv else "select the extra dims (lead time, ensemble member) in a store of your own"))
         da = da.rename({dn["lat"]: "lat", dn["lon"]: "lon", dn["time"]: "time"}).transpose("time", "lat", "lon").sortby("lat")
         out[v] = da.drop_vars([c for c in da.coords if c not in ("time", "lat", "lon")]).astype("float32").load()
     ds = xr.Dataset({v: da.expand_dims(member=[0]) for v, da in out.items()})
@@ -191,7 +203,8 @@ def _windows_to_ds(parts:dict, title, source, t_in, t_out, **attrs):
     a = np.concatenate(xs)
     ds = xr.Dataset({v: (("member", "time", "y", "x"), a[:, :, i]) for i, v in enumerate(["inflow", "outflow"])},
                     coords=dict(member=np.arange(len(a)), time=np.arange(a.shape[1]) * 0.5, y=np.arange(a.shape[3]), x=np.arange(a.shape[4])))
-    for v in ds.data_vars: ds[v].attrs["units"] = attrs.pop("units", "scaled flow")
+    units = attrs.pop("units", "scaled flow")  # popped once: every variable gets them
+    for v in ds.data_vars: ds[v].attrs["units"] = units
     ds.time.attrs["units"] = "hours"
     ds.attrs = dict(title=title, source=str(source), synthetic="no", domain="traffic", t_in=t_in, t_out=t_out,
                     splits=json.dumps({"kind": "member", **spec}), **attrs)
@@ -205,7 +218,7 @@ def _check_window_arrays(where, X, Y, channels=2):
         raise DataError(f"{where}: X {X.shape} and Y {Y.shape} disagree in N or grid")
 
 def load_taxibj(path, val_fraction:float=0.1):  # path: OpenSTL's dataset.npz
-    "TaxiBJ as distributed by OpenSTL (X_train/Y_train/X_test/Y_test, (N, 4, 2, 32, 32), in [-1, 1])."
+    "TaxiBJ as distributed by OpenSTL (X_train/Y_train/X_test/Y_test, (N, 4, 2, 32, 32), in [-1, 1]); val: the last training windows."
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"{path}: no such file")
     try: f = np.load(path)
@@ -214,10 +227,14 @@ def load_taxibj(path, val_fraction:float=0.1):  # path: OpenSTL's dataset.npz
     if miss: raise DataError(f"{path}: missing arrays {miss}; has {f.files}")
     Xtr, Ytr, Xte, Yte = (f[k] for k in ("X_train", "Y_train", "X_test", "Y_test"))
     for s, (X, Y) in {"train": (Xtr, Ytr), "test": (Xte, Yte)}.items(): _check_window_arrays(f"{path}:{s}", X, Y)
-    n_val = max(1, int(len(Xtr) * val_fraction))
-    parts = {"train": (Xtr[:-n_val], Ytr[:-n_val]), "val": (Xtr[-n_val:], Ytr[-n_val:]), "test": (Xte, Yte)}
-    ds = _windows_to_ds(parts, "TaxiBJ (OpenSTL)", path, Xtr.shape[1], Ytr.shape[1],
-                        provenance=f"OpenSTL dataset.npz; val = last {n_val} training windows", scaling="[-1, 1] as distributed")
+    n_val, gap = max(1, int(len(Xtr) * val_fraction)), Xtr.shape[1] + Ytr.shape[1] - 1  # windows slide by one frame
+    if len(Xtr) - n_val - gap < 1:
+        raise DataError(f"{path}: {len(Xtr)} training windows; {n_val} for val and the {gap} before them (sharing frames "
+                        f"with both) leave none to train on")
+    parts = {"train": (Xtr[:-n_val - gap], Ytr[:-n_val - gap]), "val": (Xtr[-n_val:], Ytr[-n_val:]), "test": (Xte, Yte)}
+    ds = _windows_to_ds(parts, "TaxiBJ (OpenSTL)", path, Xtr.shape[1], Ytr.shape[1], scaling="[-1, 1] as distributed",
+                        provenance=f"OpenSTL dataset.npz; val = last {n_val} training windows; the {gap} windows before "
+                                   f"them dropped (t_in + t_out - 1: they share frames with both)")
     return validate_dataset(ds, str(path))
 
 TAXIBJ_PLUS = "{split}_{io}_data_reshaped.npy"
@@ -264,6 +281,11 @@ def load_ns_mat(path, var:str="u", viscosity:float|None=None, dt:float=1.0,
     if not path.exists(): raise FileNotFoundError(f"{path}: no such file")
     u = _read_mat(path, var)
     if u.ndim != 4: raise DataError(f"{path}: {var!r} has shape {u.shape}, expected (N, H, W, T)")
+    _, H, W, T = u.shape  # (N, T, H, W) read as (N, H, W, T): H is the steps, W and T the (square) grid
+    if (H != W and T in (H, W)) or T > H:
+        warnings.warn(f"{path}: {var!r} of shape {u.shape} is read as (N, H, W, T): {T} steps of a {H}x{W} grid; that looks "
+                      f"transposed ({'H != W and T equals one of them' if H != W and T in (H, W) else 'more steps than rows'}): "
+                      f"if it holds (N, T, H, W), save np.moveaxis(u, 1, -1) instead", stacklevel=2)
     u = np.ascontiguousarray(u.transpose(0, 3, 1, 2)).astype("float32")  # (N, T, H, W)
     n = len(u); n_te, n_va = max(1, int(n * test_fraction)), max(1, int(n * val_fraction))
     if n < 3: raise DataError(f"{path}: {n} trajectories; need at least 3 for train/val/test")

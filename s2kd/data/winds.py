@@ -16,8 +16,8 @@ from ..core import DataError
 
 # %% auto #0
 __all__ = ['WB_LAT', 'WB_LON', 'WINDS_FILE', 'FNOC_PATH', 'FNOC_NOTICE', 'WINDS_SIZES', 'wb_grid', 'cell_edges', 'lat_weights',
-           'lon_edges', 'lon_weights', 'regrid_conservative', 'cell_areas', 'fnoc_to_wb', 'winds_path', 'load_winds',
-           'make_winds']
+           'lon_edges', 'lon_weights', 'regrid_conservative', 'cell_areas', 'fnoc_to_wb', 'winds_path', 'data_files',
+           'load_winds', 'make_winds']
 
 # %% ../../nbs/06_data.winds.ipynb #75a2566c
 def wb_grid(res:float=5.625):  # grid spacing in degrees (WeatherBench: 5.625, 2.8125, 1.40625)
@@ -131,6 +131,10 @@ def winds_path():
     p = resources.files("s2kd.data") / WINDS_FILE
     if not p.is_file(): raise DataError(f"s2kd/data/{WINDS_FILE}: missing from the installed package (run tools/make_winds.py)")
     return Path(str(p))
+
+def data_files():
+    "The files `make_winds` reads: `s2kd.data.embedded` hashes them into the cache key, so a changed file is read again."
+    return [winds_path()]
 
 def load_winds(path=None):  # a netCDF in the same layout; None: the shipped file
     "The NOAA FNOC winds on the WeatherBench 32x64 grid (all 132 months), loaded into memory."
