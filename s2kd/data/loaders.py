@@ -282,9 +282,9 @@ def load_ns_mat(path, var:str="u", viscosity:float|None=None, dt:float=1.0,
     u = _read_mat(path, var)
     if u.ndim != 4: raise DataError(f"{path}: {var!r} has shape {u.shape}, expected (N, H, W, T)")
     _, H, W, T = u.shape  # (N, T, H, W) read as (N, H, W, T): H is the steps, W and T the (square) grid
-    if (H != W and T in (H, W)) or T > H:
+    if H != W and T in (H, W):  # a square grid with one side taken for time; a long series alone is no sign
         warnings.warn(f"{path}: {var!r} of shape {u.shape} is read as (N, H, W, T): {T} steps of a {H}x{W} grid; that looks "
-                      f"transposed ({'H != W and T equals one of them' if H != W and T in (H, W) else 'more steps than rows'}): "
+                      f"transposed (the grid is not square and its steps equal one of its sides): "
                       f"if it holds (N, T, H, W), save np.moveaxis(u, 1, -1) instead", stacklevel=2)
     u = np.ascontiguousarray(u.transpose(0, 3, 1, 2)).astype("float32")  # (N, T, H, W)
     n = len(u); n_te, n_va = max(1, int(n * test_fraction)), max(1, int(n * val_fraction))
