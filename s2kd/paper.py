@@ -448,13 +448,13 @@ def _stored(cfg, dkeys:dict):
     by = Path(cfg.results_dir)/cfg.name/"evaluated_by.json"
     if not by.exists() or json.loads(by.read_text()).get("package") != package_hash(): return None
     same = lambda d: {k: v for k, v in d.items() if k not in SHARED_FREE}
-    mine = portable_paths(cfg.to_dict(), {"": project_root(), "<cache>": cache_dir(cfg.cache_dir or None)})  # as run() wrote it
+    roots = {"": project_root(), "<cache>": cache_dir(cfg.cache_dir or None)}; mine = portable_paths(cfg.to_dict(), roots)  # as run() wrote it
     if same(r["config"]) != same(mine): return None
     text = "multimodal" in cfg.teachers and cfg.method != "baseline"
     k = json.dumps([cfg.dataset, cfg.size, cfg.data_seed, cfg.t_in, cfg.t_out, cfg.stride, cfg.cache_dir, text] +
                    ([cfg.narrator, cfg.encoder, cfg.text_tokens] if text else []))
     if k not in dkeys: dkeys[k] = data_key(cfg, *load_data(cfg))  # the data's values and the narratives, as run() keys them
-    if r["data"]["key"] != dkeys[k]: return None
+    if r["data"]["key"] != portable_paths(dkeys[k], roots): return None  # as run() wrote it: a data file's absolute path made portable
     if (h := r["fit"].get("weights")) and weights_hash(torch.load(ck/"best.pt", map_location="cpu", weights_only=True)) != h:
         return None  # another run of this name retrained the folder: `run` trains it again (results without the hash: as before)
     root = cache_dir(cfg.cache_dir or None)  # stored with `<cache>/…` paths: back to this machine's, as run() returns them

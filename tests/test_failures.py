@@ -144,7 +144,7 @@ def test_result_of_a_retrained_checkpoint_folder_is_not_reused(toy_run, tmp_path
     from s2kd.core import DataError
     from s2kd.train.experiment import load_data, run
     cfg, ds = toy_run
-    ds.to_netcdf(tmp_path / "toy.nc"); monkeypatch.chdir(tmp_path)  # a relative path: `_stored` matches the data key as written
+    ds.to_netcdf(tmp_path / "toy.nc"); monkeypatch.chdir(tmp_path)  # a relative data path (an absolute one: the test below)
     cfg = cfg.replace(dataset="toy.nc", method="baseline", name="shared")
     r = P._train_run(cfg.to_dict())
     assert P._stored(cfg, {}) is not None
@@ -157,6 +157,18 @@ def test_result_of_a_retrained_checkpoint_folder_is_not_reused(toy_run, tmp_path
         r2 = P._train_run(cfg.to_dict())
     assert P._stored(cfg, {}) is not None and r2["fit"]["history"] == r["fit"]["history"]
     assert set(P.run_models(r2, load_data(cfg)[0])) == {"student"}
+
+
+def test_stored_run_on_an_absolute_data_path_is_reused(toy_run, tmp_path):
+    "A paper run on a data file named by its absolute path (`data_dir`) is reused: its result keeps the path portable, `_stored` compares alike."
+    import s2kd.paper as P
+    cfg, ds = toy_run
+    ds.to_netcdf(tmp_path / "toy.nc")
+    cfg = cfg.replace(dataset=str(tmp_path / "toy.nc"), method="baseline", name="abs")
+    from s2kd.train.experiment import read_result
+    r = P._train_run(cfg.to_dict()); written = read_result(Path(cfg.results_dir) / cfg.name)
+    assert r["data"]["key"].startswith(str(tmp_path)) and not written["data"]["key"].startswith("/")  # result.json: portable
+    assert P._stored(cfg, {}) is not None
 
 
 # ---- a SIGKILL at the wrong moment leaves nothing a later run keeps ----------------------------------------------
