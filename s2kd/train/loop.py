@@ -161,7 +161,7 @@ def fit(m:nn.Module,            # m(batch) -> (loss, parts); m.predict(batch) ->
         if lr_schedule == "cosine": sched.step()
         elif epoch + 1 >= warmup_epochs: sched.step(v)  # plateau counts only after the warm-up
         improved = v < st["best_val"]
-        if improved: st.update(best_val=v, best_epoch=epoch, bad_epochs=0); best = trainable_state(m)
+        if improved: st.update(best_val=v, best_epoch=epoch, bad_epochs=0); best = trainable_state(m); st["best_weights"] = weights_hash(best)
         else: st["bad_epochs"] += 1
         rec = dict(epoch=epoch, val_mse=v, lr=opt.param_groups[0]["lr"], **{f"train_{k}": x for k, x in train_parts.items()})
         st["history"].append(rec); st["epoch"] = epoch; st["stopped"] = st["bad_epochs"] >= patience or bool(max_steps and st["steps"] >= max_steps)
@@ -224,7 +224,7 @@ def _check_same_run(old:dict|None, new:dict|None, out, done:int):  # done: the e
                          "use another out_dir or resume=False")
 
 def read_checkpoint(out, m:nn.Module, device):  # out: a fit out_dir
-    "`(last, best)` of `out` when both load and match `m`'s trainable weights; else None, with a warning naming the file."
+    "`(last, best)` of `out` when both load, match `m`'s trainable weights and best.pt is the best last.pt names; else None, with a warning naming the file."
     want = {k: tuple(v.shape) for k, v in trainable_state(m).items()}
     if not (out/"last.pt").exists(): return None
     for name in ("last.pt", "best.pt"):
@@ -237,6 +237,8 @@ def read_checkpoint(out, m:nn.Module, device):  # out: a fit out_dir
             diff = sorted(set(got) ^ set(want)) or sorted(k for k in want if got[k] != want[k])
             warnings.warn(f"{out/name}: written for another model (differs in {diff[:3]}); training from scratch"); return None
         if name == "last.pt": last = sd
+    if (h := last["state"].get("best_weights")) and weights_hash(sd) != h:  # a kill between the two writes (checkpoints before session 23: unchecked)
+        warnings.warn(f"{out/'best.pt'}: not the best weights {out/'last.pt'} names (killed between their writes?); training from scratch"); return None
     return last, sd
 
 def checkpoint_config(out):  # a fit out_dir
