@@ -249,7 +249,8 @@ def paired_differences(sr:pd.DataFrame, model:str, method:str, baseline:str, met
 
 def within_noise(d:pd.Series) -> bool|None:  # paired per-seed differences (`paired_differences`)
     "`NOISE_RULE`: True when |mean| < NOISE_K · sd of the paired differences, False beyond it, None with fewer than 2 pairs."
-    return bool(abs(d.mean()) < NOISE_K * d.std(ddof=1)) if len(d) > 1 else None
+    if len(d) < 2: return None
+    return bool(abs(d.mean()) < NOISE_K * d.std(ddof=1) or d.mean() == 0)  # identical runs (sd 0): no difference, not "beyond"
 
 # %% ../nbs/60_paper.ipynb #8ba39f88
 def summary_table(results:list,                 # run() result dicts (any students, methods, seeds)
@@ -265,7 +266,10 @@ def summary_table(results:list,                 # run() result dicts (any studen
         base = sr[(sr.model == model) & (sr.method == baseline)]
         if method != baseline and len(base):
             d = paired_differences(sr, model, method, baseline, "mse")
-            row["change_pct"] = 100 * (g["mse"].mean() / base["mse"].mean() - 1)
+            if set(g.seed) != set(base.seed):  # the change and the paired difference: over the seeds both have
+                warnings.warn(f"summary_table: {model} + {method} has seeds {sorted(g.seed)}, {baseline} {sorted(base.seed)}: "
+                              f"change and paired difference over the {len(d)} common seed(s)")
+            row["change_pct"] = 100 * (g[g.seed.isin(d.index)]["mse"].mean() / base[base.seed.isin(d.index)]["mse"].mean() - 1)
             row["diff_mean"], row["diff_sd"] = d.mean(), d.std(ddof=1) if len(d) > 1 else math.nan
             row["within_noise"] = within_noise(d)
         rows.append(row)
@@ -312,8 +316,9 @@ def verdict(df:pd.DataFrame, paper_label:str="the paper") -> str:  # a summary_t
         if r.within_noise is None or pd.isna(r.within_noise): status = "one seed: no spread to judge noise"
         elif pd.isna(theirs):  # no claim to support or contradict: say only what we measured
             status = "within seed noise" if r.within_noise else f"{'lower' if ours < 0 else 'higher'} than the baseline beyond seed noise"
-        elif ours < 0 and not r.within_noise: status = "supported" if theirs < 0 else "opposite of the paper"
-        elif ours >= 0 and not r.within_noise: status = "not supported: ours is worse than the baseline"
+        elif not r.within_noise and (ours < 0) == (theirs < 0): status = "supported"  # the same direction (a paper may report a worse MSE)
+        elif ours < 0 and not r.within_noise: status = "opposite of the paper"
+        elif not r.within_noise: status = "not supported: ours is worse than the baseline"
         else: status = "not supported: within seed noise"
         lines.append(f"- {r.model} + {r.method}: {claim}; ours {_pct(ours)} (paired difference {r.diff_mean:+.3g} ± "
                      f"{r.diff_sd:.2g}, {r.n_seeds} seeds) — {status}.")
