@@ -16,12 +16,14 @@ from .losses.multi import aver_mkd, aekd_combine, camkd_weights, camkd_loss, per
 from .models.features import FeatureTap, make_projector
 
 # %% auto #0
-__all__ = ['METHODS', 'MULTI', 'BATCH_KEYS', 'batch_keys', 'reads_text', 'run_model', 'masked_mse', 'freeze', 'Distiller',
-           'options_for', 'config_options']
+__all__ = ['METHODS', 'MULTI', 'OPTIONS', 'BATCH_KEYS', 'batch_keys', 'reads_text', 'run_model', 'masked_mse', 'freeze',
+           'Distiller', 'options_for', 'config_options']
 
 # %% ../nbs/35_distill.ipynb #a5a153a5
 METHODS = ("baseline", "kd", "fitnet", "ab", "sdkd", "s2kd", "aver", "aekd", "camkd")
 MULTI = ("aver", "aekd", "camkd")
+OPTIONS = dict(sdkd_mask=("radial", "gaussian"), sdkd_kind=("2d", "3d"), mkd_loss=("mse", "ab"), aekd_solver=("svm", "pg"),
+               fitnet_stages=(1, 2))  # the Distiller's named choices (RunConfig checks the same)
 
 BATCH_KEYS = ("text", "text_mask", "phase", "calendar")  # batch entries besides `x` that a model may read
 
@@ -74,6 +76,8 @@ class Distiller(nn.Module):
                  caches:list|None=None):            # per-teacher TeacherCache of the training split, or None
         super().__init__()
         if method not in METHODS: raise ValueError(f"Distiller: method={method!r}, expected one of {METHODS}")
+        for k, v in dict(sdkd_mask=sdkd_mask, sdkd_kind=sdkd_kind, mkd_loss=mkd_loss, aekd_solver=aekd_solver, fitnet_stages=fitnet_stages).items():
+            if v not in OPTIONS[k]: raise ValueError(f"Distiller: {k}={v!r}, expected one of {OPTIONS[k]}")  # a typo never runs another loss
         ts = [teachers] if isinstance(teachers, nn.Module) else list(teachers)
         if method != "baseline" and not ts: raise ValueError(f"Distiller: method {method!r} needs a teacher")
         if method in MULTI and len(ts) < 2: raise ValueError(f"Distiller: method {method!r} needs >= 2 teachers, got {len(ts)}")

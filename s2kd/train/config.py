@@ -9,7 +9,7 @@ from dataclasses import dataclass, asdict, fields, replace
 from pathlib import Path
 
 from ..core import atomic_write_json
-from ..distill import METHODS, MULTI as MULTI_TEACHER  # defined once, where the methods are implemented
+from ..distill import METHODS, MULTI as MULTI_TEACHER, OPTIONS as DISTILL_OPTIONS  # defined once, where the methods are implemented
 
 # %% auto #0
 __all__ = ['AMP_MODES', 'MEMORY', 'TEXT_FIELDS', 'TEACHER_FIELDS', 'ConfigError', 'RunConfig', 'check_names', 'validate',
@@ -135,8 +135,7 @@ def check_names(cfg):  # a RunConfig
 # %% ../../nbs/40_train.config.ipynb #4d9beee8
 _CHOICES = dict(method=METHODS, amp=AMP_MODES, size=("tiny", "quick", "paper"),
                 teacher_preset=("smoke", "quick", "paper"), student_preset=("smoke", "quick", "paper"),
-                sdkd_mask=("radial", "gaussian"), sdkd_kind=("2d", "3d"), mkd_loss=("mse", "ab"),
-                aekd_solver=("svm", "pg"), fitnet_stages=(1, 2), encoder=("auto", "minilm", "hashing"))
+                encoder=("auto", "minilm", "hashing"), **DISTILL_OPTIONS)  # the Distiller's choices, defined with it
 _POSITIVE = ("text_tokens", "epochs", "batch_size", "lr", "stride", "patience", "lr_patience", "sdkd_cutoff", "aekd_cap")
 _NONNEG = ("t_in", "t_out", "teacher_epochs", "weight_decay", "grad_clip", "num_workers", "fitnet_hint_epochs",
            "w_task", "w_kd_out", "w_kd_feat", "w_spectral", "w_semantic", "w_low", "ab_margin", "seed", "data_seed", "teacher_seed")
