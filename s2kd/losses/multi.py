@@ -5,6 +5,8 @@
 # %% ../../nbs/31_losses.multi.ipynb #d11af078
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 from sklearn.svm import OneClassSVM
@@ -80,6 +82,8 @@ def aekd_weights_pg(G,                     # (M, N) per-teacher gradients, flatt
         done = np.abs(a_new - a).max() < tol
         a, t = a_new, t_new
         if done: break
+    else: warnings.warn(f"aekd_weights_pg: not converged in {steps} steps (nearly parallel teacher gradients make the Gram "
+                        f"matrix ill-conditioned); the weights may be off: use solver='svm' or more steps")
     return torch.from_numpy(a).float()
 
 # %% ../../nbs/31_losses.multi.ipynb #5e9d5f04
