@@ -29,8 +29,10 @@ def state_hash(m:nn.Module):  # a model
     return h.hexdigest()
 
 def cache_key(teacher:nn.Module, *, dataset_key:str, split:str, paths:list):  # what the outputs depend on
-    "The cache folder name: a hash of the teacher's weights, the dataset key, the split and the tap paths."
-    spec = json.dumps(dict(teacher=state_hash(teacher), dataset=dataset_key, split=split, paths=list(paths)), sort_keys=True)
+    "The cache folder name: a hash of the teacher's weights, the package's code, the dataset key, the split and the tap paths."
+    from s2kd.paper import package_hash  # the teacher's forward is code too: a fix to a model with its weights kept runs it again
+    spec = json.dumps(dict(teacher=state_hash(teacher), code=package_hash(), dataset=dataset_key, split=split, paths=list(paths)),
+                      sort_keys=True)
     return hashlib.sha256(spec.encode()).hexdigest()[:24]
 
 # %% ../../nbs/42_train.cache.ipynb #1669f061
