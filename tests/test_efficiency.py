@@ -64,7 +64,7 @@ def test_cli_json_is_the_same_figures(tiny_registry, capsys, tmp_path):
                                                                  ("traffic", "teacher"), ("traffic", "student")]
     stud = res["rows"][1]
     assert stud["ratio"]["teach"] == pytest.approx(stud["median_ms"] / res["rows"][0]["median_ms"])
-    assert stud["in_shape"] == [4, 1, 16, 16] and stud["flops"] > 0
+    assert stud["in_shape"] == [4, 1, 32, 32] and stud["flops"] > 0  # the smoke (tiny) Navier–Stokes data: 4 frames of 32×32
 
 
 def test_cli_table_states_threads(tiny_registry, capsys):
