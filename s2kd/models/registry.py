@@ -55,7 +55,7 @@ PRESETS: dict[str, dict[str, dict]] = {
 MULTIMODAL_BACKBONE_PRESET = {"simvp": "simvp_deep", "alternet": "alternet", "triton": "triton",
                               "earthfarseer": "earthfarseer"}  # whose sizes a multimodal backbone takes
 MULTIMODAL_BACKBONE_OF = {t: bb for bb, t in MULTIMODAL_BACKBONE_PRESET.items()}  # a vision teacher -> the backbone that is it
-_CROSS = {"smoke": dict(n_cross=2, heads=2), "quick": dict(n_cross=2, heads=8), "paper": dict(n_cross=2, heads=8)}
+_CROSS = {"smoke": dict(n_cross=2, heads=2), "quick": dict(n_cross=2, heads=8), "paper": dict(n_cross=2, heads=8)}  # heads: unless the backbone's preset names its own (ST-AlterNet, Triton), which the merge below keeps
 MULTIMODAL_BACKBONE = {"smoke": "simvp", "quick": "alternet", "paper": "simvp"}  # each regime's default backbone (quick: see below)
 PRESETS["multimodal"] = {p: dict(backbone=bb, **_CROSS[p]) | PRESETS[MULTIMODAL_BACKBONE_PRESET[bb]][p] for p, bb in MULTIMODAL_BACKBONE.items()}
 
