@@ -74,7 +74,8 @@ def _parser():
     p.add_argument("--jobs", type=int, default=1, help="notebooks run at the same time, each in its own kernel process")
     p.add_argument("--threads", type=int, default=None, help="CPU threads shared by the running notebooks (default: every core)")
     p.add_argument("--notebooks", default=None, metavar="DIR", help="folder with the paper notebooks (default: nbs/ of this clone, else the copies in the package)")
-    p.add_argument("--out", default=".", help="folder that receives figures/, results/ and executed/ (the executed notebooks, git-ignored)")
+    p.add_argument("--out", default=None, help="folder that receives figures/, results/ and executed/ (the executed notebooks, "
+                   "git-ignored; default: ., the committed results; --dry-run needs one of its own)")
     p.add_argument("--force", action="store_true", help="rerun the notebooks whose inputs did not change")
     p.add_argument("--dry-run", action="store_true", help="one optimisation step per teacher and student, scored on one batch "
                    "(RunConfig.max_steps=1 through each notebook's `overrides`): checks a preset end to end; give it its own --out")
@@ -89,14 +90,33 @@ def _parser():
     p.add_argument("--regenerate", action="store_true", help="rebuild cached datasets")
     return p
 
+def _check_args(a):
+    "A bad argument is a `DataError` (`s2kd reproduce: error: ...`, exit code 2) before any work; sets the default `--out`."
+    import torch
+    if a.dry_run and a.out is None:  # its one-step results would replace the committed ones
+        raise DataError("--dry-run writes one-step results: give it an --out of its own (the default, ., holds the committed results)")
+    a.out = "." if a.out is None else a.out
+    for opt, v in (("--notebooks", a.notebooks), ("--data-dir", a.data_dir)):
+        if v is not None and not Path(v).is_dir(): raise DataError(f"{opt} {v}: no such folder")
+    if Path(a.out).exists() and not Path(a.out).is_dir(): raise DataError(f"--out {a.out}: a file, not a folder")
+    if a.only is not None and not "".join(a.only).replace(",", "").strip(): raise DataError(f"--only {' '.join(a.only)!r}: no notebook named")
+    try: a.device == "auto" or torch.device(a.device)
+    except RuntimeError as e: raise DataError(f"--device {a.device!r}: auto or a torch device ({e})") from None
+    if a.jobs < 1: raise DataError(f"--jobs {a.jobs}: at least 1")
+    if a.threads is not None and a.threads < 1: raise DataError(f"--threads {a.threads}: at least 1")
+    if a.threads is not None and a.jobs > a.threads:  # each notebook gets at least one thread: more would oversubscribe
+        raise DataError(f"--jobs {a.jobs} with --threads {a.threads}: more notebooks at once than threads")
+
 def cli_reproduce(argv:list[str]|None=None):
     "`s2kd reproduce`: the main job — the embedded datasets, then every paper notebook through papermill."
     import os
-    from s2kd.paper import check_artefacts
+    from s2kd.paper import ARTEFACTS, check_artefacts
     a = _parser().parse_args(argv)
+    _check_args(a)
     names = check_artefacts(a.only, a.notebooks) if not a.no_notebooks else []  # a typo fails here, before any work
+    if not names and not a.no_notebooks:
+        raise DataError(f"no paper notebook in {a.notebooks or 'nbs/ or the package'}: expected some of {', '.join(f'{n}.ipynb' for n in ARTEFACTS)}")
     datasets = check_names(a.datasets.split(",") if a.datasets else None)
-    if a.jobs < 1: raise DataError(f"--jobs {a.jobs}: at least 1")
     saved = os.environ.get("S2KD_CACHE")
     if a.cache: os.environ["S2KD_CACHE"] = str(Path(a.cache).resolve())  # the notebooks' kernels inherit it
     try: rows, ms = _job(a, names, datasets)
