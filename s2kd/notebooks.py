@@ -46,6 +46,7 @@ def notebook_parameters(name:str) -> dict:  # a shipped notebook's name
 
 def convert_parameters(name:str, params:dict) -> dict:  # params: name -> value (strings from the command line)
     "Check names against the notebook's parameters and convert string values to their declared types."
+    import yaml
     decl, out = notebook_parameters(name), {}
     for k, v in params.items():
         if k not in decl: raise KeyError(f"{name}: no parameter {k!r}; parameters: {', '.join(decl)}")
@@ -56,10 +57,10 @@ def convert_parameters(name:str, params:dict) -> dict:  # params: name -> value 
                 if v.lower() not in ("true", "false", "1", "0"): raise ValueError(v)
                 out[k] = v.lower() in ("true", "1")
             elif t in ("dict", "list"):  # JSON (or YAML flow style), e.g. -p overrides '{"epochs": 1}'
-                import yaml; out[k] = yaml.safe_load(v)
+                out[k] = yaml.safe_load(v)
                 if not isinstance(out[k], {"dict": dict, "list": list}[t]): raise ValueError(v)
             else: out[k] = {"int": int, "float": float}.get(t, str)(v)
-        except ValueError: raise ValueError(f"{name}: parameter {k}={v!r} is not a {t}") from None
+        except (ValueError, yaml.YAMLError): raise ValueError(f"{name}: parameter {k}={v!r} is not a {t}") from None
     return out
 
 def run_notebook(name:str,                  # shipped notebook name
@@ -110,6 +111,6 @@ def cli_notebooks(argv:list[str]|None=None) -> int:  # arguments after `s2kd not
             except PapermillExecutionError as e:   # the executed copy holds the traceback
                 print(f"s2kd notebooks: {a.name} failed in cell {e.exec_count}: {e.ename}: {e.evalue} "
                       f"(traceback in {Path(a.out)/(a.name + '.out.ipynb')})", file=sys.stderr); return 1
-    except (KeyError, ValueError, FileExistsError) as e:
+    except (KeyError, ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError, PermissionError) as e:
         print(f"s2kd notebooks: {e.args[0] if isinstance(e, KeyError) else e}", file=sys.stderr); return 2
     return 0
