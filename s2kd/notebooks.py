@@ -73,8 +73,9 @@ def run_notebook(name:str,                  # shipped notebook name
     params = convert_parameters(name, parameters or {})
     out = Path(out_dir).resolve(); out.mkdir(parents=True, exist_ok=True)
     dst = Path(output) if output else out/f"{get_notebook(name).stem}.out.ipynb"
-    pm.execute_notebook(str(get_notebook(name)), str(dst), parameters={**params, "out_dir": str(out)}, cwd=str(out),
-                        kernel_name="python3", progress_bar=progress)
+    try: pm.execute_notebook(str(get_notebook(name)), str(dst), parameters={**params, "out_dir": str(out)}, cwd=str(out),
+                             kernel_name="python3", progress_bar=progress)
+    except pm.PapermillExecutionError as e: e.executed = dst; raise  # the copy written, with the traceback, for the message
     return dst
 
 # %% ../nbs/92_notebooks.ipynb #e109c062
@@ -109,8 +110,9 @@ def cli_notebooks(argv:list[str]|None=None) -> int:  # arguments after `s2kd not
             from papermill.exceptions import PapermillExecutionError
             try: print(run_notebook(a.name, a.out, dict(a.parameter), progress=not a.no_progress))
             except PapermillExecutionError as e:   # the executed copy holds the traceback
-                print(f"s2kd notebooks: {a.name} failed in cell {e.exec_count}: {e.ename}: {e.evalue} "
-                      f"(traceback in {Path(a.out)/(a.name + '.out.ipynb')})", file=sys.stderr); return 1
+                from s2kd.paper import _where      # the cell as numbered in the notebook (papermill's injected one not counted)
+                print(f"s2kd notebooks: {a.name} failed {_where(e, e.executed)}: {e.ename}: {e.evalue} "
+                      f"(traceback in {e.executed})", file=sys.stderr); return 1
     except (KeyError, ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError, PermissionError) as e:
         print(f"s2kd notebooks: {e.args[0] if isinstance(e, KeyError) else e}", file=sys.stderr); return 2
     return 0
