@@ -285,7 +285,7 @@ def test_result_pair_is_never_half_new(tmp_path):
 
 @pytest.mark.parametrize("name", [".result.json.s2kd-host-123-abc.tmp", ".metrics.csv.s2kd-host-1-x.tmp", ".last.pt.s2kd-h-9-q.tmp",
                                   "cache/data/.traffic-quick-seed0.nc.s2kd-h-1-z.tmp", "cache/teachers/.0123abcd.s2kd-h-2-k.tmp/0.npy",
-                                  "cache/data/traffic-quick-seed0.nc.lock"])
+                                  "cache/data/traffic-quick-seed0.nc.lock", "sdkd_tables.out.ipynb"])
 def test_gitignore_matches_temporaries(name):
     r = subprocess.run(["git", "check-ignore", "-q", f"results/x/{name}"], cwd=ROOT)
     assert r.returncode == 0, f"{name} is not ignored"
