@@ -158,6 +158,7 @@ def cli_models(argv:list[str]|None=None):  # command-line arguments after `s2kd 
     if len(shape) != 4 or min(shape) < 1:
         print(f"s2kd models: --shape must be four positive integers T,C,H,W, got {a.shape!r}", file=sys.stderr)
         return 2
+    if a.t_out < 1: print(f"s2kd models: --t-out must be a positive integer, got {a.t_out}", file=sys.stderr); return 2
     print(f"models for in_shape={shape}, t_out={a.t_out}")
     print(f"{'model':12s} {'role':8s} {'preset':6s} {'params':>12s}  class")
     for n, role, p, k in param_table(in_shape=shape, t_out=a.t_out, names=a.model, presets=a.preset):
