@@ -141,6 +141,10 @@ def cli_data(argv:list[str]|None=None):
         from s2kd.data.plots import DESCRIPTIONS
         for r in list_datasets(): print(f"{r['name']:<14} {DESCRIPTIONS.get(r['name'], '')}")
         return 0
+    if a.figure and (ext := Path(a.figure).suffix.lstrip(".").lower()):  # checked before the data are made (no suffix: .png)
+        from matplotlib.figure import Figure
+        if ext not in (ok := Figure().canvas.get_supported_filetypes()):
+            raise DataError(f"--figure {a.figure}: matplotlib cannot write .{ext}; use one of {', '.join('.' + k for k in sorted(ok))}")
     ds = load_dataset(a.name, size=a.size, seed=a.seed, cache_dir=a.cache)  # a DataError becomes `s2kd data: error: ...`
     print(describe(ds))
     if a.figure:
