@@ -191,10 +191,15 @@ def cli_bench_latency(argv:list[str]) -> int:
     ap.add_argument("--registry", default="s2kd.models.registry", help="module with ROLE and build_model")
     ap.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     a = ap.parse_args(argv)
+    for opt, v in (("--threads", a.threads), ("--batch", a.batch)):
+        if v < 1: raise DataError(f"{opt} {v}: at least 1")
+    try: reg = importlib.import_module(a.registry)
+    except ImportError as e: raise DataError(f"--registry {a.registry}: cannot import it ({e})") from None
+    if not all(hasattr(reg, k) for k in ("ROLE", "build_model")): raise DataError(f"--registry {a.registry}: has no ROLE and build_model")
     res = bench_latency(a.datasets, preset=a.preset, threads=a.threads, batch=a.batch, device=a.device,
                         min_run_time=a.min_run_time, warmup=a.warmup,
                         min_blocks=a.min_blocks, models=a.models,
-                        registry=importlib.import_module(a.registry),
+                        registry=reg,
                         log=None if a.quiet else (lambda s: print(s, file=sys.stderr, flush=True)))
     if a.out: atomic_write_json(a.out, res)
     print(json.dumps(res, indent=2) if a.json else format_latency_table(res))
