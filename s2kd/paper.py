@@ -824,17 +824,25 @@ def artefact_key(nb:Path, params:dict, data_dir=None) -> tuple:  # params: the n
     return _sha(json.dumps(parts, sort_keys=True).encode())[:16], parts
 
 # %% ../nbs/60_paper.ipynb #173e9f74
-def _promote(stage:Path, out:Path):
-    "Move what a notebook wrote under `stage`/results and `stage`/figures into `out`."
-    figs = stage/"figures"
+def _promote(stage:Path, out:Path) -> list:
+    "Move what a notebook wrote under `stage`/results and `stage`/figures into `out`; returns the files it put in place."
+    placed, figs = [], stage/"figures"
     for f in sorted(figs.rglob("*")) if figs.is_dir() else []:
-        if f.is_file(): dst = out/f.relative_to(stage); dst.parent.mkdir(parents=True, exist_ok=True); os.replace(f, dst)
+        if f.is_file(): dst = out/f.relative_to(stage); dst.parent.mkdir(parents=True, exist_ok=True); os.replace(f, dst); placed.append(dst)
     for new in sorted((stage/"results").iterdir()) if (stage/"results").is_dir() else []:
         old = out/"results"/new.name; old.parent.mkdir(parents=True, exist_ok=True)
-        if new.is_file(): os.replace(new, old); continue
+        if new.is_file(): os.replace(new, old); placed.append(old); continue
         aside = old.with_name(f".{new.name}.old-{os.getpid()}")
         if old.exists(): os.replace(old, aside)
         os.replace(new, old); shutil.rmtree(aside, ignore_errors=True)
+        placed += sorted(p for p in old.rglob("*") if p.is_file())
+    return placed
+
+def _file_sha(p:Path) -> str|None: return _sha(p.read_bytes())[:16] if p.is_file() else None
+
+def _intact(out:Path, m:dict) -> bool:  # m: a manifest
+    "Whether every file the run of manifest `m` put in place is still under `out`, unchanged (a manifest without the list: no)."
+    return "files" in m and all(_file_sha(out/f) == h for f, h in m["files"].items())
 
 class NotebookFailed(RuntimeError):
     "A paper notebook failed: the message names the notebook, the cell and the error."
@@ -909,8 +917,8 @@ def run_artefact(name:str, *, preset:str="quick", out_dir=".", data_dir=None, de
                              data_dir=None if data_dir is None else str(Path(data_dir).resolve()), dry_run=dry_run)
     key, parts = artefact_key(nb, params, data_dir if "data_dir" in params else None)
     mf = paths["results"]/"manifest.json"
-    cid = cache_id()
-    if not force and mf.exists() and (old := json.loads(mf.read_text())).get("key") == key and old.get("cache_id") == cid:
+    cid = cache_id()  # a deleted or changed output (a figure removed by hand) runs it again: the skip would not bring it back
+    if not force and mf.exists() and (old := json.loads(mf.read_text())).get("key") == key and old.get("cache_id") == cid and _intact(out, old):
         return old | dict(status="skipped")
     executed = _executed_dir(out)/f"{name}-{preset}.ipynb"
     stage = out/f".stage-{name}-{os.getpid()}"
@@ -922,11 +930,12 @@ def run_artefact(name:str, *, preset:str="quick", out_dir=".", data_dir=None, de
             err = px.submit(_execute, str(nb), str(executed), params | dict(out_dir="."), str(stage), kernel,
                             share and str(share.path(name))).result()
         if err is not None: raise NotebookFailed(_failure(name, nb, err, executed), _where(err, executed), time.time() - t0)
-        _promote(stage, out)
+        placed = _promote(stage, out)
     except NotebookFailed: raise
     except Exception as e: raise NotebookFailed(_failure(name, nb, e, executed), _where(e, executed), time.time() - t0) from e
     finally: shutil.rmtree(stage, ignore_errors=True)
-    manifest = dict(artefact=name, key=key, inputs=parts, cache_id=cid, status="ok", preset=preset, seeds=params.get("seeds"), device=device,
+    files = {p.relative_to(out).as_posix(): _file_sha(p) for p in placed if p != mf}
+    manifest = dict(artefact=name, key=key, inputs=parts, cache_id=cid, status="ok", files=files, preset=preset, seeds=params.get("seeds"), device=device,
                     threads=threads, threads_up_to=share.peak.get(name, threads) if share else threads, wall_s=round(time.time() - t0, 2),
                     environment=environment_info(device if device != "auto" else None),
                     finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))

@@ -1,0 +1,43 @@
+"""The runner's record of what a paper notebook put in place (`s2kd.paper.run_artefact`), on tiny fake notebooks: a
+deleted or edited output is made again, not skipped."""
+import json, os
+from pathlib import Path
+
+import nbformat
+
+os.environ.setdefault("OMP_NUM_THREADS", "1"); os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from s2kd.paper import artefact_paths, run_artefact
+
+PARAMS = 'preset: str = "quick"  # smoke | quick | paper\nseeds: list = []  # student seeds\nout_dir: str = "."  # where artefacts go'
+
+
+def fake(folder: Path, name: str, cell: str) -> Path:
+    "A paper-shaped notebook `<folder>/<name>.ipynb`: a parameters cell, then `cell`."
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    p = nbformat.v4.new_code_cell(PARAMS); p.metadata["tags"] = ["parameters"]
+    nb.cells = [p, nbformat.v4.new_code_cell(cell)]
+    for i, c in enumerate(nb.cells): c.id = f"cell{i}"
+    folder.mkdir(parents=True, exist_ok=True); nbformat.write(nb, folder/f"{name}.ipynb"); return folder/f"{name}.ipynb"
+
+
+WRITES = ("from pathlib import Path\nfrom s2kd.paper import artefact_paths\np = artefact_paths(out_dir, 'efficiency')\n"
+          "p['png'].parent.mkdir(parents=True, exist_ok=True); p['png'].write_bytes(b'png ' + preset.encode())\n"
+          "p['results'].mkdir(parents=True, exist_ok=True); (p['results']/'run.json').write_text(preset)")
+
+
+def test_missing_or_changed_output_reruns(cache, tmp_path):
+    nbs, out = tmp_path/"nbs", tmp_path/"out"; fake(nbs, "efficiency", WRITES)
+    run = lambda: run_artefact("efficiency", preset="smoke", out_dir=out, nbs_dir=nbs, device="cpu")["status"]
+    p = artefact_paths(out, "efficiency")
+    assert run() == "ok"
+    m = json.loads((p["results"]/"manifest.json").read_text())
+    assert sorted(m["files"]) == ["figures/efficiency.png", "results/efficiency/run.json"], m["files"]  # relative, no manifest
+    assert run() == "skipped"
+    p["png"].unlink()                                  # deleted by hand: made again
+    assert run() == "ok" and p["png"].read_bytes() == b"png smoke"
+    (p["results"]/"run.json").write_text("edited")     # changed by hand: made again
+    assert run() == "ok" and (p["results"]/"run.json").read_text() == "smoke"
+    assert run() == "skipped"
+    m.pop("files"); (p["results"]/"manifest.json").write_text(json.dumps(m))  # a manifest from before the list: run again
+    assert run() == "ok"
