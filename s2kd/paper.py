@@ -21,9 +21,9 @@ __all__ = ['PRESETS', 'PRESET_CONFIG', 'PRESET_SEEDS', 'ARTEFACT_CONFIG', 'NOISE
            'shared_run_name', 'multimodal_start', 's2kd_config', 's2kd_table_runs', 'as_rows', 'teacher_walls',
            'paper_teacher', 'teacher_scores', 'skill_runs', 'map_jobs', 'skill_models', 'skill_model', 'train_skill',
            'model_costs', 's2kd_table', 'plot_methods', 'run_records', 'data_file', 'find_notebook', 'check_artefacts',
-           'notebook_params', 'package_hash', 'data_fingerprint', 'artefact_key', 'NotebookFailed', 'cache_id',
-           'run_artefact', 'Progress', 'summary', 'ThreadShare', 'reproduce_notebooks', 'verdict_block',
-           'training_cost', 'write_gallery']
+           'notebook_params', 'package_hash', 'data_fingerprint', 'artefact_key', 'artefact_manifests',
+           'NotebookFailed', 'cache_id', 'run_artefact', 'Progress', 'summary', 'ThreadShare', 'reproduce_notebooks',
+           'verdict_block', 'training_cost', 'write_gallery']
 
 # %% ../nbs/60_paper.ipynb #63f37005
 PRESETS = ("smoke", "quick", "paper")
@@ -844,6 +844,15 @@ def _intact(out:Path, m:dict) -> bool:  # m: a manifest
     "Whether every file the run of manifest `m` put in place is still under `out`, unchanged (a manifest without the list: no)."
     return "files" in m and all(_file_sha(out/f) == h for f, h in m["files"].items())
 
+def artefact_manifests(out_dir, name:str) -> list:  # out_dir: the folder with results/
+    "The runner's manifests of artefact `name`: one in each results folder its runs put in place (skill's differ by preset)."
+    ms = []
+    for p in sorted(Path(out_dir, "results").glob("*/manifest.json")):
+        try: m = json.loads(p.read_text())
+        except (OSError, ValueError): continue
+        if isinstance(m, dict) and m.get("artefact") == name: ms.append(m)
+    return ms
+
 class NotebookFailed(RuntimeError):
     "A paper notebook failed: the message names the notebook, the cell and the error."
     def __init__(self, msg:str, cell:str="", wall_s:float=0.0): super().__init__(msg); self.cell, self.wall_s = cell, wall_s
@@ -916,10 +925,10 @@ def run_artefact(name:str, *, preset:str="quick", out_dir=".", data_dir=None, de
     params = notebook_params(nb, preset=preset, seeds=list(seeds or preset_seeds(preset)), device=device, threads=threads,
                              data_dir=None if data_dir is None else str(Path(data_dir).resolve()), dry_run=dry_run)
     key, parts = artefact_key(nb, params, data_dir if "data_dir" in params else None)
-    mf = paths["results"]/"manifest.json"
     cid = cache_id()  # a deleted or changed output (a figure removed by hand) runs it again: the skip would not bring it back
-    if not force and mf.exists() and (old := json.loads(mf.read_text())).get("key") == key and old.get("cache_id") == cid and _intact(out, old):
-        return old | dict(status="skipped")
+    # the manifest of this preset's run: skill's presets write beside each other (results/skill/, results/skill-smoke/)
+    old = next((m for m in artefact_manifests(out, name) if m.get("key") == key and m.get("cache_id") == cid and _intact(out, m)), None)
+    if not force and old is not None: return old | dict(status="skipped")
     executed = _executed_dir(out)/f"{name}-{preset}.ipynb"
     stage = out/f".stage-{name}-{os.getpid()}"
     shutil.rmtree(stage, ignore_errors=True); stage.mkdir(parents=True)
@@ -934,12 +943,16 @@ def run_artefact(name:str, *, preset:str="quick", out_dir=".", data_dir=None, de
     except NotebookFailed: raise
     except Exception as e: raise NotebookFailed(_failure(name, nb, e, executed), _where(e, executed), time.time() - t0) from e
     finally: shutil.rmtree(stage, ignore_errors=True)
-    files = {p.relative_to(out).as_posix(): _file_sha(p) for p in placed if p != mf}
+    files = {p.relative_to(out).as_posix(): _file_sha(p) for p in placed}
+    # the manifest goes with the outputs: into each results folder the run put in place (results/<name>/ when none)
+    mfs = [f"results/{d}/manifest.json" for d in sorted({Path(f).parts[1] for f in files if Path(f).parts[0] == "results"
+                                                           and len(Path(f).parts) > 2}) or [paths["results"].name]]
+    files = {f: h for f, h in files.items() if f not in mfs}
     manifest = dict(artefact=name, key=key, inputs=parts, cache_id=cid, status="ok", files=files, preset=preset, seeds=params.get("seeds"), device=device,
                     threads=threads, threads_up_to=share.peak.get(name, threads) if share else threads, wall_s=round(time.time() - t0, 2),
                     environment=environment_info(device if device != "auto" else None),
                     finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
-    atomic_write_json(mf, manifest)
+    for f in mfs: atomic_write_json(out/f, manifest)
     return manifest
 
 # %% ../nbs/60_paper.ipynb #5067aa93
@@ -1090,6 +1103,14 @@ def _cost_text(c:dict) -> str:  # a `training_cost`
     miss = f" ({n - len(known)} not recorded)" if len(known) < n else ""
     return f"{what}, {sum(known) / 60:.1f} min of training when first trained{miss}"
 
+def _made_by(out:Path, a:str) -> dict:
+    "The manifest of the run that put `figures/<a>.png` in place (listing it with its content); {} when none did."
+    f = f"figures/{artefact_paths(out, a)['png'].name}"; h = _file_sha(out/f)
+    if m := next((m for m in artefact_manifests(out, a) if (m.get("files") or {}).get(f) == h), None): return m
+    old = artefact_paths(out, a)["results"]/"manifest.json"  # written before manifests listed their files: read as then
+    m = json.loads(old.read_text()) if old.exists() else {}
+    return {} if "files" in m else m
+
 def write_gallery(out_dir=".") -> Path:  # the folder with figures/ and results/
     "Write `figures/README.md`: each artefact's figure, the command that made it, its table and verdict, then the other figures."
     out, done = Path(out_dir), set()
@@ -1107,7 +1128,7 @@ def write_gallery(out_dir=".") -> Path:  # the folder with figures/ and results/
     for a in ARTEFACTS:
         p = artefact_paths(out, a)
         if not p["png"].exists(): continue
-        mf = json.loads((p["results"]/"manifest.json").read_text()) if (p["results"]/"manifest.json").exists() else {}
+        mf = _made_by(out, a)  # skill at another preset writes skill-<preset>.png: its manifest is not this figure's
         how = f"`s2kd reproduce --only {a} --preset {mf['preset']}`" if mf else f"`papermill nbs/{a}.ipynb out.ipynb`"
         th = (mf.get("threads") or mf["environment"]["threads"]) if mf else 0  # the run's setting (the runner process itself may use fewer)
         up = mf.get("threads_up_to") or th  # `s2kd reproduce --jobs N`: more threads once the notebooks beside it had finished

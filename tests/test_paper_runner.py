@@ -41,3 +41,22 @@ def test_missing_or_changed_output_reruns(cache, tmp_path):
     assert run() == "skipped"
     m.pop("files"); (p["results"]/"manifest.json").write_text(json.dumps(m))  # a manifest from before the list: run again
     assert run() == "ok"
+
+
+SKILL = ("from pathlib import Path\nsuffix = '' if preset == 'quick' else f'-{preset}'  # as nbs/skill.ipynb names its outputs\n"
+         "r = Path(out_dir)/'results'/f'skill{suffix}'; r.mkdir(parents=True, exist_ok=True); (r/'result.json').write_text('{}')\n"
+         "f = Path(out_dir)/'figures'; f.mkdir(parents=True, exist_ok=True); (f/f'skill{suffix}.png').write_text(preset)")
+
+
+def test_each_preset_has_its_own_record(cache, tmp_path):
+    "skill writes results/skill-<preset>/ beside results/skill/: a quick render after a smoke one is skipped, and described."
+    nbs, out = tmp_path/"nbs", tmp_path/"out"; fake(nbs, "skill", SKILL)
+    run = lambda preset: run_artefact("skill", preset=preset, out_dir=out, nbs_dir=nbs, device="cpu")["status"]
+    assert [run("quick"), run("smoke"), run("quick"), run("smoke")] == ["ok", "ok", "skipped", "skipped"]
+    from s2kd.paper import artefact_manifests, write_gallery
+    for d, pre in (("skill", "quick"), ("skill-smoke", "smoke")):  # each manifest beside the outputs it lists
+        m = json.loads((out/"results"/d/"manifest.json").read_text())
+        assert m["preset"] == pre and sorted(m["files"]) == [f"figures/{d}.png", f"results/{d}/result.json"], m
+    assert sorted(m["preset"] for m in artefact_manifests(out, "skill")) == ["quick", "smoke"]
+    g = write_gallery(out).read_text()
+    assert "--only skill --preset quick" in g and "--preset smoke" not in g, g  # skill.png is the quick run's
