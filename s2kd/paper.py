@@ -797,13 +797,16 @@ def notebook_params(nb:Path, *, preset:str, seeds:list, device:str, data_dir=Non
 # %% ../nbs/60_paper.ipynb #b9d4209e
 def _sha(b:bytes) -> str: return hashlib.sha256(b).hexdigest()
 
-def package_hash() -> str:
-    "A hash of the installed s2kd package's source files (.py), so a code change reruns the artefacts."
+def package_hash(pkg=None) -> str:  # pkg: a package folder; None -> the installed s2kd's
+    "A hash of the files of the package (code and the data it ships), so a change to any reruns the artefacts."
     import s2kd
-    pkg = Path(s2kd.__file__).resolve().parent
+    pkg = Path(pkg or Path(s2kd.__file__).parent).resolve()
     h = hashlib.sha256()
-    for p in sorted(pkg.rglob("*.py")):
-        if "__pycache__" not in p.parts: h.update(str(p.relative_to(pkg)).encode()); h.update(p.read_bytes())
+    for p in sorted(pkg.rglob("*")):
+        r = p.relative_to(pkg)  # not: bytecode, the paper notebooks (each keys its own artefact, `artefact_key`),
+        if (not p.is_file() or r.parts[0] == "papers" or "__pycache__" in r.parts or p.suffix in (".pyc", ".lock")
+            or any(s.startswith(".") for s in r.parts)): continue  # locks, hidden files (atomic writes' temporaries)
+        b = p.read_bytes(); h.update(f"{r.as_posix()}\0{len(b)}\0".encode()); h.update(b)
     return h.hexdigest()[:16]
 
 def data_fingerprint(data_dir) -> str:  # None = embedded data; a folder, or one file (.nc)
