@@ -912,6 +912,15 @@ def cache_id(cache=None) -> str:  # cache: a cache folder; None -> $S2KD_CACHE o
         finally: tmp.unlink(missing_ok=True)
     return p.read_text().strip()
 
+def _sweep_stages(out:Path):
+    "Remove the staging folders that runs killed on this host left in `out` (their processes are gone)."
+    import re
+    from s2kd.core import _alive, sweep_temps
+    sweep_temps(out)  # `.stage-<name>.s2kd-<host>-<pid>-<rand>.tmp` (`temp_path`)
+    for p in out.glob(".stage-*"):  # named `.stage-<name>-<pid>` before: no host in the name, the pid alone decides
+        if (m := re.fullmatch(r"\.stage-.+-(\d+)", p.name)) and p.is_dir() and int(m[1]) != os.getpid() and not _alive(int(m[1])):
+            shutil.rmtree(p, ignore_errors=True)
+
 def run_artefact(name:str, *, preset:str="quick", out_dir=".", data_dir=None, device:str="auto", seeds:list|None=None,
                  threads:int|None=None,   # CPU threads, for a notebook that declares `threads`
                  dry_run:bool=False,      # one optimisation step per run (overrides={"max_steps": 1})
@@ -921,10 +930,10 @@ def run_artefact(name:str, *, preset:str="quick", out_dir=".", data_dir=None, de
     "Run one paper notebook through papermill unless its inputs are unchanged; returns its manifest (status ok/skipped)."
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
-    from s2kd.core import environment_info
+    from s2kd.core import environment_info, temp_path
     nb = Path(notebook) if notebook else find_notebook(name, nbs_dir)
     if nb is None: raise FileNotFoundError(f"artefact {name!r}: no notebook nbs/{name}.ipynb (nor one shipped in the package)")
-    out = Path(out_dir); paths = artefact_paths(out, name)
+    out = Path(out_dir); paths = artefact_paths(out, name); _sweep_stages(out)
     params = notebook_params(nb, preset=preset, seeds=list(seeds or preset_seeds(preset)), device=device, threads=threads,
                              data_dir=None if data_dir is None else str(Path(data_dir).resolve()), dry_run=dry_run)
     key, parts = artefact_key(nb, params, data_dir if "data_dir" in params else None)
@@ -933,8 +942,7 @@ def run_artefact(name:str, *, preset:str="quick", out_dir=".", data_dir=None, de
     old = next((m for m in artefact_manifests(out, name) if m.get("key") == key and m.get("cache_id") == cid and _intact(out, m)), None)
     if not force and old is not None: return old | dict(status="skipped")
     executed = _executed_dir(out)/f"{name}-{preset}.ipynb"
-    stage = out/f".stage-{name}-{os.getpid()}"
-    shutil.rmtree(stage, ignore_errors=True); stage.mkdir(parents=True)
+    stage = temp_path(out/f"stage-{name}", dir=True)  # named with this host and pid: a later run sweeps it if this one is killed
     if on_start is not None: on_start(name, executed)
     t0 = time.time()
     try:

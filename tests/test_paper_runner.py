@@ -60,3 +60,16 @@ def test_each_preset_has_its_own_record(cache, tmp_path):
     assert sorted(m["preset"] for m in artefact_manifests(out, "skill")) == ["quick", "smoke"]
     g = write_gallery(out).read_text()
     assert "--only skill --preset quick" in g and "--preset smoke" not in g, g  # skill.png is the quick run's
+
+
+def test_killed_runs_staging_folders_are_swept(cache, tmp_path):
+    "A run killed mid-notebook leaves its staging folder: the next run removes it, not those of processes still alive."
+    import subprocess, sys
+    from s2kd.core import _host
+    nbs, out = tmp_path/"nbs", tmp_path/"out"; fake(nbs, "efficiency", WRITES)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"]); dead.wait()           # a process that has ended
+    gone = [f".stage-efficiency.s2kd-{_host()}-{dead.pid}-abc.tmp", f".stage-efficiency-{dead.pid}"]  # as named now; before
+    kept = [f".stage-efficiency.s2kd-{_host()}-{os.getppid()}-abc.tmp", f".stage-efficiency.s2kd-otherhost-{dead.pid}-abc.tmp"]
+    for n in gone + kept: (out/n/"figures").mkdir(parents=True)
+    assert run_artefact("efficiency", preset="smoke", out_dir=out, nbs_dir=nbs, device="cpu")["status"] == "ok"
+    assert sorted(p.name for p in out.glob(".stage-*")) == sorted(kept)              # its own staging folder gone too
