@@ -21,9 +21,9 @@ __all__ = ['PRESETS', 'PRESET_CONFIG', 'PRESET_SEEDS', 'ARTEFACT_CONFIG', 'NOISE
            'shared_run_name', 'multimodal_start', 's2kd_config', 's2kd_table_runs', 'as_rows', 'teacher_walls',
            'paper_teacher', 'teacher_scores', 'skill_runs', 'map_jobs', 'skill_models', 'skill_model', 'train_skill',
            'model_costs', 's2kd_table', 'plot_methods', 'run_records', 'data_file', 'find_notebook', 'check_artefacts',
-           'notebook_params', 'package_hash', 'data_fingerprint', 'artefact_key', 'NotebookFailed', 'cache_id',
-           'run_artefact', 'Progress', 'summary', 'ThreadShare', 'reproduce_notebooks', 'verdict_block',
-           'training_cost', 'write_gallery']
+           'notebook_params', 'package_hash', 'data_fingerprint', 'artefact_key', 'artefact_manifests',
+           'NotebookFailed', 'cache_id', 'run_artefact', 'Progress', 'summary', 'ThreadShare', 'reproduce_notebooks',
+           'verdict_block', 'training_cost', 'write_gallery']
 
 # %% ../nbs/60_paper.ipynb #63f37005
 PRESETS = ("smoke", "quick", "paper")
@@ -797,13 +797,16 @@ def notebook_params(nb:Path, *, preset:str, seeds:list, device:str, data_dir=Non
 # %% ../nbs/60_paper.ipynb #b9d4209e
 def _sha(b:bytes) -> str: return hashlib.sha256(b).hexdigest()
 
-def package_hash() -> str:
-    "A hash of the installed s2kd package's source files (.py), so a code change reruns the artefacts."
+def package_hash(pkg=None) -> str:  # pkg: a package folder; None -> the installed s2kd's
+    "A hash of the files of the package (code and the data it ships), so a change to any reruns the artefacts."
     import s2kd
-    pkg = Path(s2kd.__file__).resolve().parent
+    pkg = Path(pkg or Path(s2kd.__file__).parent).resolve()
     h = hashlib.sha256()
-    for p in sorted(pkg.rglob("*.py")):
-        if "__pycache__" not in p.parts: h.update(str(p.relative_to(pkg)).encode()); h.update(p.read_bytes())
+    for p in sorted(pkg.rglob("*")):
+        r = p.relative_to(pkg)  # not: bytecode, the paper notebooks (each keys its own artefact, `artefact_key`),
+        if (not p.is_file() or r.parts[0] == "papers" or "__pycache__" in r.parts or p.suffix in (".pyc", ".lock")
+            or any(s.startswith(".") for s in r.parts)): continue  # locks, hidden files (atomic writes' temporaries)
+        b = p.read_bytes(); h.update(f"{r.as_posix()}\0{len(b)}\0".encode()); h.update(b)
     return h.hexdigest()[:16]
 
 def data_fingerprint(data_dir) -> str:  # None = embedded data; a folder, or one file (.nc)
@@ -824,17 +827,34 @@ def artefact_key(nb:Path, params:dict, data_dir=None) -> tuple:  # params: the n
     return _sha(json.dumps(parts, sort_keys=True).encode())[:16], parts
 
 # %% ../nbs/60_paper.ipynb #173e9f74
-def _promote(stage:Path, out:Path):
-    "Move what a notebook wrote under `stage`/results and `stage`/figures into `out`."
-    figs = stage/"figures"
+def _promote(stage:Path, out:Path) -> list:
+    "Move what a notebook wrote under `stage`/results and `stage`/figures into `out`; returns the files it put in place."
+    placed, figs = [], stage/"figures"
     for f in sorted(figs.rglob("*")) if figs.is_dir() else []:
-        if f.is_file(): dst = out/f.relative_to(stage); dst.parent.mkdir(parents=True, exist_ok=True); os.replace(f, dst)
+        if f.is_file(): dst = out/f.relative_to(stage); dst.parent.mkdir(parents=True, exist_ok=True); os.replace(f, dst); placed.append(dst)
     for new in sorted((stage/"results").iterdir()) if (stage/"results").is_dir() else []:
         old = out/"results"/new.name; old.parent.mkdir(parents=True, exist_ok=True)
-        if new.is_file(): os.replace(new, old); continue
+        if new.is_file(): os.replace(new, old); placed.append(old); continue
         aside = old.with_name(f".{new.name}.old-{os.getpid()}")
         if old.exists(): os.replace(old, aside)
         os.replace(new, old); shutil.rmtree(aside, ignore_errors=True)
+        placed += sorted(p for p in old.rglob("*") if p.is_file())
+    return placed
+
+def _file_sha(p:Path) -> str|None: return _sha(p.read_bytes())[:16] if p.is_file() else None
+
+def _intact(out:Path, m:dict) -> bool:  # m: a manifest
+    "Whether every file the run of manifest `m` put in place is still under `out`, unchanged (a manifest without the list: no)."
+    return "files" in m and all(_file_sha(out/f) == h for f, h in m["files"].items())
+
+def artefact_manifests(out_dir, name:str) -> list:  # out_dir: the folder with results/
+    "The runner's manifests of artefact `name`: one in each results folder its runs put in place (skill's differ by preset)."
+    ms = []
+    for p in sorted(Path(out_dir, "results").glob("*/manifest.json")):
+        try: m = json.loads(p.read_text())
+        except (OSError, ValueError): continue
+        if isinstance(m, dict) and m.get("artefact") == name: ms.append(m)
+    return ms
 
 class NotebookFailed(RuntimeError):
     "A paper notebook failed: the message names the notebook, the cell and the error."
@@ -892,6 +912,15 @@ def cache_id(cache=None) -> str:  # cache: a cache folder; None -> $S2KD_CACHE o
         finally: tmp.unlink(missing_ok=True)
     return p.read_text().strip()
 
+def _sweep_stages(out:Path):
+    "Remove the staging folders that runs killed on this host left in `out` (their processes are gone)."
+    import re
+    from s2kd.core import _alive, sweep_temps
+    sweep_temps(out)  # `.stage-<name>.s2kd-<host>-<pid>-<rand>.tmp` (`temp_path`)
+    for p in out.glob(".stage-*"):  # named `.stage-<name>-<pid>` before: no host in the name, the pid alone decides
+        if (m := re.fullmatch(r"\.stage-.+-(\d+)", p.name)) and p.is_dir() and int(m[1]) != os.getpid() and not _alive(int(m[1])):
+            shutil.rmtree(p, ignore_errors=True)
+
 def run_artefact(name:str, *, preset:str="quick", out_dir=".", data_dir=None, device:str="auto", seeds:list|None=None,
                  threads:int|None=None,   # CPU threads, for a notebook that declares `threads`
                  dry_run:bool=False,      # one optimisation step per run (overrides={"max_steps": 1})
@@ -901,20 +930,19 @@ def run_artefact(name:str, *, preset:str="quick", out_dir=".", data_dir=None, de
     "Run one paper notebook through papermill unless its inputs are unchanged; returns its manifest (status ok/skipped)."
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
-    from s2kd.core import environment_info
+    from s2kd.core import environment_info, temp_path
     nb = Path(notebook) if notebook else find_notebook(name, nbs_dir)
     if nb is None: raise FileNotFoundError(f"artefact {name!r}: no notebook nbs/{name}.ipynb (nor one shipped in the package)")
-    out = Path(out_dir); paths = artefact_paths(out, name)
+    out = Path(out_dir); paths = artefact_paths(out, name); _sweep_stages(out)
     params = notebook_params(nb, preset=preset, seeds=list(seeds or preset_seeds(preset)), device=device, threads=threads,
                              data_dir=None if data_dir is None else str(Path(data_dir).resolve()), dry_run=dry_run)
     key, parts = artefact_key(nb, params, data_dir if "data_dir" in params else None)
-    mf = paths["results"]/"manifest.json"
-    cid = cache_id()
-    if not force and mf.exists() and (old := json.loads(mf.read_text())).get("key") == key and old.get("cache_id") == cid:
-        return old | dict(status="skipped")
+    cid = cache_id()  # a deleted or changed output (a figure removed by hand) runs it again: the skip would not bring it back
+    # the manifest of this preset's run: skill's presets write beside each other (results/skill/, results/skill-smoke/)
+    old = next((m for m in artefact_manifests(out, name) if m.get("key") == key and m.get("cache_id") == cid and _intact(out, m)), None)
+    if not force and old is not None: return old | dict(status="skipped")
     executed = _executed_dir(out)/f"{name}-{preset}.ipynb"
-    stage = out/f".stage-{name}-{os.getpid()}"
-    shutil.rmtree(stage, ignore_errors=True); stage.mkdir(parents=True)
+    stage = temp_path(out/f"stage-{name}", dir=True)  # named with this host and pid: a later run sweeps it if this one is killed
     if on_start is not None: on_start(name, executed)
     t0 = time.time()
     try:
@@ -922,15 +950,20 @@ def run_artefact(name:str, *, preset:str="quick", out_dir=".", data_dir=None, de
             err = px.submit(_execute, str(nb), str(executed), params | dict(out_dir="."), str(stage), kernel,
                             share and str(share.path(name))).result()
         if err is not None: raise NotebookFailed(_failure(name, nb, err, executed), _where(err, executed), time.time() - t0)
-        _promote(stage, out)
+        placed = _promote(stage, out)
     except NotebookFailed: raise
     except Exception as e: raise NotebookFailed(_failure(name, nb, e, executed), _where(e, executed), time.time() - t0) from e
     finally: shutil.rmtree(stage, ignore_errors=True)
-    manifest = dict(artefact=name, key=key, inputs=parts, cache_id=cid, status="ok", preset=preset, seeds=params.get("seeds"), device=device,
+    files = {p.relative_to(out).as_posix(): _file_sha(p) for p in placed}
+    # the manifest goes with the outputs: into each results folder the run put in place (results/<name>/ when none)
+    mfs = [f"results/{d}/manifest.json" for d in sorted({Path(f).parts[1] for f in files if Path(f).parts[0] == "results"
+                                                           and len(Path(f).parts) > 2}) or [paths["results"].name]]
+    files = {f: h for f, h in files.items() if f not in mfs}
+    manifest = dict(artefact=name, key=key, inputs=parts, cache_id=cid, status="ok", files=files, preset=preset, seeds=params.get("seeds"), device=device,
                     threads=threads, threads_up_to=share.peak.get(name, threads) if share else threads, wall_s=round(time.time() - t0, 2),
                     environment=environment_info(device if device != "auto" else None),
                     finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
-    atomic_write_json(mf, manifest)
+    for f in mfs: atomic_write_json(out/f, manifest)
     return manifest
 
 # %% ../nbs/60_paper.ipynb #5067aa93
@@ -1081,6 +1114,14 @@ def _cost_text(c:dict) -> str:  # a `training_cost`
     miss = f" ({n - len(known)} not recorded)" if len(known) < n else ""
     return f"{what}, {sum(known) / 60:.1f} min of training when first trained{miss}"
 
+def _made_by(out:Path, a:str) -> dict:
+    "The manifest of the run that put `figures/<a>.png` in place (listing it with its content); {} when none did."
+    f = f"figures/{artefact_paths(out, a)['png'].name}"; h = _file_sha(out/f)
+    if m := next((m for m in artefact_manifests(out, a) if (m.get("files") or {}).get(f) == h), None): return m
+    old = artefact_paths(out, a)["results"]/"manifest.json"  # written before manifests listed their files: read as then
+    m = json.loads(old.read_text()) if old.exists() else {}
+    return {} if "files" in m else m
+
 def write_gallery(out_dir=".") -> Path:  # the folder with figures/ and results/
     "Write `figures/README.md`: each artefact's figure, the command that made it, its table and verdict, then the other figures."
     out, done = Path(out_dir), set()
@@ -1098,7 +1139,7 @@ def write_gallery(out_dir=".") -> Path:  # the folder with figures/ and results/
     for a in ARTEFACTS:
         p = artefact_paths(out, a)
         if not p["png"].exists(): continue
-        mf = json.loads((p["results"]/"manifest.json").read_text()) if (p["results"]/"manifest.json").exists() else {}
+        mf = _made_by(out, a)  # skill at another preset writes skill-<preset>.png: its manifest is not this figure's
         how = f"`s2kd reproduce --only {a} --preset {mf['preset']}`" if mf else f"`papermill nbs/{a}.ipynb out.ipynb`"
         th = (mf.get("threads") or mf["environment"]["threads"]) if mf else 0  # the run's setting (the runner process itself may use fewer)
         up = mf.get("threads_up_to") or th  # `s2kd reproduce --jobs N`: more threads once the notebooks beside it had finished
