@@ -446,8 +446,7 @@ def _stored(cfg, dkeys:dict):
     "The stored result of run `cfg` when its config and data key still match and its checkpoint holds its weights; else None."
     import torch
     from s2kd.core import portable_paths, project_root
-    from s2kd.train.loop import weights_hash
-    from s2kd.train.experiment import data_key, load_data, read_result
+    from s2kd.train.experiment import data_key, holds_weights, load_data, read_result
     r, ck = read_result(Path(cfg.results_dir)/cfg.name), cache_dir(cfg.cache_dir or None, "runs", cfg.name)
     if r is None or not (ck/"last.pt").exists() or not (ck/"best.pt").exists(): return None
     by = Path(cfg.results_dir)/cfg.name/"evaluated_by.json"
@@ -460,7 +459,7 @@ def _stored(cfg, dkeys:dict):
                    ([cfg.narrator, cfg.encoder, cfg.text_tokens] if text else []))
     if k not in dkeys: dkeys[k] = data_key(cfg, *load_data(cfg))  # the data's values and the narratives, as run() keys them
     if r["data"]["key"] != portable_paths(dkeys[k], roots): return None  # as run() wrote it: a data file's absolute path made portable
-    if (h := r["fit"].get("weights")) and weights_hash(torch.load(ck/"best.pt", map_location="cpu", weights_only=True)) != h:
+    if not holds_weights(r, torch.load(ck/"best.pt", map_location="cpu", weights_only=True)):
         return None  # another run of this name retrained the folder: `run` trains it again (results without the hash: as before)
     root = cache_dir(cfg.cache_dir or None)  # stored with `<cache>/…` paths: back to this machine's, as run() returns them
     local = lambda s: str(root/s[len("<cache>/"):]) if isinstance(s, str) and s.startswith("<cache>/") else s

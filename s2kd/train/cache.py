@@ -15,18 +15,15 @@ from torch.utils.data import DataLoader
 from ..core import DataError, atomic_write_json, cache_dir, file_lock, get_device, retain_freed_memory, temp_path
 from ..distill import run_model
 from ..models.features import FeatureTap
+from .loop import weights_hash
 
 # %% auto #0
 __all__ = ['state_hash', 'cache_key', 'TeacherCache', 'build_teacher_cache']
 
 # %% ../../nbs/42_train.cache.ipynb #97fee455
 def state_hash(m:nn.Module):  # a model
-    "SHA-256 of a model's class and weights (names, shapes, dtypes and bytes of its state dict)."
-    h = hashlib.sha256(type(m).__qualname__.encode())
-    for k, v in sorted(m.state_dict().items()):
-        v = v.detach().cpu().contiguous()
-        h.update(f"{k}:{tuple(v.shape)}:{v.dtype}".encode()); h.update(v.view(torch.uint8).numpy().tobytes() if v.numel() else b"")
-    return h.hexdigest()
+    "SHA-256 of a model's class and weights (`weights_hash` of its state dict: names, shapes, dtypes and bytes)."
+    return hashlib.sha256(f"{type(m).__qualname__}:{weights_hash(m.state_dict())}".encode()).hexdigest()
 
 def cache_key(teacher:nn.Module, *, dataset_key:str, split:str, paths:list):  # what the outputs depend on
     "The cache folder name: a hash of the teacher's weights, the package's code, the dataset key, the split and the tap paths."

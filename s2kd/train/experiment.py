@@ -22,8 +22,8 @@ from ..references import REFERENCES, add_skill, best_reference, fit_references
 
 # %% auto #0
 __all__ = ['load_data', 'data_fingerprint', 'data_key', 'evaluate_split', 'data_range', 'teacher_identity', 'evaluate_once',
-           'metrics_rows', 'write_result', 'read_result', 'check_weights', 'model_build_kw', 'init_climatology',
-           'get_teacher', 'warm_start', 'run']
+           'metrics_rows', 'write_result', 'read_result', 'holds_weights', 'check_weights', 'model_build_kw',
+           'init_climatology', 'get_teacher', 'warm_start', 'run']
 
 # %% ../../nbs/43_train.experiment.ipynb #71a6350a
 def load_data(cfg:RunConfig, data=None):  # data: an xr.Dataset to use instead of the embedded `cfg.dataset`
@@ -145,10 +145,14 @@ def read_result(folder):  # a results/<name>/ folder
     p = Path(folder)/"result.json"
     return json.loads(p.read_text()) if p.exists() else None
 
+def holds_weights(r:dict, state:dict) -> bool:  # a result dict; a state dict loaded from a checkpoint (best.pt)
+    "Whether `state` is what result `r` was scored with (`r['fit']['weights']`); True for a result stored before they were recorded."
+    want = (r.get("fit") or {}).get("weights")
+    return want is None or weights_hash(state) == want
+
 def check_weights(r:dict, state:dict, path) -> dict:  # a result dict; the state dict loaded from its checkpoint `path` (best.pt)
     "`state` when it holds the weights `r` was scored with (`r['fit']['weights']`; a result without them: as is); else `DataError` naming the config that retrained the folder."
-    want = (r.get("fit") or {}).get("weights")
-    if want is None or weights_hash(state) == want: return state
+    if holds_weights(r, state): return state
     other, _ = checkpoint_config(Path(path).parent)  # last.pt: the run that wrote the folder last
     roots = {"": project_root(), "<cache>": Path(path).resolve().parents[2]}  # <cache>/runs/<name>/best.pt: paths as run() writes them
     a, b = (portable_paths(c | dict(data_key=k), roots) for c, k in ((r["config"], r["data"]["key"]), (other or {}, (other or {}).get("data_key"))))

@@ -179,7 +179,7 @@ def fit(m:nn.Module,            # m(batch) -> (loss, parts); m.predict(batch) ->
                 epochs_run=st["epoch"] + 1, epochs_this_call=ran,
                 stopped_early=st["stopped"], wall_s=wall0 + (time.time() - t0 if ran else 0.0), world_size=n_proc,
                 threads=st.get("threads"),  # None: a checkpoint written before the thread count was kept
-                weights=weights_hash(best))  # the best weights returned (what best.pt holds): a result names its checkpoint by it
+                weights=st.get("best_weights") or weights_hash(best))  # what best.pt holds: a result names its checkpoint by it
 
 RESUME_FREE = ("results_dir", "device", "num_workers", "progress")  # config keys a resume may change: outputs only (`epochs`: `epochs_block`)
 
