@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #49d4c3d3
 from __future__ import annotations
-import json, os, platform, random, re, shutil, socket, sys, tempfile
+import hashlib, json, os, platform, random, re, shutil, socket, sys, tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -16,7 +16,7 @@ __all__ = ['LAYOUT', 'ENV_THREADS_FILE', 'ENV_THREADS_WORKERS', 'ENV_MALLOC', 'M
            'DataError', 'UnknownNameError', 'check_tensor', 'seed_everything', 'get_device', 'num_threads',
            'follow_thread_share', 'share_among', 'glibc_version', 'malloc_user_settings', 'retain_freed_memory',
            'cache_dir', 'sweep_temps', 'temp_path', 'LockBusy', 'file_lock', 'defer_busy', 'atomic_path',
-           'atomic_write', 'atomic_write_json', 'atomic_torch_save', 'package_versions', 'git_commit',
+           'atomic_write', 'atomic_write_json', 'atomic_torch_save', 'file_digest', 'package_versions', 'git_commit',
            'environment_info', 'project_root', 'portable_paths']
 
 # %% ../nbs/00_core.ipynb #4dcd11ab
@@ -225,6 +225,14 @@ def atomic_torch_save(obj, path):
     "`torch.save` to `path` atomically (load it back with `weights_only=True`)."
     with atomic_path(path) as tmp: torch.save(obj, tmp)
     return Path(path)
+
+def file_digest(path:str|os.PathLike,  # file to hash
+                n:int=16) -> str:       # hex characters kept
+    "Short sha256 of a file's bytes (streamed)."
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""): h.update(chunk)
+    return h.hexdigest()[:n]
 
 # %% ../nbs/00_core.ipynb #39389e9a
 STACK = ("torch", "numpy", "scipy", "xarray", "pandas", "h5netcdf", "h5py", "zarr", "transformers", "tokenizers",

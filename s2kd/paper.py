@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .core import ENV_THREADS_FILE, atomic_path, atomic_write, atomic_write_json, cache_dir, defer_busy, share_among
+from .core import ENV_THREADS_FILE, atomic_path, atomic_write, atomic_write_json, cache_dir, defer_busy, file_digest, share_among
 
 # %% auto #0
 __all__ = ['PRESETS', 'PRESET_CONFIG', 'PRESET_SEEDS', 'ARTEFACT_CONFIG', 'NOISE_K', 'NOISE_RULE', 'DATASETS_DIFFER',
@@ -840,7 +840,7 @@ def _promote(stage:Path, out:Path) -> list:
         placed += sorted(p for p in old.rglob("*") if p.is_file())
     return placed
 
-def _file_sha(p:Path) -> str|None: return _sha(p.read_bytes())[:16] if p.is_file() else None
+def _file_sha(p:Path) -> str|None: return file_digest(p) if p.is_file() else None
 
 def _intact(out:Path, m:dict) -> bool:  # m: a manifest
     "Whether every file the run of manifest `m` put in place is still under `out`, unchanged (a manifest without the list: no)."

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ..core import DataError, atomic_path, cache_dir as _cache_dir, file_lock, num_threads
+from ..core import DataError, atomic_path, cache_dir as _cache_dir, file_digest, file_lock, num_threads
 from .core import split_dataset, validate_dataset, spatial_dims
 from .files import is_data_path, open_data_file
 
@@ -43,18 +43,12 @@ def dataset_key(name:str, size:str="tiny", seed:int=0):
 # %% ../../nbs/07_data.embedded.ipynb #cfbc816f
 GENERATION_THREADS = 1  # torch threads the simulators run with, whatever the caller's: the values must not depend on it
 
-def _sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for b in iter(lambda: f.read(1 << 20), b""): h.update(b)
-    return h.hexdigest()
-
 def generator_version(name:str) -> str:
     "A short hash of the generating module's source and of the files it reads: a cached file made by other code or data is made again."
     mod = importlib.import_module(EMBEDDED[name].split(":")[0])
     try: src = inspect.getsource(mod)
     except (OSError, TypeError): return "no-source"  # a module made at run time (tests): nothing to hash
-    files = "".join(f"\n{Path(p).name}={_sha256(p)}" for p in getattr(mod, "data_files", list)())  # e.g. the shipped winds
+    files = "".join(f"\n{Path(p).name}={file_digest(p, 64)}" for p in getattr(mod, "data_files", list)())  # e.g. the shipped winds
     return hashlib.sha256(f"{src}\nthreads={GENERATION_THREADS}{files}".encode()).hexdigest()[:12]  # files made before the thread rule: again
 
 def _cached(path:Path, version:str):

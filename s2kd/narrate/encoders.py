@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..core import UnknownNameError, retain_freed_memory
+from ..core import UnknownNameError, file_digest, retain_freed_memory  # file_digest: lm.py imports it from here
 
 # %% auto #0
-__all__ = ['MINILM_PACKAGE', 'MINILM_INSTALL', 'ENCODERS', 'MissingModelError', 'package_dir', 'file_digest', 'hf_offline',
-           'mean_pool', 'TextEncoder', 'HashingEncoder', 'minilm_dir', 'MiniLMEncoder', 'get_encoder']
+__all__ = ['MINILM_PACKAGE', 'MINILM_INSTALL', 'ENCODERS', 'MissingModelError', 'package_dir', 'hf_offline', 'mean_pool',
+           'TextEncoder', 'HashingEncoder', 'minilm_dir', 'MiniLMEncoder', 'get_encoder']
 
 # %% ../../nbs/22_narrate.encoders.ipynb #3c921909
 class MissingModelError(ImportError):
@@ -29,14 +29,6 @@ def package_dir(module:str) -> Path|None:  # importable top-level module name, e
     spec = importlib.util.find_spec(module)
     if spec is None or not spec.submodule_search_locations: return None
     return Path(list(spec.submodule_search_locations)[0])
-
-def file_digest(path:str|os.PathLike,  # file to hash
-                n:int=16) -> str:       # hex characters kept
-    "Short sha256 of a file's bytes (streamed)."
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""): h.update(chunk)
-    return h.hexdigest()[:n]
 
 # %% ../../nbs/22_narrate.encoders.ipynb #8f2ec9df
 @contextmanager
