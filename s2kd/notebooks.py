@@ -113,6 +113,8 @@ def cli_notebooks(argv:list[str]|None=None) -> int:  # arguments after `s2kd not
                 from s2kd.paper import _where      # the cell as numbered in the notebook (papermill's injected one not counted)
                 print(f"s2kd notebooks: {a.name} failed {_where(e, e.executed)}: {e.ename}: {e.evalue} "
                       f"(traceback in {e.executed})", file=sys.stderr); return 1
-    except (KeyError, ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError, PermissionError) as e:
+    except Exception as e:
+        from s2kd.cli import user_errors  # bad input as every s2kd command counts it (paths, data), plus names and parameters
+        if not isinstance(e, (KeyError, ValueError, *user_errors())): raise  # a bug: keep the traceback
         print(f"s2kd notebooks: {e.args[0] if isinstance(e, KeyError) else e}", file=sys.stderr); return 2
     return 0
