@@ -38,6 +38,26 @@ def test_mask_matches_closed_form_per_axis_normalization(h, w):
                                    torch.exp(-k2 * math.log(2) / c ** 2), atol=1e-6, rtol=1e-5)
 
 
+@pytest.mark.parametrize("h,w,c", [(52, 104, 0.25), (120, 120, 0.25), (20, 20, 0.1), (60, 60, 0.5)])
+def test_mask_keeps_bins_on_the_cutoff(h, w, c):
+    "A closed disk in exact arithmetic: integer bins (k, m) with (k/(h/2))² + (m/(w/2))² ≤ c² (float32 dropped some)."
+    k, m = torch.fft.fftfreq(h, 1 / h).round().long().tolist(), torch.fft.fftfreq(w, 1 / w).round().long().tolist()  # bin numbers
+    num, den = c.as_integer_ratio()                      # c = num/den exactly: the rule in Python integers, no rounding
+    exact = torch.tensor([[4 * (a * a * (w * den) ** 2 + b * b * (h * den) ** 2) <= (num * h * w) ** 2 for b in m] for a in k])
+    old = ((2 * torch.fft.fftfreq(h))[:, None] ** 2 + (2 * torch.fft.fftfreq(w))[None] ** 2 <= c ** 2)  # the float32 rule before
+    assert int(exact.sum()) > int(old.sum())             # these grids have bins on the cutoff
+    assert torch.equal(lowpass_mask(h, w, cutoff=c), exact.float())  # exact: a 0/1 mask
+
+
+@pytest.mark.parametrize("h,w", [(32, 32), (64, 64), (32, 64), (128, 128), (16, 16), (73, 144)])
+@pytest.mark.parametrize("t", [None, 6, 10, 12])
+def test_mask_unchanged_on_the_presets_grids(h, w, t):
+    "The closed disk equals the float32 rule it replaced on the grids the presets use: no committed SDKD number moves."
+    ax = [2 * torch.fft.fftfreq(n) for n in ([t] if t else []) + [h, w]]
+    old = (sum(g ** 2 for g in torch.meshgrid(*ax, indexing="ij")) <= 0.25 ** 2).float()
+    assert torch.equal(lowpass_mask(h, w, cutoff=0.25, t=t), old)  # exact: a 0/1 mask
+
+
 @pytest.mark.parametrize("fn", [
     lambda a, b: sdkd_loss(a, b, w_low=0.5), lambda a, b: sdkd_loss(a, b, temporal=True, kind="gaussian"),
     lambda a, b: s2kd_loss(a, b)[0], spectral_l1, ab_loss, fitnet_hint, task_mse])

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from ..core import DataError
 
 # %% auto #0
-__all__ = ['KINDS', 'task_mse', 'kd_output_mse', 'fitnet_hint', 'ab_loss', 'lowpass_mask', 'freq_split', 'sdkd_loss',
+__all__ = ['KINDS', 'TIE_RTOL', 'task_mse', 'kd_output_mse', 'fitnet_hint', 'ab_loss', 'lowpass_mask', 'freq_split', 'sdkd_loss',
            'sdkd_branch_loss', 'spectral_l1', 'semantic_mse', 's2kd_loss']
 
 # %% ../../nbs/30_losses.kd.ipynb #7e83aa4d
@@ -53,9 +53,11 @@ def ab_loss(fs_p:torch.Tensor,  # projected student feature (connector output), 
 # %% ../../nbs/30_losses.kd.ipynb #cffa6781
 KINDS = ("radial", "gaussian")  # low-pass mask shapes
 
-def _norm_freq(n:int, device=None):
+def _norm_freq(n:int, device=None, dtype=None):
     "FFT bin frequencies of an n-point axis as a fraction of Nyquist, in [-1, 1)."
-    return torch.fft.fftfreq(n, device=device) * 2
+    return torch.fft.fftfreq(n, device=device, dtype=dtype) * 2
+
+TIE_RTOL = 1e-9  # a bin within this of the cutoff radius lies on it: float64 error is ~1e-16, bins of a grid under 10⁴ points differ by far more
 
 def lowpass_mask(h:int, w:int,           # grid size (last two dims)
                  cutoff:float=0.25,      # radius as a fraction of Nyquist (normalized |k|)
@@ -65,11 +67,13 @@ def lowpass_mask(h:int, w:int,           # grid size (last two dims)
     "Low-pass mask over the unshifted FFT grid, shape (h, w) or (t, h, w), values in [0, 1]."
     if kind not in KINDS: raise DataError(f"lowpass_mask: kind must be one of {KINDS}, got {kind!r}")
     if not cutoff > 0: raise DataError(f"lowpass_mask: cutoff must be > 0 (fraction of Nyquist), got {cutoff}")
-    axes = ([_norm_freq(t, device)] if t else []) + [_norm_freq(h, device), _norm_freq(w, device)]
-    k2 = sum(g ** 2 for g in torch.meshgrid(*axes, indexing="ij"))  # squared normalized |k|
-    if kind == "radial": return (k2 <= cutoff ** 2).float()
+    k2 = lambda dtype, dev: sum(g ** 2 for g in torch.meshgrid(  # squared normalized |k|
+        *[_norm_freq(n, dev, dtype) for n in ([t] if t else []) + [h, w]], indexing="ij"))
+    if kind == "radial":  # a closed disk, decided in float64 on the CPU (some accelerators have no float64): in float32
+        # a bin exactly on the cutoff could round above it and drop ((6/26)² + (5/52)² = 1/16 on a 52×104 grid)
+        return (k2(torch.float64, "cpu") <= cutoff ** 2 * (1 + TIE_RTOL)).float().to(device)
     sigma2 = cutoff ** 2 / (2 * math.log(2))
-    return torch.exp(-k2 / (2 * sigma2))
+    return torch.exp(-k2(None, device) / (2 * sigma2))
 
 # %% ../../nbs/30_losses.kd.ipynb #1fbf4c95
 def freq_split(f:torch.Tensor,        # (..., H, W); with temporal=True (B, T, C, H, W)
