@@ -4,13 +4,13 @@
 
 # %% ../nbs/60_paper.ipynb #f8ac78d4
 from __future__ import annotations
-import argparse, hashlib, json, math, os, secrets, shutil, sys, time, warnings
+import argparse, hashlib, json, math, os, re, secrets, shutil, sys, time, warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .core import ENV_THREADS_FILE, atomic_path, atomic_write, atomic_write_json, cache_dir, defer_busy, file_digest, share_among
+from .core import ENV_THREADS_FILE, _alive, _host, sweep_temps, atomic_path, atomic_write, atomic_write_json, cache_dir, defer_busy, file_digest, share_among
 
 # %% auto #0
 __all__ = ['PRESETS', 'PRESET_CONFIG', 'PRESET_SEEDS', 'ARTEFACT_CONFIG', 'NOISE_K', 'NOISE_RULE', 'DATASETS_DIFFER',
@@ -18,9 +18,9 @@ __all__ = ['PRESETS', 'PRESET_CONFIG', 'PRESET_SEEDS', 'ARTEFACT_CONFIG', 'NOISE
            'ARTEFACTS', 'AFTER', 'THREAD_VARS', 'preset_config', 'preset_seeds', 'artefact_paths', 'save_figure',
            'to_markdown', 'save_table', 'paper_numbers', 'seed_rows', 'paired_differences', 'within_noise',
            'summary_table', 'add_paper_columns', 'verdict', 'relative_paths', 'run_models', 'error_spectrum',
-           'shared_run_name', 'multimodal_start', 's2kd_config', 's2kd_table_runs', 'as_rows', 'teacher_walls',
-           'paper_teacher', 'teacher_scores', 'skill_runs', 'map_jobs', 'skill_models', 'skill_model', 'train_skill',
-           'model_costs', 's2kd_table', 'plot_methods', 'run_records', 'data_file', 'find_notebook', 'check_artefacts',
+           'shared_run_name', 'multimodal_start', 's2kd_config', 's2kd_table_runs', 'teacher_walls', 'paper_teacher',
+           'teacher_scores', 'skill_runs', 'map_jobs', 'skill_models', 'skill_model', 'train_skill', 'model_costs',
+           's2kd_table', 'plot_methods', 'run_records', 'data_file', 'find_notebook', 'check_artefacts',
            'notebook_params', 'package_hash', 'data_fingerprint', 'artefact_key', 'artefact_manifests',
            'NotebookFailed', 'cache_id', 'run_artefact', 'Progress', 'summary', 'ThreadShare', 'reproduce_notebooks',
            'verdict_block', 'training_cost', 'write_gallery']
@@ -512,10 +512,6 @@ def s2kd_table_runs(dataset:str, teacher:str,  # dataset (embedded name or .nc/.
         log(f"{k} of {len(plan)} runs trained, {len(todo) - k} re-evaluated, in {time.time() - t0:.0f} s")
     return [r | dict(row=label) for (_, label, _, _), r in zip(plan, out)]
 
-def as_rows(results:list) -> list:  # s2kd_table_runs results
-    "Copies whose `config.method` is the row label (an ablation variant's name), for `summary_table`."
-    return [r | dict(config=r["config"] | dict(method=r.get("row", r["config"]["method"]))) for r in results]
-
 # %% ../nbs/60_paper.ipynb #1841fe82
 def teacher_walls(tinfo:list) -> dict:  # `get_teacher` infos (a run result's `teachers`)
     "`{checkpoint file: seconds its training took}` of these teachers and the vision teachers they started from (None: not recorded)."
@@ -834,11 +830,23 @@ def _promote(stage:Path, out:Path) -> list:
     for new in sorted((stage/"results").iterdir()) if (stage/"results").is_dir() else []:
         old = out/"results"/new.name; old.parent.mkdir(parents=True, exist_ok=True)
         if new.is_file(): os.replace(new, old); placed.append(old); continue
-        aside = old.with_name(f".{new.name}.old-{os.getpid()}")
+        aside = old.with_name(f".{new.name}.old-{_host()}-{os.getpid()}")  # a kill before the next line: `_restore_asides`
         if old.exists(): os.replace(old, aside)
         os.replace(new, old); shutil.rmtree(aside, ignore_errors=True)
         placed += sorted(p for p in old.rglob("*") if p.is_file())
     return placed
+
+_ASIDE = re.compile(r"\.(?P<name>.+)\.old-(?:(?P<host>\w+)-)?(?P<pid>\d+)")  # `_promote`'s set-aside results (no host before)
+
+def _restore_asides(results:Path) -> list:  # results: a `<out>/results` folder
+    "Put back the last good results folders that a run killed in mid-swap had set aside; drop those already replaced."
+    back = []
+    for p in sorted(results.glob(".*.old-*")) if results.is_dir() else []:
+        m = _ASIDE.fullmatch(p.name)
+        if not m or (m["host"] or _host()) != _host() or int(m["pid"]) == os.getpid() or _alive(int(m["pid"])): continue
+        if (dst := results/m["name"]).exists(): shutil.rmtree(p, ignore_errors=True)  # killed after the swap: the new one stands
+        else: os.replace(p, dst); back.append(dst); warnings.warn(f"{dst}: put back the last good results a killed run had set aside")
+    return back
 
 def _file_sha(p:Path) -> str|None: return file_digest(p) if p.is_file() else None
 
@@ -912,10 +920,8 @@ def cache_id(cache=None) -> str:  # cache: a cache folder; None -> $S2KD_CACHE o
     return p.read_text().strip()
 
 def _sweep_stages(out:Path):
-    "Remove the staging folders that runs killed on this host left in `out` (their processes are gone)."
-    import re
-    from s2kd.core import _alive, sweep_temps
-    sweep_temps(out)  # `.stage-<name>.s2kd-<host>-<pid>-<rand>.tmp` (`temp_path`)
+    "Remove the staging folders that runs killed on this host left in `out` (their processes are gone), and put back their set-aside results."
+    sweep_temps(out); _restore_asides(out/"results")  # `.stage-<name>.s2kd-<host>-<pid>-<rand>.tmp` (`temp_path`)
     for p in out.glob(".stage-*"):  # named `.stage-<name>-<pid>` before: no host in the name, the pid alone decides
         if (m := re.fullmatch(r"\.stage-.+-(\d+)", p.name)) and p.is_dir() and int(m[1]) != os.getpid() and not _alive(int(m[1])):
             shutil.rmtree(p, ignore_errors=True)

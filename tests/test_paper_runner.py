@@ -73,3 +73,29 @@ def test_killed_runs_staging_folders_are_swept(cache, tmp_path):
     for n in gone + kept: (out/n/"figures").mkdir(parents=True)
     assert run_artefact("efficiency", preset="smoke", out_dir=out, nbs_dir=nbs, device="cpu")["status"] == "ok"
     assert sorted(p.name for p in out.glob(".stage-*")) == sorted(kept)              # its own staging folder gone too
+
+
+def test_results_set_aside_by_a_killed_run_are_put_back(cache, tmp_path):
+    "Killed between `_promote`'s two renames, a run leaves results/<name> missing and its last good copy aside: the next run puts it back."
+    import subprocess, sys, warnings
+    from s2kd.core import _host
+    from s2kd.paper import NotebookFailed
+    nbs, out = tmp_path/"nbs", tmp_path/"out"; fake(nbs, "efficiency", "raise ValueError('broken')")
+    dead = subprocess.Popen([sys.executable, "-c", "pass"]); dead.wait()
+    res = out/"results"
+    aside = lambda name, pid, host=_host(): res/f".{name}.old-{host}-{pid}"
+    for p, text in [(aside("efficiency", dead.pid), "last good"),          # the swap was cut: put back
+                    (aside("spectral", dead.pid), "older"), (res/"spectral", "newer"),  # the swap was done: drop the copy
+                    (aside("qualitative", os.getppid()), "mid-swap"),      # a live process: leave it alone
+                    (aside("ablation", dead.pid, "otherhost"), "remote"),  # another host's process: not ours to judge
+                    (res/f".skill.old-{dead.pid}", "no host")]:            # named before hosts were: the pid decides
+        p.mkdir(parents=True); (p/"run.json").write_text(text)
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        try: run_artefact("efficiency", preset="smoke", out_dir=out, nbs_dir=nbs, device="cpu"); raise AssertionError("ran")
+        except NotebookFailed: pass                                     # the failed run leaves the last good results too
+    assert (res/"efficiency"/"run.json").read_text() == "last good" and (res/"skill"/"run.json").read_text() == "no host"
+    assert (res/"spectral"/"run.json").read_text() == "newer"
+    assert sorted(p.name for p in res.glob(".*")) == sorted([aside("qualitative", os.getppid()).name,
+                                                             aside("ablation", dead.pid, "otherhost").name])
+    assert any("put back the last good results" in str(x.message) for x in w)
