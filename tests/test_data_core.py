@@ -6,7 +6,7 @@ import torch
 
 from s2kd.core import DataError
 from s2kd.data.core import WindowDataset, load_windows, split_dataset, toy_dataset, validate_dataset
-from s2kd.data.embedded import load_dataset
+from s2kd.data.embedded import EMBEDDED, load_dataset
 
 
 def test_wrong_dims_named():
@@ -96,3 +96,11 @@ def test_generator_version_hashes_the_generator_source():
     v = generator_version("plume")
     assert len(v) == 12 and v == generator_version("convection")  # one module, one version
     assert v != generator_version("traffic")
+
+
+@pytest.mark.parametrize("name", sorted(EMBEDDED))
+def test_embedded_datasets_hold_no_fill_sentinel(cache, name):
+    "The fill-value check refuses none of the embedded datasets (traffic holds counts: 0 and up, never a negative sentinel)."
+    from s2kd.data.core import _fill_candidates
+    ds = load_dataset(name, size="tiny")  # validated as it loads: a refused sentinel raises here
+    assert not any(_fill_candidates(ds[v].values) for v in ds.data_vars)

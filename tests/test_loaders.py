@@ -70,6 +70,19 @@ def test_weatherbench_corrupt_file_and_nan(wb):
         load_weatherbench(wb, ["t850"])
 
 
+def test_weatherbench_fill_values_declared_when_loading(wb):
+    "A file that writes a lost hour as -9999 without a _FillValue: refused by name; `fill_values` makes it a missing frame."
+    f = wb / "temperature_850" / "temperature_850hPa_2016_5.625deg.nc"
+    ds = xr.open_dataset(f).load(); ds.close()
+    ds.t.values[5] = -9999.0; ds.to_netcdf(f)  # one whole hour, 32 x 64 points
+    with pytest.raises(DataError, match=r"variable 't850' holds -9999 at 2048 values.*fill_values=\[-9999.0\]"):
+        load_weatherbench(wb, ["t850"])
+    got = load_weatherbench(wb, ["t850"], fill_values=[-9999.0])
+    assert np.isnan(got.t850.values[0, 48 + 5]).all() and not np.isnan(np.delete(got.t850.values[0], 48 + 5, 0)).any()
+    with pytest.warns(UserWarning, match=r"1 missing frame\(s\).*2016-01-01T05:00"):
+        load_windows(got, 6, 6)
+
+
 def test_weatherbench2_zarr(tmp_path):
     t = pd.date_range("2017-01-01", periods=40, freq="6h")
     z = np.random.rand(40, 2, 64, 32).astype("float32")

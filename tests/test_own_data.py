@@ -12,7 +12,8 @@ import xarray as xr
 from torch.utils.data import DataLoader
 
 from s2kd.core import DataError
-from s2kd.data.core import Normalizer, WindowDataset, load_windows, split_dataset, toy_dataset
+from s2kd.data.core import Normalizer, WindowDataset, load_windows, split_dataset, toy_dataset, validate_dataset
+from s2kd.data.files import open_data_file
 from s2kd.data.loaders import load_weatherbench2
 
 LAT, LON = np.linspace(60, 30, 7), np.linspace(-20, 10, 9)  # a regional grid, latitudes descending as many files store them
@@ -94,6 +95,45 @@ def test_undeclared_fill_value_refused(tmp_path, fill):
     with pytest.raises(DataError, match=re.escape(f"holds {fill:g}")):
         Normalizer.fit(raw.rename(latitude="lat", longitude="lon"))
 
+
+def _z1000(fill, n_time=30):
+    "Geopotential at 1000 hPa (m2 s-2, about -6000 .. 5000) as a third party writes it: 6 cells without data hold `fill`."
+    z = np.random.default_rng(0).uniform(-6000, 5000, (n_time, 8, 16)).astype("float32")
+    z[:, 2:4, 5:8] = fill
+    return xr.Dataset({"z": (("time", "lat", "lon"), z, {"units": "m2 s-2"})},
+                      coords=dict(time=pd.date_range("2000-01-01", periods=n_time, freq="6h"), lat=np.linspace(-35, 35, 8),
+                                  lon=np.arange(16) * 5.0))
+
+
+@pytest.mark.parametrize("fill", [-9999.0, -999.0])
+def test_undeclared_fill_value_within_the_data_range_refused(tmp_path, fill):
+    # -9999 lies 4000 below the lowest geopotential, nearer than the field's own range (11000), and -999 inside it: the
+    # "far outside" rule let both through, into the normalizer and every metric
+    p = tmp_path / "z1000.nc"; _z1000(fill).to_netcdf(p, encoding={"z": {"_FillValue": None}})
+    with pytest.raises(DataError, match=re.escape(f"z1000.nc: variable 'z' holds {fill:g} at {30 * 6} values, a common fill value")) as e:
+        _quiet(open_data_file, p)
+    assert f"fill_values=[{fill!r}]" in str(e.value) and "_FillValue or missing_value" in str(e.value)  # the remedies
+    with pytest.raises(DataError, match=re.escape(f"holds {fill:g} at {24 * 6} values")):
+        Normalizer.fit(_z1000(fill, 24).expand_dims(member=[0]))  # in memory, and at the normalizer too
+    # declared when loading: exactly what the same file with a _FillValue gives
+    d = tmp_path / "declared.nc"; _z1000(fill).to_netcdf(d, encoding={"z": {"_FillValue": fill}})
+    got, want = _quiet(open_data_file, p, fill_values=[fill]), _quiet(open_data_file, d)
+    np.testing.assert_array_equal(got.z.values, want.z.values)  # NaN at the same places, the same data elsewhere
+    assert int(got.mask.sum()) == 8 * 16 - 6 and (got.mask.values == want.mask.values).all()
+    ok = got.z.values[..., got.mask.values]  # float32 mean of ~3500 values of +-6000: round-off ~1e-3
+    np.testing.assert_allclose(Normalizer.fit(got).mean[0], ok.mean(), rtol=1e-5, atol=1e-2)
+
+
+def test_fill_sentinels_as_data_pass():
+    "Sentinels that are data: a big rounded field repeats -999 and -9999 as often as their neighbours; counts reach 9999."
+    rng = np.random.default_rng(1)
+    z = np.round(rng.normal(0, 6000, (1, 400, 32, 64))).astype("float32")  # 819k geopotentials in whole m2 s-2
+    assert (z == -999).sum() >= 5 and (z == -9999).sum() >= 5  # exact: integers, stored exactly in float32
+    counts = np.round(rng.uniform(0, 12000, (1, 200, 16, 16))).astype("float32")  # vehicles per step
+    counts[0, :, 0, 0] = 9999  # a busy cell at 9999 every step: within the counts' range, never a sentinel there
+    for a in (z, counts):
+        validate_dataset(xr.Dataset({"f": (("member", "time", "y", "x"), a)},
+                                    coords=dict(time=np.arange(a.shape[1]), y=np.arange(a.shape[2]), x=np.arange(a.shape[3]))))
 
 def test_missing_frames_reported_and_skipped(tmp_path):
     ds = _regional(n_time=40)

@@ -16,10 +16,10 @@ from torch.utils.data import Dataset
 from ..core import DataError
 
 # %% auto #0
-__all__ = ['FILL_SENTINELS', 'FILL_HUGE', 'DIM_ALIASES', 'SPLITS', 'DEFAULT_FRACTIONS', 'Windows', 'toy_dataset', 'spatial_dims',
-           'validate_dataset', 'variables', 'to_array', 'missing_layout', 'check_fill_values', 'conform_dataset',
-           'time_str', 'parse_time', 'time_gaps', 'default_splits', 'split_dataset', 'Normalizer', 'WindowDataset',
-           'load_windows']
+__all__ = ['FILL_SENTINELS', 'FILL_FAR_ONLY', 'FILL_HUGE', 'FILL_MIN_COUNT', 'DIM_ALIASES', 'SPLITS', 'DEFAULT_FRACTIONS',
+           'Windows', 'toy_dataset', 'spatial_dims', 'validate_dataset', 'variables', 'to_array', 'missing_layout',
+           'check_fill_values', 'mask_fill_values', 'conform_dataset', 'time_str', 'parse_time', 'time_gaps',
+           'default_splits', 'split_dataset', 'Normalizer', 'WindowDataset', 'load_windows']
 
 # %% ../../nbs/01_data.core.ipynb #7623f681
 def toy_dataset(n_member:int=2, n_time:int=12, h:int=4, w:int=6, seed:int=0, geo:bool=False):
@@ -109,20 +109,41 @@ def missing_layout(ds:xr.Dataset, where:str|None=None):
     return cells, frames
 
 # %% ../../nbs/01_data.core.ipynb #d146864f
-FILL_SENTINELS = (-9999.0, -999.0, -99999.0, -32767.0, -32768.0, 9999.0, 99999.0)  # raw fill values seen in the wild
-FILL_HUGE = 1e15  # |v| at or above this is a fill candidate (9.96921e36, 1e20, 1e30)
+FILL_SENTINELS = (  # fills that no field or count holds exactly and repeatedly: refused wherever they lie in the data
+    -9999.0, -99999.0, -999.0,  # "no data" of hand-made files: station archives, ESRI ASCII grids' NODATA_value, spreadsheets
+    -32767.0, -32768.0,         # int16 fills: netCDF's default for shorts (NC_FILL_SHORT), the int16 minimum (GDAL, HDF)
+    9.969209968386869e36,       # netCDF's default for floats and doubles (NC_FILL_FLOAT/DOUBLE): points never written
+    1e20,                       # CMIP/CMOR's missing_value
+    -1e30, -1e34)               # "bad value" flags of model output (-1e34: Ferret's default)
+FILL_FAR_ONLY = (9999.0, 99999.0)  # fills too, but a count reaches them (traffic): refused only far outside the other values
+FILL_HUGE = 1e15  # |v| at or above this is a fill candidate when far outside the other values (1e30, CESM's 1e36)
+FILL_MIN_COUNT = 5  # repeats that make a sentinel a fill: a fill covers cells or frames, data hits one exact value by chance
+
+def _in_dtype(vals, dtype):
+    "`vals` as a `dtype` array holds them, or as float32 widened to it (a float32 file read as float64): for exact matches."
+    with np.errstate(over="ignore"): v = np.concatenate([np.asarray(vals, dtype), np.asarray(vals, "float32").astype(dtype)])
+    return np.unique(v[np.isfinite(v)])  # float16 has no room for 1e20: inf, dropped
+
+def _spike(a, v, n):
+    "True when `v` (seen `n` times) repeats over twice as often as any other value within 1% of it: a fill, not data."
+    d = abs(v) * 1e-2  # a dense stretch of a big field repeats v by rounding, and its neighbours as often; so does a count
+    near = a[(a >= v - d) & (a <= v + d)]
+    return n > 2 * np.unique(near[near != v], return_counts=True)[1].max(initial=0)
 
 def _fill_candidates(a):
-    "Distinct values of `a` that look like fill values: `[(value, count, lo, hi)]`, lo..hi the range of the rest."
+    "Values of `a` that look like fill values: `[(value, count, lo, hi, far)]`, lo..hi the range of the rest."
     if a.size == 0: return []
+    exact, sent = _in_dtype(FILL_SENTINELS, a.dtype), _in_dtype(FILL_SENTINELS + FILL_FAR_ONLY, a.dtype)
     lo, hi = np.fmin.reduce(a, axis=None), np.fmax.reduce(a, axis=None)  # NaN-blind range: one cheap pass each
-    if not (any(lo <= v <= hi for v in FILL_SENTINELS) or max(abs(lo), abs(hi)) >= FILL_HUGE): return []
-    cand = (np.isin(a, FILL_SENTINELS) | (np.abs(a) >= FILL_HUGE)) & np.isfinite(a)
+    if not (((lo <= sent) & (sent <= hi)).any() or max(abs(lo), abs(hi)) >= FILL_HUGE): return []
+    cand = (np.isin(a, sent) | (np.abs(a) >= FILL_HUGE)) & np.isfinite(a)
     if not cand.any(): return []
     rest = a[~cand & np.isfinite(a)]
     lo, hi = (float(rest.min()), float(rest.max())) if rest.size else (0.0, 0.0)
     far = lambda v: min(abs(v - lo), abs(v - hi)) > (hi - lo) and not lo <= v <= hi
-    return [(float(v), int((a == v).sum()), lo, hi) for v in np.unique(a[cand]) if far(float(v))]
+    vals, counts = np.unique(a[cand], return_counts=True)
+    return [(float(v), int(n), lo, hi, far(float(v))) for v, n in zip(vals, counts)
+            if far(float(v)) or (v in exact and n >= FILL_MIN_COUNT and _spike(a, v, n))]
 
 def check_fill_values(ds:xr.Dataset, where:str|None=None):
     "Refuse fill values left in the data (declared and still present, or undeclared sentinels), naming variable and value."
@@ -136,12 +157,23 @@ def check_fill_values(ds:xr.Dataset, where:str|None=None):
                 raise DataError(f"{where}: variable {name!r} still holds its {key} {fv} at {n} values (opened with "
                                 f"mask_and_scale=False?): pass the dataset through `conform_dataset(ds)`, "
                                 f"or open the file with xr.open_dataset's default mask_and_scale=True")
-        for v, n, lo, hi in _fill_candidates(a):
-            raise DataError(f"{where}: variable {name!r} holds {v:g} at {n} values, far outside its other values "
-                            f"({lo:.4g} .. {hi:.4g}): an undeclared fill value? Declare it (ds[{name!r}].attrs['_FillValue']"
-                            f" = {v:g}, then `conform_dataset(ds)`) or make it NaN "
-                            f"(ds[{name!r}] = ds[{name!r}].where(ds[{name!r}] != {v:g}))")
+        for v, n, lo, hi, far in _fill_candidates(a):
+            why = (f"far outside its other values ({lo:.4g} .. {hi:.4g}): an undeclared fill value?" if far else
+                   f"a common fill value that nothing declares (its other values: {lo:.4g} .. {hi:.4g}); as data it "
+                   f"would skew the normalizer and every metric.")
+            raise DataError(f"{where}: variable {name!r} holds {v:g} at {n} values, {why} Declare it: in the file "
+                            f"(attribute _FillValue or missing_value), when loading (open_data_file(path, "
+                            f"fill_values=[{v!r}]); s2kd.data.loaders' functions take fill_values too), or in memory "
+                            f"(ds[{name!r}].attrs['_FillValue'] = {v!r}, then `conform_dataset(ds)`); or make it NaN "
+                            f"(ds[{name!r}] = ds[{name!r}].where(ds[{name!r}] != {v!r}))")
     return ds
+
+def mask_fill_values(ds:xr.Dataset, fill_values=()):  # values that stand for "no data" in files that do not declare them
+    "`ds` with `fill_values` made NaN in every numeric variable, as a declared `_FillValue` is when a file is read."
+    if not len(fill_values): return ds
+    num = [v for v in ds.data_vars if np.issubdtype(ds[v].dtype, np.number)]  # not times or strings (time_bnds, crs)
+    fv = lambda da: _in_dtype(fill_values, da.dtype) if np.issubdtype(da.dtype, np.floating) else np.asarray(fill_values)
+    return ds.assign({v: ds[v].where(~ds[v].isin(fv(ds[v]))) for v in num})
 
 # %% ../../nbs/01_data.core.ipynb #22397714
 DIM_ALIASES = {"latitude": "lat", "longitude": "lon", "valid_time": "time", "Time": "time", "times": "time",

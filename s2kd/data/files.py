@@ -9,7 +9,7 @@ from pathlib import Path
 import xarray as xr
 
 from ..core import DataError
-from .core import conform_dataset, validate_dataset
+from .core import conform_dataset, mask_fill_values, validate_dataset
 
 # %% auto #0
 __all__ = ['DATA_SUFFIXES', 'is_data_path', 'open_data_file']
@@ -23,7 +23,8 @@ def is_data_path(s) -> bool:  # a dataset name or a path
 
 # %% ../../nbs/03_data.files.ipynb #fb3fd0cf
 def open_data_file(path,          # a .nc/.nc4/.netcdf/.cdf file or a .zarr store
-                   check:bool=True):  # check the s2kd convention (`validate_dataset`)
+                   check:bool=True,   # check the s2kd convention (`validate_dataset`)
+                   fill_values=()):   # values that stand for "no data" without a _FillValue: made NaN, as if declared
     "Read a dataset in the s2kd convention from a netCDF file or zarr store, into memory."
     p = Path(path)
     if not p.exists(): raise FileNotFoundError(f"{p}: no such file or store (a dataset path must exist; "
@@ -34,4 +35,5 @@ def open_data_file(path,          # a .nc/.nc4/.netcdf/.cdf file or a .zarr stor
     except Exception as e: raise DataError(f"{p}: unreadable as {'zarr' if p.suffix.lower() == '.zarr' else 'netCDF'} "
                                            f"({type(e).__name__}: {e})") from None
     ds.attrs.setdefault("name", p.stem)
+    ds = mask_fill_values(ds, fill_values)
     return validate_dataset(conform_dataset(ds, str(p)), str(p)) if check else ds

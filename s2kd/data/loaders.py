@@ -12,7 +12,7 @@ import pandas as pd
 import xarray as xr
 
 from ..core import DataError
-from .core import validate_dataset
+from .core import mask_fill_values, validate_dataset
 
 # %% auto #0
 __all__ = ['WB_VARS', 'FULL_LEVEL', 'WB2_SHORT', 'ERA5_SHORT', 'WB2_DIMS', 'TAXIBJ_PLUS', 'load_weatherbench',
@@ -84,7 +84,8 @@ def load_weatherbench(root,                      # folder holding one sub-folder
                       variables=("z500", "t850"), # short names, see `WB_VARS`
                       years=None,                 # e.g. range(1979, 2019); None: every file present
                       time_step:int=1,            # keep every n-th time (WB is hourly; 6 gives 6-hourly)
-                      t_in:int=12, t_out:int=12):
+                      t_in:int=12, t_out:int=12,
+                      fill_values=()):  # values that stand for "no data" without a _FillValue: made NaN
     "WeatherBench 5.625° netCDF files (a folder per variable, a file per year) as an s2kd dataset."
     years = None if years is None else set(int(y) for y in years)
     das = {v: _wb_one(root, v, years) for v in variables}  # {short: (data, folder)}
@@ -103,7 +104,7 @@ def load_weatherbench(root,                      # folder holding one sub-folder
                     provenance=f"s2kd.data.loaders.load_weatherbench(years={sorted(years) if years else 'all'}, time_step={time_step})",
                     license="see WeatherBench (ERA5, Copernicus licence)", t_in=t_in, t_out=t_out, domain="weather",
                     splits=json.dumps(_splits_by_time(ds.time.values)))
-    return validate_dataset(ds, str(root))
+    return validate_dataset(mask_fill_values(ds, fill_values), str(root))
 
 # %% ../../nbs/02_data.loaders.ipynb #dc85f499
 def write_weatherbench_example(root, years=(2015, 2016, 2017), hours:int=24, seed:int=0):
@@ -164,7 +165,8 @@ def _wb2_window(ds, path, t_in, t_out):
     return t_in, t_out
 
 def load_weatherbench2(path, variables=("z500", "t850"), time=None,  # time: a slice of dates
-                       t_in:int|None=None, t_out:int|None=None):  # None: 12→12, shortened to fit a short store
+                       t_in:int|None=None, t_out:int|None=None,  # None: 12→12, shortened to fit a short store
+                       fill_values=()):  # values that stand for "no data" without a _FillValue: made NaN
     "A WeatherBench 2 (or ERA5-style) zarr store as an s2kd dataset (lat ascending, lon 0..360)."
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"{path}: no such zarr store")
@@ -186,7 +188,7 @@ def load_weatherbench2(path, variables=("z500", "t850"), time=None,  # time: a s
                             if lv else "select the extra dims (lead time, ensemble member) in a store of your own"))
         da = da.rename({dn["lat"]: "lat", dn["lon"]: "lon", dn["time"]: "time"}).transpose("time", "lat", "lon").sortby("lat")
         out[v] = da.drop_vars([c for c in da.coords if c not in ("time", "lat", "lon")]).astype("float32").load()
-    ds = xr.Dataset({v: da.expand_dims(member=[0]) for v, da in out.items()})
+    ds = mask_fill_values(xr.Dataset({v: da.expand_dims(member=[0]) for v, da in out.items()}), fill_values)
     ds.attrs = dict(title=f"WeatherBench 2 {'/'.join(variables)}", source=str(path), synthetic="no", domain="weather",
                     provenance=f"s2kd.data.loaders.load_weatherbench2(time={time})", license="see WeatherBench 2 (ERA5)",
                     splits=json.dumps(_splits_by_time(ds.time.values)))
@@ -217,7 +219,8 @@ def _check_window_arrays(where, X, Y, channels=2):
     if X.shape[0] != Y.shape[0] or X.shape[3:] != Y.shape[3:]:
         raise DataError(f"{where}: X {X.shape} and Y {Y.shape} disagree in N or grid")
 
-def load_taxibj(path, val_fraction:float=0.1):  # path: OpenSTL's dataset.npz
+def load_taxibj(path, val_fraction:float=0.1,  # path: OpenSTL's dataset.npz
+                fill_values=()):  # values that stand for "no data" without a _FillValue: made NaN
     "TaxiBJ as distributed by OpenSTL (X_train/Y_train/X_test/Y_test, (N, 4, 2, 32, 32), in [-1, 1]); val: the last training windows."
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"{path}: no such file")
@@ -235,11 +238,12 @@ def load_taxibj(path, val_fraction:float=0.1):  # path: OpenSTL's dataset.npz
     ds = _windows_to_ds(parts, "TaxiBJ (OpenSTL)", path, Xtr.shape[1], Ytr.shape[1], scaling="[-1, 1] as distributed",
                         provenance=f"OpenSTL dataset.npz; val = last {n_val} training windows; the {gap} windows before "
                                    f"them dropped (t_in + t_out - 1: they share frames with both)")
-    return validate_dataset(ds, str(path))
+    return validate_dataset(mask_fill_values(ds, fill_values), str(path))
 
 TAXIBJ_PLUS = "{split}_{io}_data_reshaped.npy"
 
-def load_taxibj_plus(folder, mmap:bool=True):  # folder with {train,val,test}_{input,output}_data_reshaped.npy
+def load_taxibj_plus(folder, mmap:bool=True,  # folder with {train,val,test}_{input,output}_data_reshaped.npy
+                     fill_values=()):  # values that stand for "no data" without a _FillValue: made NaN
     "TaxiBJ+ as distributed with EarthFarseer (12→12, 2×128×128)."
     folder, parts = Path(folder), {}
     for s in ("train", "val", "test"):
@@ -252,7 +256,7 @@ def load_taxibj_plus(folder, mmap:bool=True):  # folder with {train,val,test}_{i
         _check_window_arrays(f"{folder}:{s}", *arrs); parts[s] = tuple(arrs)
     ds = _windows_to_ds(parts, "TaxiBJ+ (EarthFarseer)", folder, parts["train"][0].shape[1], parts["train"][1].shape[1],
                         provenance="EarthFarseer {train,val,test}_{input,output}_data_reshaped.npy")
-    return validate_dataset(ds, str(folder))
+    return validate_dataset(mask_fill_values(ds, fill_values), str(folder))
 
 # %% ../../nbs/02_data.loaders.ipynb #c3239ef8
 def _read_mat(path, var):
@@ -275,7 +279,8 @@ def _read_mat(path, var):
     return a.transpose(tuple(range(a.ndim))[::-1])  # v7.3 stores column-major
 
 def load_ns_mat(path, var:str="u", viscosity:float|None=None, dt:float=1.0,
-                t_in:int=10, t_out:int=10, val_fraction:float=0.1, test_fraction:float=0.1):
+                t_in:int=10, t_out:int=10, val_fraction:float=0.1, test_fraction:float=0.1,
+                fill_values=()):  # values that stand for "no data" without a _FillValue: made NaN
     "FNO Navier–Stokes `.mat` (variable `u`, (N, 64, 64, T); MATLAB v5 or v7.3) as an s2kd dataset."
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"{path}: no such file")
@@ -296,7 +301,7 @@ def load_ns_mat(path, var:str="u", viscosity:float|None=None, dt:float=1.0,
     sp = {"kind": "member", "train": m[:n - n_te - n_va].tolist(), "val": m[n - n_te - n_va:n - n_te].tolist(), "test": m[n - n_te:].tolist()}
     ds.attrs = dict(title=f"FNO Navier-Stokes {path.name}", source=str(path), synthetic="no", domain="fluid",
                     provenance=f"s2kd.data.loaders.load_ns_mat(var={var!r})", t_in=t_in, t_out=t_out, splits=json.dumps(sp))
-    return validate_dataset(ds, str(path))
+    return validate_dataset(mask_fill_values(ds, fill_values), str(path))
 
 # %% ../../nbs/02_data.loaders.ipynb #f070a2c5
 def write_mat_v73(path, **arrays):
