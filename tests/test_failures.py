@@ -2,6 +2,7 @@
 import json, os, subprocess, sys, textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 os.environ.setdefault("OMP_NUM_THREADS", "1"); os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -390,6 +391,36 @@ def test_shipped_narratives_only_for_the_values_they_describe(tmp_path):
         c2 = build_narratives(w2.val, Fresh(), **kw)
     assert c2.path != c.path and len(calls) == len(w2.val)  # narrated afresh, into a file keyed by the new values
     assert c2.texts(len(w2.val))[0].startswith("fresh text")
+
+
+@pytest.mark.parametrize("name, change", [
+    ("traffic", lambda ds: ds.assign(inflow=ds.inflow.assign_attrs(units="vehicles per hour"))),
+    ("winds", lambda ds: ds.assign_coords(time=ds.time + np.timedelta64(12, "h"))),  # the same days: the same splits
+    ("traffic", lambda ds: ds.assign_attrs(events="[]"))], ids=["units", "times", "events"])  # 89 of 169 val windows had one
+def test_shipped_narratives_only_for_the_info_they_describe(tmp_path, name, change):
+    "The same values with other units, time stamps or events: a narrator reads them (`info(i)`), so it writes anew."
+    from s2kd.data.core import load_windows
+    from s2kd.narrate.cache import build_narratives, data_signature, same_values
+    from s2kd.narrate.core import Narrator
+
+    def narrate(val):
+        "Narrate `val` with a stand-in for the shipped language model (same identity): (windows narrated, cache path)."
+        shipped, calls = sorted((ROOT / "s2kd" / "narratives" / f"{name}-quick-seed0" / "val").glob("*.jsonl"))[0], []
+        class Fresh(Narrator):
+            name = "fresh"
+            def identity(self): return shipped.stem
+            def narrate_one(self, sample, i=0): calls.append(i); return "fresh text"
+        c = build_narratives(val, Fresh(), split="val", dataset_key=f"{name}-quick-seed0", root=tmp_path, progress=False)
+        return len(calls), c.path
+
+    w = load_windows(name, size="quick", seed=0, cache_dir=str(tmp_path))
+    w2 = load_windows(change(w.ds))
+    assert len(w2.val) == len(w.val) and same_values(data_signature(w2.val), data_signature(w.val))  # the very values
+    n, path = narrate(w.val)
+    assert n == 0  # the shipped texts
+    with pytest.warns(UserWarning, match="other names, units, time stamps"):
+        n2, path2 = narrate(w2.val)
+    assert n2 == len(w2.val) and path2 != path  # narrated afresh, into its own file
 
 
 # ---- fit.wall_s after a resume is the total -----------------------------------------------------------------------

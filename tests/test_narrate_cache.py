@@ -158,6 +158,18 @@ def test_cli_narrate_resumes(windows, tmp_path, capsys):
     assert c.path.read_text() == first
     assert cli_narrate(["traffic", "--narrator", "nope", "--cache", str(tmp_path)]) == 2
 
+def test_shipped_narratives_match_the_quick_data(tmp_path):
+    "The shipped SmolLM2 texts are used on the embedded quick data they were written about: same values, same `info_hash`."
+    from s2kd.narrate.lm import narratives_dir
+    for name in ("traffic", "winds", "plume"):  # convection and navier_stokes ship stale texts (s2kd/narratives/README.md)
+        w = load_windows(name, size="quick")
+        for split in ("train", "val", "test"):
+            f, = (narratives_dir() / f"{name}-quick-seed0" / split).glob("*.jsonl")
+            c = NarrativeCache(tmp_path, f"{name}-quick-seed0", split, f.stem, data=getattr(w, split))
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")  # a refusal says why in a warning
+                assert c.shipped_matches(), (name, split)
+
 def test_throughput_report(windows):
     "Narratives per second with one thread (printed, not asserted)."
     for name, w in windows.items():

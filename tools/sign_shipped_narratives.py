@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Write data.json beside the shipped narratives: the signature of the embedded quick data they describe (texts untouched).
+"""Write data.json beside the shipped narratives: the value signature and info hash of the embedded quick data they
+describe (texts untouched).
 
 Checks that every record names the window the data has at its index, then writes `<key>/<split>/data.json`
 (`s2kd.narrate.cache.write_data_signature`). Usage: `python tools/sign_shipped_narratives.py traffic winds ...`

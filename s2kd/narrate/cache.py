@@ -17,9 +17,9 @@ from ..core import DataError, atomic_torch_save, atomic_write, atomic_write_json
 from .core import NARRATE_FORMAT, PROMPT_VERSION, Narrator, _slug, get_narrator
 
 # %% auto #0
-__all__ = ['SIGNATURE_RTOL', 'EMB_KEYS', 'data_fingerprint', 'data_signature', 'same_values', 'identity_str', 'NarrativeCache',
-           'window_sample', 'check_windows', 'build_narratives', 'write_data_signature', 'load_embeddings',
-           'build_embeddings', 'TextConditioned', 'cli_narrate']
+__all__ = ['SIGNATURE_RTOL', 'EMB_KEYS', 'info_hash', 'data_fingerprint', 'data_signature', 'same_values', 'identity_str',
+           'NarrativeCache', 'window_sample', 'check_windows', 'build_narratives', 'write_data_signature',
+           'load_embeddings', 'build_embeddings', 'TextConditioned', 'cli_narrate']
 
 # %% ../../nbs/23_narrate.cache.ipynb #174e0ba6
 SIGNATURE_RTOL = 1e-4  # frame statistics agree far closer across CPUs (float32 rounding, ~1e-6); changed data moves them far more
@@ -31,9 +31,22 @@ def _values(windows_ds):
         if d is None or hasattr(d, "data_vars"): return d
         d = getattr(d, "ds", None)
 
-def data_fingerprint(windows_ds) -> str:
-    "A short hash of the values `windows_ds` reads: narratives and embeddings are keyed by it."
-    h, ds = hashlib.sha256(), _values(windows_ds)
+def _six(o):
+    "`o` with every float at 6 significant digits (dicts and lists walked), so that another CPU's last bits hash alike."
+    if isinstance(o, dict): return {str(k): _six(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple, np.ndarray)): return [_six(v) for v in o]
+    if isinstance(o, (float, np.floating)): return float(f"{o:.6g}")
+    return o.item() if isinstance(o, np.generic) else o
+
+def info_hash(windows_ds) -> str:
+    "A short hash of what a narrator reads besides the values: every window's `info(i)` (names, units, times, grid, parameters, events)."
+    h = hashlib.sha256()
+    for i in range(len(windows_ds)): h.update(json.dumps(_six(windows_ds.info(i)), sort_keys=True, default=str).encode())
+    return h.hexdigest()[:12]
+
+def data_fingerprint(windows_ds, info:str|None=None) -> str:  # info: the windows' `info_hash`, when already known
+    "A short hash of all `windows_ds` gives a narrator, its values and `info_hash`: narratives and embeddings are keyed by it."
+    h, ds = hashlib.sha256((info or info_hash(windows_ds)).encode()), _values(windows_ds)
     if ds is not None:
         for v in ds.data_vars: h.update(str(v).encode()); h.update(np.ascontiguousarray(ds[v].values).tobytes())
     else:
@@ -69,10 +82,11 @@ def identity_str(ident) -> str:  # an identity: a string, or a dict (e.g. a text
 class NarrativeCache:
     "The narratives of one (dataset, split, narrator) as a JSONL file of records."
     def __init__(self, root, dataset_key:str, split:str, narrator_id:str,  # root: cache location (None = default)
-                 data=None):  # the windows narrated (or their `data_fingerprint`): keys the file by their values
+                 data=None):  # the windows narrated (or their `data_fingerprint`): keys the file by what narrators read
         self.dataset_key, self.split, self.narrator_id = str(dataset_key), str(split), identity_str(narrator_id)
         self.windows = None if data is None or isinstance(data, str) else data
-        self.data = data_fingerprint(data) if self.windows is not None else data
+        self.info = info_hash(data) if self.windows is not None else None  # once: it reads every window's info
+        self.data = data_fingerprint(data, self.info) if self.windows is not None else data
         self.dir = cache_dir(root, "narratives", _slug(dataset_key), *([f"data-{self.data}"] if self.data else []), _slug(split))
         self.path = self.dir / f"{self.narrator_id}.jsonl"
     def __repr__(self): return f"NarrativeCache({self.path})"
@@ -83,12 +97,17 @@ class NarrativeCache:
         "Where the package ships versioned narratives for this key (language-model text, so quick runs need no LM)."
         return Path(s2kd.__file__).parent / "narratives" / _slug(self.dataset_key) / _slug(self.split) / self.path.name
     def shipped_matches(self) -> bool:
-        "Whether shipped narratives exist for this key and describe these windows' values (their `data.json` signature)."
+        "Whether shipped narratives exist for this key and describe these windows: their `data.json` has these values and `info_hash`."
         sp = self.shipped_path(); sig = sp.parent / "data.json"
         if self.windows is None or not sp.exists(): return False
-        ok = sig.exists() and same_values(data_signature(self.windows), json.loads(sig.read_text())["signature"])
-        if not ok: warnings.warn(f"{sp}: shipped narratives describe other data values than these windows; not used")
-        return ok
+        rec = json.loads(sig.read_text()) if sig.exists() else {}
+        if not same_values(data_signature(self.windows), rec.get("signature")): why = "describe other data values than these windows"
+        elif "info" not in rec:  # signed before the info hash was recorded: the units, times and events they describe are unknown
+            why = "have no info hash in their data.json (re-sign them: tools/sign_shipped_narratives.py)"
+        elif rec["info"] != self.info: why = "describe other names, units, time stamps, grid, parameters or events (info) than these windows"
+        else: return True
+        warnings.warn(f"{sp}: shipped narratives {why}; not used")
+        return False
 
 # %% ../../nbs/23_narrate.cache.ipynb #bbcf9501
 def _load(self) -> dict:
@@ -188,8 +207,9 @@ def build_narratives(windows_ds,                  # WindowDataset-like: len, fra
 
 # %% ../../nbs/23_narrate.cache.ipynb #fe9e630d
 def write_data_signature(windows_ds, folder, **meta):  # folder: a shipped `<dataset>/<split>/` folder; meta: recorded too
-    "Write `folder/data.json`: the fingerprint and signature of the values `windows_ds` reads (what shipped narratives describe)."
-    rec = dict(meta, fingerprint=data_fingerprint(windows_ds), rtol=SIGNATURE_RTOL, signature=data_signature(windows_ds))
+    "Write `folder/data.json`: the fingerprint, `info_hash` and value signature of `windows_ds` (what shipped narratives describe)."
+    info = info_hash(windows_ds)
+    rec = dict(meta, fingerprint=data_fingerprint(windows_ds, info), info=info, rtol=SIGNATURE_RTOL, signature=data_signature(windows_ds))
     return atomic_write(Path(folder)/"data.json", json.dumps(rec, separators=(",", ":")) + "\n")  # compact: it ships
 
 # %% ../../nbs/23_narrate.cache.ipynb #5b743113
