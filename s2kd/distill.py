@@ -47,6 +47,8 @@ def _f(t): return float(t.detach()) if torch.is_tensor(t) else float(t)  # a los
 def masked_mse(y_hat:torch.Tensor, y:torch.Tensor,  # (B, T_out, C, H, W) each
                mask:torch.Tensor):                  # (B, H, W) or (H, W) bool, True = valid cell (`batch["mask"]`)
     "MSE over valid cells only: masked cells (land of an ocean model, outside a region) never enter the task loss."
+    if tuple(y_hat.shape) != tuple(y.shape):  # broadcasting would score a (B, 1, C, H, W) forecast against every lead
+        raise DataError(f"masked_mse: y_hat shape {tuple(y_hat.shape)} != y shape {tuple(y.shape)}")
     m = mask.reshape(-1 if mask.ndim == 3 else 1, 1, 1, *mask.shape[-2:]).to(y_hat.dtype)  # (B|1, 1, 1, H, W)
     return ((y_hat - y) ** 2 * m).sum() / m.expand_as(y_hat).sum().clamp_min(1)
 
@@ -107,11 +109,11 @@ class Distiller(nn.Module):
         if example is None: raise ValueError(f"Distiller: method {self.method!r} matches features; pass `example=` (a batch)")
         if self.student_path is None: raise ValueError("Distiller: the student has no `feature_path`; pass `student_path=`")
         with torch.no_grad(), FeatureTap(self.student, self.student_path) as tap: run_model(self.student, example)
-        fs = tap[self.student_path]
+        fs = _tapped(tap[self.student_path], "student", self.student_path, self.student)
         projs = []
         for m in range(len(self.teachers)):
             ft = self.teacher_outputs(m, example, live=True)
-            projs += [make_projector(fs, ft[p]) for p in self.taps[m]]
+            projs += [make_projector(fs, _tapped(ft[p], f"teacher {m}", p, self.teachers[m])) for p in self.taps[m]]
         return projs
 
     def teacher_outputs(self, m:int, batch:dict, live:bool=False):  # teacher index; live=True ignores caches
@@ -192,6 +194,12 @@ class Distiller(nn.Module):
                 parts |= {f"w{m}": _f(v) for m, v in enumerate(a)}
         kd = wt * kd / (frac if mse else 1.0); parts["kd_out" if mse else "kd_feat"] = _f(kd)
         return kd
+
+def _tapped(f, who:str, path:str, model:nn.Module):  # a tapped output; which model, its path, the model
+    "`f` if it is a tensor; else a `DataError` naming the tap (an RNN or attention module returns a tuple)."
+    if torch.is_tensor(f): return f
+    raise DataError(f"Distiller: the {who} tap {path!r} ({type(model).__name__}) returns a {type(f).__name__}, not a tensor; "
+                    "tap a module whose output is a map (B, C, H, W) or tokens (B, L, D)")
 
 def _as_frames(f:torch.Tensor, t:int):  # (B, D, h, w) latent whose channels stack t frames
     "View a latent map as (B, t, D/t, h, w) for SDKD's 3-D (t, h, w) FFT."

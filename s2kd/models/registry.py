@@ -4,7 +4,7 @@
 
 # %% ../../nbs/15_models.registry.ipynb #ca255fc0
 from __future__ import annotations
-import argparse, inspect, sys
+import argparse, hashlib, inspect, json, sys
 
 import torch
 from torch import nn
@@ -20,8 +20,8 @@ from .multimodal import MultimodalTeacher
 
 # %% auto #0
 __all__ = ['MODELS', 'ROLE', 'PRESETS', 'MULTIMODAL_BACKBONE_PRESET', 'MULTIMODAL_BACKBONE_OF', 'MULTIMODAL_BACKBONE',
-           'RESIDUALS', 'Forecaster', 'forecaster_class', 'model_kwargs', 'build_model', 'param_count', 'param_table',
-           'cli_models']
+           'RESIDUALS', 'Forecaster', 'forecaster_class', 'model_kwargs', 'build_model', 'model_identity',
+           'param_count', 'param_table', 'cli_models']
 
 # %% ../../nbs/15_models.registry.ipynb #f0e12f81
 MODELS: dict[str, type] = {"unet": UNet, "resnet": ResNet, "mixer": MLPMixer,
@@ -132,6 +132,15 @@ def build_model(name:str,          # a key of MODELS
         m.register_buffer("climatology", torch.zeros(phases, C, H, W)); m.register_buffer("damping", torch.zeros(t_out, C))
     if calendar: nn.init.zeros_(m.calendar_head.weight)  # starts as the plain (residual) model
     return m
+
+def model_identity(name:str, preset:str="quick"):  # a key of MODELS and its preset
+    "What a model registered from outside s2kd is, for the keys of its runs and stored teachers: its class (qualified name, source hash of it and of its bases from outside torch and s2kd) and preset arguments; None for s2kd's own models, whose keys stay as they were."
+    cls = MODELS[name]
+    if cls.__module__.partition(".")[0] == "s2kd": return None
+    own = [c for c in cls.__mro__ if c.__module__.partition(".")[0] not in ("s2kd", "torch", "builtins")]
+    try: src = hashlib.sha256("".join(inspect.getsource(c) for c in own).encode()).hexdigest()[:16]
+    except (OSError, TypeError): src = None  # a class whose source Python does not keep: its name and arguments only
+    return json.loads(json.dumps(dict(cls=f"{cls.__module__}.{cls.__qualname__}", source=src, kwargs=model_kwargs(name, preset)), default=str))
 
 def param_count(name:str, *, in_shape:tuple, t_out:int, preset:str="quick", **overrides):
     "Parameters of `build_model(...)`, counted on the meta device (no memory, no time)."

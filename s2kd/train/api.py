@@ -5,7 +5,7 @@
 # %% ../../nbs/45_train.api.ipynb #63a9c26d
 from __future__ import annotations
 import argparse, difflib, json, sys
-import os
+import os, warnings
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -57,16 +57,32 @@ def resolve_path(p:str|None, cache:str|None=None):  # a path as `result.json` re
     if not p: return None
     return cache_dir(cache)/p[len("<cache>/"):] if p.startswith("<cache>/") else Path(p)
 
+def _cache_hint(cfg:RunConfig, cache:str|None):  # cache: the folder being searched (None: the default)
+    "What to say when a run that set its own `cache_dir` is looked for in the default cache (`result.json` keeps no absolute path)."
+    if cache is not None or not cfg.cache_dir: return ""
+    return (f"run {cfg.run_name!r} was trained with its own cache_dir (recorded as {cfg.cache_dir!r}) and was looked for in the "
+            f"default cache {cache_dir()}: pass cache= (s2kd evaluate --cache) the folder it used")
+
 def _best(r:dict, cache:str|None=None):  # a result dict (`read_run`); cache: the run's cache folder
     "`(folder, its best.pt)` of the run: the folder `result.json` names, else `cache_dir/runs/<name>`, the first holding the result's weights."
-    cfg = RunConfig.from_dict(r["config"]); cache = run_cache(cfg, cache); refused = None
+    cfg = RunConfig.from_dict(r["config"]); cache = run_cache(cfg, cache); refused = None; hint = _cache_hint(cfg, cache)
     for p in dict.fromkeys(Path(p) for p in (resolve_path(r.get("checkpoints"), cache), cache_dir(cache, "runs", cfg.run_name)) if p):
         if not (p/"best.pt").exists(): continue
         try: return p, check_weights(r, torch.load(p/"best.pt", map_location="cpu", weights_only=True), p/"best.pt")
         except DataError as e: refused = refused or e  # retrained by another run of this name: the next folder, else this error
+    if refused and hint: raise DataError(f"{hint}; a run of that name in the default cache holds other weights ({refused})")
     if refused: raise refused
+    if hint: raise FileNotFoundError(f"{hint}; the default cache has no best.pt of it")
     raise FileNotFoundError(f"run {cfg.run_name!r}: no best.pt in {r.get('checkpoints')} nor under the cache's runs/; "
                             "was it run with write=False, or with another cache_dir ($S2KD_CACHE)?")
+
+def _check_identity(r:dict, name:str, preset:str):  # a result dict, one of its models and that model's preset
+    "Warn when a model registered from outside s2kd is now another class, source or preset than the one the run trained (`model_identity`)."
+    from s2kd.models.registry import model_identity
+    was = (r.get("models") or {}).get(name)
+    if was is not None and (now := model_identity(name, preset)) != was:
+        warnings.warn(f"run {r.get('name')!r}: model {name!r} is registered as {now} now; the run trained {was}: "
+                      "its weights are loaded into the model registered now")
 
 def checkpoint_dir(r:dict, cache:str|None=None):  # a result dict (`read_run`); cache: the run's cache folder
     "The run's checkpoint folder: the one `result.json` names, else `cache_dir/runs/<name>` of its config; refused when retrained since (`check_weights`)."
@@ -77,7 +93,7 @@ def load_student(run_dir,             # results/<name>/ of a finished run
                  cache:str|None=None):  # the cache folder the run used, when not the default ($S2KD_CACHE)
     "The run's student, rebuilt from its config, best (validation-selected) weights loaded, in eval mode."
     from s2kd.models.registry import build_model
-    r = read_run(run_dir); info = _trained_on(r, run_dir); cfg = info.config
+    r = read_run(run_dir); info = _trained_on(r, run_dir); cfg = info.config; _check_identity(r, cfg.student, cfg.student_preset)
     model = build_model(cfg.student, in_shape=info.in_shape, t_out=info.t_out, preset=cfg.student_preset,
                         **r["data"].get("build", {}))  # how `run` built its models (residual, calendar inputs), when recorded
     folder, state = _best(r, cache); path = folder/"best.pt"
@@ -103,7 +119,10 @@ def load_teacher(run_dir,             # results/<name>/ of a finished distillati
     t = ts[name] if name is not None else next(iter(ts.values()))
     path = resolve_path(t["checkpoint"], run_cache(cfg, cache))
     if not path.is_absolute(): path = cache_dir(run_cache(cfg, cache))/path  # a store-relative path
-    if not path.exists(): raise FileNotFoundError(f"{path}: the stored teacher {t['name']!r} of run {cfg.run_name!r} is gone")
+    if not path.exists():
+        hint = _cache_hint(cfg, run_cache(cfg, cache))
+        raise FileNotFoundError(f"{path}: the stored teacher {t['name']!r} of run {cfg.run_name!r} is " + (f"not there: {hint}" if hint else "gone"))
+    _check_identity(r, t["name"], t.get("preset", cfg.teacher_preset))
     model = build_model(t["name"], in_shape=info.in_shape, t_out=info.t_out, preset=t.get("preset", cfg.teacher_preset),
                         **t.get("build", {}))
     model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))

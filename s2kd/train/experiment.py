@@ -155,7 +155,8 @@ def check_weights(r:dict, state:dict, path) -> dict:  # a result dict; the state
     if holds_weights(r, state): return state
     other, _ = checkpoint_config(Path(path).parent)  # last.pt: the run that wrote the folder last
     roots = {"": project_root(), "<cache>": Path(path).resolve().parents[2]}  # <cache>/runs/<name>/best.pt: paths as run() writes them
-    a, b = (portable_paths(c | dict(data_key=k), roots) for c, k in ((r["config"], r["data"]["key"]), (other or {}, (other or {}).get("data_key"))))
+    mine = r["config"] | dict(data_key=r["data"]["key"]) | ({"models": r["models"]} if r.get("models") else {})  # as `run` keyed its checkpoints
+    a, b = (portable_paths(c, roots) for c in (mine, other or {}))
     diff = ", ".join(f"{k} {a.get(k)!r} here, {b.get(k)!r} there" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k))
     raise DataError(f"{path}: not the weights run {r.get('name')!r} was scored with: a run of the same name retrained its folder since "
                     f"({diff if other else 'its last.pt is unreadable'}). Run the config again to retrain it and write its result anew")
@@ -189,7 +190,7 @@ def _warn_other_threads(what:str, kind:str, counts:list|None, device):  # counts
 def get_teacher(name:str, cfg:RunConfig, w, dkey:str, *, progress:bool=False,  # a teacher name of cfg
                 wait:bool=True):  # False: raise `LockBusy` when another process is training this teacher
     "The trained, frozen teacher `name`: loaded from the teacher store, or trained with `fit` and stored."
-    from s2kd.models.registry import MULTIMODAL_BACKBONE_OF, build_model, model_kwargs
+    from s2kd.models.registry import MULTIMODAL_BACKBONE_OF, build_model, model_identity, model_kwargs
     epochs, build, init = cfg.teacher_epochs or cfg.epochs, model_build_kw(cfg, w), None
     if name == "multimodal" and cfg.mm_backbone:
         build["backbone"] = MULTIMODAL_BACKBONE_OF[cfg.mm_backbone]  # the vision teacher's own architecture
@@ -199,6 +200,7 @@ def get_teacher(name:str, cfg:RunConfig, w, dkey:str, *, progress:bool=False,  #
     loop = _loop_kw(cfg, epochs) | dict(seed=cfg.teacher_seed)  # one teacher for students of every seed
     spec = dict(teacher=name, preset=cfg.teacher_preset, data=dkey, **loop, **build) | (dict(init=init) if init else {})
     spec.pop("device"); spec.pop("num_workers")
+    if ident := model_identity(name, cfg.teacher_preset): spec["model"] = ident  # a model registered from outside s2kd: its class
     arch = json.loads(json.dumps(model_kwargs(name, cfg.teacher_preset, **build)))  # the preset's sizes: a stored file must match them
     key = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
     store = cache_dir(cfg.cache_dir or None, "teachers", "ckpt"); path = store/f"{name}-{cfg.teacher_preset}-{key}.pt"
@@ -252,6 +254,12 @@ def _load_stored(t, path:Path, arch:dict|None=None):  # arch: the model's constr
         return False
 
 # %% ../../nbs/43_train.experiment.ipynb #58fd7215
+def _own_models(cfg:RunConfig) -> dict:
+    "`model_identity` of each model of `cfg` registered from outside s2kd (s2kd's own: none, so their run keys stay as they were)."
+    from s2kd.models.registry import model_identity
+    roles = [(cfg.student, cfg.student_preset)] + [(t, cfg.teacher_preset) for t in (cfg.teachers if cfg.method != "baseline" else [])]
+    return {n: i for n, p in roles if (i := model_identity(n, p)) is not None}
+
 def run(cfg:RunConfig,        # the run
         *, data=None,         # an xr.Dataset to use instead of the embedded `cfg.dataset` (tests, own data)
         progress:bool=False,  # tqdm bars
@@ -282,6 +290,7 @@ def run(cfg:RunConfig,        # the run
                     for m, t in enumerate(teachers)]
     out = Path(cfg.results_dir)/cfg.run_name
     fcfg, resume = cfg.to_dict() | dict(data_key=dkey), True  # the weights depend on the config and on the data's values
+    if models := _own_models(cfg): fcfg["models"] = models  # and on the classes of models registered from outside s2kd
     # one process trains a run; a second one asking for the same run (another notebook) waits, then resumes the finished one
     with file_lock(f"{ck}.lock", f"run {cfg.run_name}", wait) if write and world()[1] == 1 else nullcontext():
         old, done = checkpoint_config(ck) if write and rank == 0 else (None, 0)  # last.pt's own config, and its epochs run
@@ -312,6 +321,7 @@ def run(cfg:RunConfig,        # the run
                   data=dict(key=dkey, n_train=len(w.train), n_val=len(w.val), n_test=len(w.test), in_shape=list(w.train.in_shape),
                             t_out=w.train.t_out, normalizer=w.normalizer.to_dict(), data_range=kw["data_range"],
                             build=model_build_kw(cfg, w)),  # how the models were built (residual, calendar): load_student reads it
+                  **({"models": fcfg["models"]} if "models" in fcfg else {}),  # models registered from outside s2kd (`model_identity`)
                   params=dict(student=sum(p.numel() for p in student.parameters()),
                               projectors=sum(p.numel() for p in d.projectors.parameters())),
                   environment=environment_info(device), seed=cfg.seed, wall_s=time.time() - t0)

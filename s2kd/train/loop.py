@@ -16,7 +16,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm.auto import tqdm
 
-from ..core import atomic_torch_save, atomic_write_json, get_device, retain_freed_memory, seed_everything
+from ..core import DataError, atomic_torch_save, atomic_write_json, get_device, retain_freed_memory, seed_everything
 
 # %% auto #0
 __all__ = ['RESUME_FREE', 'to_device', 'trainable_state', 'weights_hash', 'load_trainable_state', 'rng_state', 'set_rng_state',
@@ -93,6 +93,8 @@ def val_mse(m:nn.Module, loader, device, amp:str="none", max_batches:int=0):  # 
         if max_batches and i >= max_batches: break
         b = to_device(b, device)
         with autocast(device, amp): y_hat = m.predict(b)
+        if tuple(y_hat.shape) != tuple(b["y"].shape):  # broadcasting would select checkpoints on a wrong-shaped forecast
+            raise DataError(f"val_mse: the forecast has shape {tuple(y_hat.shape)}, the targets {tuple(b['y'].shape)}")
         err = (y_hat.float() - b["y"]) ** 2
         if "mask" in b: ok = b["mask"][:, None, None].expand_as(err); err, k = err[ok], int(ok.sum())  # masked cells out
         else: k = err.numel()

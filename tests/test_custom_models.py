@@ -1,0 +1,118 @@
+"""Models of one's own, registered in `s2kd.models.registry` (MODELS, ROLE, PRESETS): a wrong output shape, a tap that
+returns no tensor, another class under a registered name and a run with its own cache folder are each named, never
+silently trained, reused or refused with another reason."""
+import warnings
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from s2kd.core import DataError
+from s2kd.data.core import toy_dataset
+from s2kd.distill import Distiller, masked_mse
+from s2kd.models import registry as R
+from s2kd.train.api import load_student, load_teacher
+from s2kd.train.config import RunConfig
+from s2kd.train.experiment import _own_models, run
+from s2kd.train.loop import val_mse
+
+
+class Tiny(nn.Module):
+    "A student of one's own: (B, T_in, C, H, W) -> (B, T_out, C, H, W), tap `body.1`."
+    feature_path = "body.1"
+    def __init__(self, in_shape, t_out, dim=4):
+        super().__init__(); T, C, H, W = in_shape; self.t_out = t_out
+        self.body = nn.Sequential(nn.Conv2d(T * C, dim, 3, padding=1), nn.GELU(), nn.Conv2d(dim, dim, 3, padding=1))
+        self.head = nn.Conv2d(dim, t_out * C, 1)
+    def forward(self, x):
+        B, T, C, H, W = x.shape
+        return self.head(self.body(x.reshape(B, T * C, H, W))).reshape(B, self.t_out, C, H, W)
+
+class TinyTanh(Tiny):
+    "Another network with the very same parameters."
+    def __init__(self, in_shape, t_out, dim=4): super().__init__(in_shape, t_out, dim); self.body[1] = nn.Tanh()
+
+class OneLead(Tiny):
+    "Forecasts one lead time whatever t_out is: a wrong contract."
+    def forward(self, x): return super().forward(x)[:, :1]
+
+class GRUTap(Tiny):
+    "Its documented tap is a GRU, whose output is a tuple."
+    feature_path = "rnn"
+    def __init__(self, *a, **k): super().__init__(*a, **k); self.rnn = nn.GRU(2, 2, batch_first=True)
+    def forward(self, x): self.rnn(torch.zeros(x.shape[0], 1, 2)); return super().forward(x)
+
+
+@pytest.fixture
+def registered(monkeypatch):
+    "Register `Tiny` as student 'tiny' and teacher 'tinyt' for one test."
+    def reg(name, cls, role):
+        monkeypatch.setitem(R.MODELS, name, cls); monkeypatch.setitem(R.ROLE, name, role)
+        monkeypatch.setitem(R.PRESETS, name, {p: dict(dim=4) for p in ("smoke", "quick", "paper")})
+    reg("tiny", Tiny, "student"); reg("tinyt", Tiny, "teacher")
+    return reg
+
+
+def _batch(t_out=2):
+    return dict(x=torch.randn(2, 2, 2, 6, 6), y=torch.randn(2, t_out, 2, 6, 6), mask=torch.ones(2, 6, 6, dtype=torch.bool))
+
+
+def test_wrong_output_shape_is_named_on_masked_data():
+    b = _batch()
+    with pytest.raises(DataError, match=r"masked_mse: y_hat shape \(2, 1, 2, 6, 6\) != y shape \(2, 2, 2, 6, 6\)"):
+        masked_mse(b["y"][:, :1], b["y"], b["mask"])  # broadcast against both leads, it trained before
+    with pytest.raises(DataError, match="masked_mse"):
+        Distiller(OneLead((2, 2, 6, 6), 2))(b)
+    d = Distiller(OneLead((2, 2, 6, 6), 2))
+    loader = DataLoader([dict(x=b["x"][i], y=b["y"][i]) for i in range(2)], batch_size=2)
+    with pytest.raises(DataError, match=r"val_mse: the forecast has shape \(2, 1, 2, 6, 6\), the targets \(2, 2, 2, 6, 6\)"):
+        val_mse(d, loader, torch.device("cpu"))
+
+
+def test_tap_returning_a_tuple_is_named():
+    b = _batch()
+    with pytest.raises(DataError, match=r"the student tap 'rnn' \(GRUTap\) returns a tuple, not a tensor"):
+        Distiller(GRUTap((2, 2, 6, 6), 2), Tiny((2, 2, 6, 6), 2), method="fitnet", example=b)
+    with pytest.raises(DataError, match=r"the teacher 0 tap 'rnn' \(GRUTap\) returns a tuple"):
+        Distiller(Tiny((2, 2, 6, 6), 2), GRUTap((2, 2, 6, 6), 2), method="fitnet", example=b)
+
+
+def test_own_models_key_their_runs_and_s2kd_models_keep_theirs(registered, tmp_path):
+    assert R.model_identity("unet", "smoke") is None and R.model_identity("simvp") is None  # s2kd's own: keys as they were
+    assert _own_models(RunConfig(method="kd")) == {}
+    ident = R.model_identity("tiny", "smoke")
+    assert ident["cls"].endswith(".Tiny") and ident["kwargs"] == {"dim": 4} and ident["source"]
+    ds = toy_dataset(n_member=3, n_time=24, h=8, w=8)
+    cfg = RunConfig(dataset="memory:toy", student="tiny", teacher="tinyt", method="kd", epochs=1, batch_size=8, device="cpu",
+                    cache_dir=str(tmp_path/"cache"), results_dir=str(tmp_path/"res"))
+    r1 = run(cfg, data=ds, threads=1)
+    assert set(r1["models"]) == {"tiny", "tinyt"}
+    r_same = run(cfg, data=ds, threads=1)  # the same classes: the run and its teacher are reused
+    assert r_same["fit"]["epochs_this_call"] == 0 and not r_same["teachers"][0]["trained"]
+    registered("tiny", TinyTanh, "student"); registered("tinyt", TinyTanh, "teacher")  # same name, same weights' shapes
+    with warnings.catch_warnings(record=True) as ws:
+        warnings.simplefilter("always"); run_dir = tmp_path/"res"/cfg.run_name
+        load_student(run_dir, cache=cfg.cache_dir)  # the old run, read with the new class: said
+    assert any("is registered as" in str(w.message) and "TinyTanh" in str(w.message) for w in ws)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore"); r2 = run(cfg, data=ds, threads=1)
+    assert r2["teachers"][0]["trained"], "another teacher class under the same name reused the stored teacher"
+    assert r2["fit"]["epochs_this_call"] == 1, "another student class under the same name reused the finished run"
+    assert r2["models"]["tiny"]["cls"].endswith(".TinyTanh")
+
+
+def test_run_with_its_own_cache_is_looked_for_there(registered, tmp_path, monkeypatch):
+    monkeypatch.setenv("S2KD_CACHE", str(tmp_path/"default"))
+    ds = toy_dataset(n_member=3, n_time=24, h=8, w=8)
+    base = dict(dataset="memory:toy", student="tiny", teacher="tinyt", method="kd", batch_size=8, device="cpu")
+    mine = RunConfig(epochs=1, cache_dir=str(tmp_path/"mine"), results_dir=str(tmp_path/"res"), **base)
+    run(mine, data=ds, threads=1); run_dir = tmp_path/"res"/mine.run_name
+    with pytest.raises(FileNotFoundError, match=r"trained with its own cache_dir .*pass cache="):
+        load_student(run_dir)  # the default cache is empty
+    with pytest.raises(FileNotFoundError, match=r"is not there: run .* own cache_dir .*pass cache="):
+        load_teacher(run_dir)
+    run(mine.replace(epochs=2, cache_dir="", results_dir=str(tmp_path/"other")), data=ds, threads=1)  # same name, default cache
+    with pytest.raises(DataError, match=r"trained with its own cache_dir .*pass cache=.*holds other weights"):
+        load_student(run_dir)  # was: "a run of the same name retrained its folder since", nothing about the cache
+    assert not load_student(run_dir, cache=mine.cache_dir).training
