@@ -112,8 +112,9 @@ def narrator_claims(tab:pd.DataFrame,      # a summary_table of one student, met
 def window_forecasts(runs:dict,          # label -> run() result (in memory) of the same data
                      cfg,                # a RunConfig of that data (any method: its windows are read without text)
                      index:int|None=None,  # test window; None = the middle one
-                     data=None) -> dict:   # an xr.Dataset instead of cfg.dataset
-    "{'index', 'variables', 'units', 'lat', 'lon', 'fields': {'truth', <labels>, 'persistence', 'climatology'}} for one test window."
+                     data=None,            # an xr.Dataset instead of cfg.dataset
+                     models:dict|None=None) -> dict:  # label -> a model already built (e.g. a teacher), before the runs
+    "{'index', 'variables', 'units', 'lat', 'lon', 'fields': {'truth', <models>, <runs>, 'persistence', 'climatology'}} for one test window."
     import torch
     from s2kd.distill import run_model
     from s2kd.paper import run_models
@@ -126,6 +127,7 @@ def window_forecasts(runs:dict,          # label -> run() result (in memory) of 
     dec = lambda m: w.normalizer.decode(run_model(m, b).float())[0].numpy()
     fields = {"truth": w.test.frames(i)[1]}
     with torch.no_grad():
+        for label, m in (models or {}).items(): fields[label] = dec(m.eval())
         for label, r in runs.items(): fields[label] = dec(run_models(r | dict(teachers=[]), w)["student"])  # the student only
         refs = fit_references(w.train)  # the forecasts any model must beat, fitted on train as in the runs
         fields |= {k: dec(refs[k]) for k in ("persistence", "climatology")}
@@ -171,7 +173,7 @@ def forecast_panels(panels:dict,        # dataset -> window_forecasts(...) outpu
                                     height_ratios=[x for x in h for _ in range(2)], top=1 - 0.75 / H, bottom=0.15 / H), 0, "none"
     for d, p in panels.items():
         truth = _shown(p["fields"]["truth"], p["variables"], show[d]); vmin, vmax = float(truth.min()), float(truth.max())
-        T, geo = truth.shape[0], p["lat"] is not None
+        T, geo, cmap = truth.shape[0], p["lat"] is not None, "RdBu_r" if vmin < 0 < vmax else "viridis"  # signed: diverging
         unit = p["units"][p["variables"].index("u" if show[d] == "speed" else show[d])]
         for r, lead in enumerate((0, T - 1)):
             for c, name in enumerate(cols):
@@ -179,10 +181,10 @@ def forecast_panels(panels:dict,        # dataset -> window_forecasts(...) outpu
                 ax = fig.add_subplot(gs[k + r, c], projection=ccrs.PlateCarree() if geo else None)
                 a = _shown(f, p["variables"], show[d])[lead]
                 if geo:
-                    im = ax.pcolormesh(p["lon"], p["lat"], a, transform=ccrs.PlateCarree(), vmin=vmin, vmax=vmax, cmap="viridis", shading="nearest")
+                    im = ax.pcolormesh(p["lon"], p["lat"], a, transform=ccrs.PlateCarree(), vmin=vmin, vmax=vmax, cmap=cmap, shading="nearest")
                     coast = coastlines(ax, "w"); ax.set_global()
                 else:
-                    im = ax.imshow(a, origin="lower", vmin=vmin, vmax=vmax, cmap="RdBu_r" if vmin < 0 < vmax else "viridis")
+                    im = ax.imshow(a, origin="lower", vmin=vmin, vmax=vmax, cmap=cmap)
                     ax.set_xticks([]); ax.set_yticks([])
                 mse = float(((f[lead] - p["fields"]["truth"][lead]) ** 2).mean())
                 ax.set_title(f"{name}" + ("" if name == "truth" else f"\nMSE {mse:.3g}"), fontsize=7)
