@@ -66,6 +66,20 @@ def test_event_future_is_privileged(windows):
     now, fut = EventNarrator()([window_sample(ds, i)])[0], EventNarrator(future=True)([window_sample(ds, i, True)])[0]
     assert "In the forecast window" in fut and "In the forecast window" not in now
 
+def test_event_phase_without_tags_matches_the_data_layer(windows):
+    "Events without the data layer's `phase` tag get the same phase from their time stamps, in every split: a split's `t0`"
+    " counts on its own axis, the events' `time_index` on the whole dataset's, so the two must not be compared."
+    n = 0
+    for split in ("train", "val", "test"):
+        ds = getattr(windows["traffic"], split)
+        for i in range(len(ds)):
+            info = ds.info(i)
+            for e in info.get("events") or []:
+                bare = {k: v for k, v in e.items() if k != "phase"}
+                assert core.event_phase(bare, info) == ("future" if e["phase"] == "forecast" else "input"), (split, i, e)
+                n += 1
+    assert n > 0
+
 def test_identity_changes_with_config(monkeypatch):
     ids = {StatisticalNarrator("coarse").identity(), StatisticalNarrator("rich").identity(),
            StatisticalNarrator("rich", max_vars=1).identity(), EventNarrator().identity(), EventNarrator(future=True).identity()}
