@@ -66,6 +66,20 @@ def test_event_future_is_privileged(windows):
     now, fut = EventNarrator()([window_sample(ds, i)])[0], EventNarrator(future=True)([window_sample(ds, i, True)])[0]
     assert "In the forecast window" in fut and "In the forecast window" not in now
 
+def test_event_phase_without_tags_matches_the_data_layer(windows):
+    "Events without the data layer's `phase` tag get the same phase from their time stamps, in every split: a split's `t0`"
+    " counts on its own axis, the events' `time_index` on the whole dataset's, so the two must not be compared."
+    n = 0
+    for split in ("train", "val", "test"):
+        ds = getattr(windows["traffic"], split)
+        for i in range(len(ds)):
+            info = ds.info(i)
+            for e in info.get("events") or []:
+                bare = {k: v for k, v in e.items() if k != "phase"}
+                assert core.event_phase(bare, info) == ("future" if e["phase"] == "forecast" else "input"), (split, i, e)
+                n += 1
+    assert n > 0
+
 def test_identity_changes_with_config(monkeypatch):
     ids = {StatisticalNarrator("coarse").identity(), StatisticalNarrator("rich").identity(),
            StatisticalNarrator("rich", max_vars=1).identity(), EventNarrator().identity(), EventNarrator(future=True).identity()}
@@ -157,6 +171,21 @@ def test_cli_narrate_resumes(windows, tmp_path, capsys):
     assert cli_narrate(args) == 0                          # a second run resumes: nothing rewritten
     assert c.path.read_text() == first
     assert cli_narrate(["traffic", "--narrator", "nope", "--cache", str(tmp_path)]) == 2
+
+def test_cli_narrate_other_windows_are_what_training_reads(tmp_path):
+    "`s2kd narrate --stride/--t-in/--t-out` files its narratives and embeddings where training (`load_data`) looks for them."
+    from pathlib import Path
+    from s2kd.train.config import RunConfig
+    from s2kd.train.experiment import load_data
+    assert cli_narrate(["traffic", "--size", "tiny", "--narrator", "stat-coarse", "--stride", "2", "--t-in", "4", "--t-out", "3",
+                        "--encoder", "hashing", "--cache", str(tmp_path), "--no-progress"]) == 0
+    files = lambda ext: sorted(Path(tmp_path, "narratives").rglob(f"*.{ext}"))
+    built = files("jsonl"), files("pt")
+    assert len(built[0]) == 3 and len(built[1]) == 3
+    w, _ = load_data(RunConfig(dataset="traffic", size="tiny", teacher="multimodal", method="s2kd", narrator="stat-coarse",
+                               encoder="hashing", text_tokens=256, stride=2, t_in=4, t_out=3, cache_dir=str(tmp_path)))
+    assert (files("jsonl"), files("pt")) == built   # nothing narrated or encoded again
+    assert all("traffic-tiny-seed0-4to3-stride2" in str(f) for f in built[0])
 
 def test_shipped_narratives_match_the_quick_data(tmp_path):
     "The shipped SmolLM2 texts are used on the embedded quick data they were written about: same values, same `info_hash`."

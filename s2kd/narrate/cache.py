@@ -19,7 +19,7 @@ from .core import NARRATE_FORMAT, PROMPT_VERSION, Narrator, _slug, get_narrator
 # %% auto #0
 __all__ = ['SIGNATURE_RTOL', 'EMB_KEYS', 'info_hash', 'data_fingerprint', 'data_signature', 'same_values', 'identity_str',
            'NarrativeCache', 'window_sample', 'check_windows', 'build_narratives', 'write_data_signature',
-           'load_embeddings', 'build_embeddings', 'TextConditioned', 'cli_narrate']
+           'load_embeddings', 'build_embeddings', 'TextConditioned', 'narratives_key', 'cli_narrate']
 
 # %% ../../nbs/23_narrate.cache.ipynb #174e0ba6
 SIGNATURE_RTOL = 1e-4  # frame statistics agree far closer across CPUs (float32 rounding, ~1e-6); changed data moves them far more
@@ -286,6 +286,17 @@ class TextConditioned(Dataset):
         return getattr(self.ds, k)
 
 # %% ../../nbs/23_narrate.cache.ipynb #2ae07cf9
+def narratives_key(name:str, size:str, seed:int,  # embedded dataset name, size, seed
+                   windows,                        # `load_windows`' result the narratives describe
+                   stride:int=1) -> str:           # the stride the windows were cut with
+    "The dataset key narratives and embeddings are filed under (`s2kd narrate` and training alike): `<name>-<size>-seed<seed>`, plus `-<t_in>to<t_out>-stride<s>` for windows other than the dataset's default."
+    from s2kd.data.embedded import dataset_key
+    key = dataset_key(name, size, seed)  # the shipped narratives' key
+    t_in, t_out = windows.train.t_in, windows.train.t_out
+    if (t_in, t_out, stride) != (int(windows.ds.attrs.get("t_in", 0)), int(windows.ds.attrs.get("t_out", 0)), 1):
+        key += f"-{t_in}to{t_out}-stride{stride}"  # other windows: other narratives
+    return key
+
 def _parser():
     from s2kd.cli import DefaultsHelpFormatter   # --help states every default
     p = argparse.ArgumentParser(prog="s2kd narrate", description="Cache narratives (and text embeddings) of a dataset's windows.", formatter_class=DefaultsHelpFormatter)
@@ -308,7 +319,6 @@ def cli_narrate(argv:list[str]|None=None) -> int:  # arguments after `s2kd narra
     "Entry point of `s2kd narrate`: build (or resume) the narrative and embedding caches; returns the exit code."
     a = _parser().parse_args(argv)
     from s2kd.data.core import load_windows
-    from s2kd.data.embedded import dataset_key as _key
     try: narrator = get_narrator(a.narrator)
     except KeyError as e: print(f"s2kd narrate: {e.args[0]}", file=sys.stderr); return 2
     encoder = None
@@ -316,7 +326,7 @@ def cli_narrate(argv:list[str]|None=None) -> int:  # arguments after `s2kd narra
         from s2kd.narrate.encoders import get_encoder
         encoder = get_encoder(a.encoder, **({"max_length": a.max_length} if a.max_length else {}))
     w = load_windows(a.dataset, a.t_in, a.t_out, stride=a.stride, size=a.size, seed=a.seed, cache_dir=a.cache)
-    key = _key(a.dataset, a.size, a.seed)
+    key = narratives_key(a.dataset, a.size, a.seed, w, a.stride)  # the key training reads (`load_data`)
     for split in [s.strip() for s in a.splits.split(",") if s.strip()]:
         if split not in ("train", "val", "test"): print(f"s2kd narrate: unknown split {split!r}", file=sys.stderr); return 2
         ds = getattr(w, split)

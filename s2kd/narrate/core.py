@@ -410,17 +410,26 @@ def event_params(info:dict):  # a sample's info dict
     return {k: _r(v, 6) for k, v in sorted(info.items()) if k not in _INFO_KEYS and isinstance(v, (int, float, np.number))
             and not isinstance(v, bool)}
 
+_ISO_TIME = re.compile(r"^\s*(-?\d{1,4})-(\d{1,2})-(\d{1,2})(?:[T ](\d{1,2})(?::(\d{1,2})(?::(\d{1,2}(?:\.\d*)?))?)?)?")
+
+def _time_key(t):
+    "A time stamp as a comparable key: `('num', float)` for a model time, `('date', (Y, M, D, h, m, s))` for an ISO date of any calendar (any precision); None otherwise."
+    if isinstance(t, (int, float, np.number)) and not isinstance(t, bool): return ("num", float(t))
+    m = _ISO_TIME.match(str(t))
+    if m: return ("date", tuple(float(g or 0) for g in m.groups()))
+    try: return ("num", float(t))
+    except (TypeError, ValueError): return None
+
 def event_phase(ev:dict, info:dict):  # one event dict; the sample's info
     "'input' if the event starts by the last input frame (or is still running then), else 'future'."
     if ev.get("phase") in ("input", "both", "forecast"): return "future" if ev["phase"] == "forecast" else "input"
     tin = info.get("time_in") or []
-    t0 = info.get("t0")
+    if tin and "time" in ev:  # time stamps are absolute: the event's start against the last input frame's
+        a, b = _time_key(ev["time"]), _time_key(tin[-1])
+        if a is not None and b is not None and a[0] == b[0]: return "input" if a[1] <= b[1] else "future"
+    t0 = info.get("t0")  # no comparable time stamp: `time_index` counts on the window's own time axis, as `t0` does
     if isinstance(t0, (int, np.integer)) and "time_index" in ev:
         return "input" if int(ev["time_index"]) <= int(t0) + len(tin) - 1 else "future"
-    if tin and "time" in ev:
-        a, b = ev["time"], tin[-1]
-        num = all(isinstance(v, (int, float, np.number)) for v in (a, b))
-        return "input" if (float(a) <= float(b) if num else str(a) <= str(b)) else "future"
     return "input"
 
 class EventNarrator(Narrator):

@@ -37,13 +37,11 @@ def load_data(cfg:RunConfig, data=None):  # data: an xr.Dataset to use instead o
     from s2kd.references import Calendared  # every item carries its calendar phase/features (references, calendar inputs)
     w = w._replace(**{s: Calendared(getattr(w, s)) for s in ("train", "val", "test")})
     if "multimodal" not in cfg.teachers or cfg.method == "baseline": return w, None
-    from s2kd.narrate.cache import TextConditioned, build_embeddings
+    from s2kd.narrate.cache import TextConditioned, build_embeddings, narratives_key
     from s2kd.narrate.core import get_narrator
     from s2kd.narrate.encoders import get_encoder
     narrator, encoder = get_narrator(cfg.narrator), get_encoder(cfg.encoder, max_length=cfg.text_tokens)
-    key = f"{cfg.dataset}-{cfg.size}-seed{cfg.data_seed}"  # the key `s2kd narrate` and the shipped narratives use
-    if (w.train.t_in, w.train.t_out, cfg.stride) != (int(w.ds.attrs.get("t_in", 0)), int(w.ds.attrs.get("t_out", 0)), 1):
-        key += f"-{w.train.t_in}to{w.train.t_out}-stride{cfg.stride}"  # other windows: other narratives
+    key = narratives_key(cfg.dataset, cfg.size, cfg.data_seed, w, cfg.stride)  # the key `s2kd narrate` and the shipped narratives use
     emb = lambda s: build_embeddings(getattr(w, s), narrator, encoder, split=s, dataset_key=key, root=cfg.cache_dir or None,
                                      progress=False)
     w = w._replace(**{s: TextConditioned(getattr(w, s), emb(s)) for s in ("train", "val", "test")})
