@@ -360,13 +360,13 @@ def run_models(result:dict, w) -> dict:  # a run() result (in memory: its checkp
     student = build_model(cfg["student"], preset=cfg["student_preset"], **shape, **result.get("data", {}).get("build", {}))
     best = Path(result["checkpoints"])/"best.pt"
     if not best.exists(): raise FileNotFoundError(f"{best}: the run's best checkpoint is missing (was it run with write=False?)")
-    from s2kd.train.experiment import check_weights
+    from s2kd.train.experiment import check_teacher, check_weights
     state = check_weights(result, torch.load(best, map_location="cpu", weights_only=True), best)  # refused when retrained since
     student.load_state_dict({k[len("student."):]: v for k, v in state.items() if k.startswith("student.")})
     models = {"student": freeze(student)}
     for t in result.get("teachers") or []:
         m = build_model(t["name"], preset=t["preset"], **shape, **t.get("build", {}))
-        m.load_state_dict(torch.load(t["checkpoint"], map_location="cpu", weights_only=True))
+        m.load_state_dict(check_teacher(result, t, torch.load(t["checkpoint"], map_location="cpu", weights_only=True), t["checkpoint"]))
         models[f"teacher:{t['name']}"] = freeze(m)
     return models
 
@@ -446,7 +446,7 @@ def _stored(cfg, dkeys:dict):
     "The stored result of run `cfg` when its config and data key still match and its checkpoint holds its weights; else None."
     import torch
     from s2kd.core import portable_paths, project_root
-    from s2kd.train.experiment import data_key, holds_weights, load_data, read_result
+    from s2kd.train.experiment import data_key, holds_weights, load_data, read_result, stored_weights
     r, ck = read_result(Path(cfg.results_dir)/cfg.name), cache_dir(cfg.cache_dir or None, "runs", cfg.name)
     if r is None or not (ck/"last.pt").exists() or not (ck/"best.pt").exists(): return None
     by = Path(cfg.results_dir)/cfg.name/"evaluated_by.json"
@@ -464,6 +464,8 @@ def _stored(cfg, dkeys:dict):
     root = cache_dir(cfg.cache_dir or None)  # stored with `<cache>/…` paths: back to this machine's, as run() returns them
     local = lambda s: str(root/s[len("<cache>/"):]) if isinstance(s, str) and s.startswith("<cache>/") else s
     teachers = [t | dict(checkpoint=local(t.get("checkpoint"))) for t in r.get("teachers") or []]
+    if any(t.get("weights") and stored_weights(project_root()/t["checkpoint"]) != t["weights"] for t in teachers):
+        return None  # a teacher retrained since (or gone): `run` gets it and distils anew when it differs (results without them: as before)
     return r | dict(checkpoints=str(ck), teachers=teachers, reused=True)
 
 def _how(r:dict) -> str:  # a `_train_run` result

@@ -172,6 +172,93 @@ def test_stored_run_on_an_absolute_data_path_is_reused(toy_run, tmp_path):
     assert P._stored(cfg, {}) is not None
 
 
+# ---- a distilled run names the teacher weights it was distilled from: a teacher retrained since is not reused -------
+def _kd_on_file(toy_run, tmp_path, monkeypatch):
+    "A finished KD run on a data file (`_stored` reads the data), its config and the stored teacher's checkpoint."
+    import s2kd.paper as P
+    cfg, ds = toy_run
+    ds.to_netcdf(tmp_path / "toy.nc"); monkeypatch.chdir(tmp_path)
+    cfg = cfg.replace(dataset="toy.nc", name="kd-shared")
+    r = P._train_run(cfg.to_dict())
+    assert r["fit"]["epochs_this_call"] == 1 and P._stored(cfg, {}) is not None
+    return cfg, r, Path(r["teachers"][0]["checkpoint"])
+
+
+def _retrain_teacher(path):
+    "Stand in for a retrained teacher (deleted and trained again on another thread count or CPU): other weights, same key, a new file."
+    import torch
+    from s2kd.core import atomic_torch_save
+    sd = torch.load(path, map_location="cpu", weights_only=True)
+    atomic_torch_save({k: v + 1e-3 if v.is_floating_point() else v for k, v in sd.items()}, path)
+
+
+def test_student_of_a_retrained_teacher_is_distilled_again(toy_run, tmp_path, monkeypatch):
+    "`run` does not resume a finished KD run whose teacher the store retrained since: it warns naming the teacher and distils anew."
+    import torch
+    from s2kd.train.experiment import check_weights, read_result, run
+    from s2kd.train.loop import checkpoint_config, weights_hash
+    cfg, r, tpath = _kd_on_file(toy_run, tmp_path, monkeypatch)
+    w0, h0 = r["teachers"][0].get("weights"), weights_hash(torch.load(tpath, map_location="cpu", weights_only=True))
+    recorded = (checkpoint_config(r["checkpoints"])[0] or {}).get("teacher_weights")
+    _retrain_teacher(tpath)
+    with pytest.warns(UserWarning, match=r"distilled from other weights of teacher 'simvp' \(simvp-smoke-.*\.pt\).*training from scratch"):
+        r2 = run(cfg, threads=1)
+    assert r2["fit"]["epochs_this_call"] == 1  # distilled again, not resumed from the old teacher's student
+    assert w0 == h0 and recorded == {"simvp": w0}  # the result and last.pt recorded the weights the stored file held
+    assert r2["teachers"][0]["weights"] not in (None, w0)
+    assert read_result(Path(cfg.results_dir) / cfg.name)["teachers"][0]["weights"] == r2["teachers"][0]["weights"]
+    assert r2["fit"]["weights"] != r["fit"]["weights"]  # the student of the new teacher
+    r3 = run(cfg, threads=1)  # the new teacher unchanged: the finished run resumes
+    assert r3["fit"]["epochs_this_call"] == 0 and r3["fit"]["weights"] == r2["fit"]["weights"]
+    check_weights(r3, torch.load(Path(r3["checkpoints"]) / "best.pt", weights_only=True), Path(r3["checkpoints"]) / "best.pt")
+
+
+def test_stored_student_of_a_retrained_teacher_is_not_reused(toy_run, tmp_path, monkeypatch):
+    "The paper runner's `_stored` returns None for a run whose teacher changed since; `load_teacher` and `run_models` refuse it."
+    import s2kd.paper as P
+    from s2kd.core import DataError
+    from s2kd.train.api import load_student, load_teacher
+    from s2kd.train.experiment import load_data
+    cfg, r, tpath = _kd_on_file(toy_run, tmp_path, monkeypatch)
+    _retrain_teacher(tpath)
+    assert P._stored(cfg, {}) is None  # trained again by the runner, not reused beside the new teacher's row
+    folder = Path(cfg.results_dir) / cfg.name
+    with pytest.raises(DataError, match=r"not the weights of teacher 'simvp' that run 'kd-shared' was distilled from"):
+        load_teacher(folder, cache=cfg.cache_dir)
+    with pytest.raises(DataError, match=r"not the weights of teacher 'simvp'"):
+        P.run_models(r, load_data(cfg)[0])
+    load_student(folder, cache=cfg.cache_dir)  # the student's own weights are still the ones its result was scored with
+    with pytest.warns(UserWarning, match=r"distilled from other weights of teacher 'simvp'"):
+        r2 = P._train_run(cfg.to_dict())
+    assert r2["fit"]["epochs_this_call"] == 1 and P._stored(cfg, {}) is not None  # distilled anew, then reused
+    tpath.unlink()
+    assert P._stored(cfg, {}) is None  # its teacher gone: `run` gets it (trained again) and decides
+
+
+def test_student_recorded_without_teacher_weights_is_reused_as_before(toy_run, tmp_path, monkeypatch):
+    "A run stored before teacher weights were recorded (no `teacher_weights` in last.pt, no `weights` in its result) is reused unchecked."
+    import warnings
+    import torch
+    import s2kd.paper as P
+    from s2kd.core import atomic_torch_save, atomic_write_json
+    from s2kd.train.api import load_teacher
+    from s2kd.train.experiment import read_result, run
+    from s2kd.train.loop import checkpoint_config
+    cfg, r, tpath = _kd_on_file(toy_run, tmp_path, monkeypatch)
+    ck, folder = Path(r["checkpoints"]), Path(cfg.results_dir) / cfg.name
+    last = torch.load(ck / "last.pt", weights_only=True); last["config"].pop("teacher_weights", None); atomic_torch_save(last, ck / "last.pt")
+    atomic_write_json(ck / "config.json", last["config"])
+    old = read_result(folder); [t.pop("weights", None) for t in old["teachers"]]; atomic_write_json(folder / "result.json", old)
+    _retrain_teacher(tpath)
+    assert P._stored(cfg, {}) is not None  # no check, as before
+    load_teacher(folder, cache=cfg.cache_dir)  # loads the teacher stored now, as before
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no retraining warning
+        r2 = run(cfg, threads=1)
+    assert r2["fit"]["epochs_this_call"] == 0 and r2["fit"]["weights"] == r["fit"]["weights"]  # resumed, finished
+    assert "weights" not in r2["teachers"][0] and "teacher_weights" not in checkpoint_config(ck)[0]  # still unrecorded
+
+
 # ---- a SIGKILL at the wrong moment leaves nothing a later run keeps ----------------------------------------------
 def py(code, *args, cwd=None):
     "Run python `code` in a fresh process (the worktree's s2kd first on the path)."

@@ -18,7 +18,7 @@ from ..data.core import Normalizer, WindowDataset, conform_dataset, split_datase
 from ..distill import freeze
 from ..references import Calendared
 from .config import ConfigError, RunConfig
-from .experiment import check_weights, evaluate_split, run
+from .experiment import check_teacher, check_weights, evaluate_split, run
 
 # %% auto #0
 __all__ = ['TrainedOn', 'read_run', 'run_cache', 'resolve_path', 'checkpoint_dir', 'load_student', 'load_teacher', 'eval_windows',
@@ -125,7 +125,7 @@ def load_teacher(run_dir,             # results/<name>/ of a finished distillati
     _check_identity(r, t["name"], t.get("preset", cfg.teacher_preset))
     model = build_model(t["name"], in_shape=info.in_shape, t_out=info.t_out, preset=t.get("preset", cfg.teacher_preset),
                         **t.get("build", {}))
-    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    model.load_state_dict(check_teacher(r, t, torch.load(path, map_location="cpu", weights_only=True), path))  # refused when retrained since
     model.trained_on = info
     return freeze(model).to(device)
 

@@ -22,8 +22,8 @@ from ..references import REFERENCES, add_skill, best_reference, fit_references
 
 # %% auto #0
 __all__ = ['load_data', 'data_fingerprint', 'data_key', 'evaluate_split', 'data_range', 'teacher_identity', 'evaluate_once',
-           'metrics_rows', 'write_result', 'read_result', 'holds_weights', 'check_weights', 'model_build_kw',
-           'init_climatology', 'get_teacher', 'warm_start', 'run']
+           'metrics_rows', 'write_result', 'read_result', 'holds_weights', 'stored_weights', 'check_teacher',
+           'check_weights', 'model_build_kw', 'init_climatology', 'get_teacher', 'warm_start', 'run']
 
 # %% ../../nbs/43_train.experiment.ipynb #71a6350a
 def load_data(cfg:RunConfig, data=None):  # data: an xr.Dataset to use instead of the embedded `cfg.dataset`
@@ -148,12 +148,31 @@ def holds_weights(r:dict, state:dict) -> bool:  # a result dict; a state dict lo
     want = (r.get("fit") or {}).get("weights")
     return want is None or weights_hash(state) == want
 
+_STORED_WEIGHTS = {}  # (path, mtime, size, inode) -> weights_hash: a table's runs share a few teachers
+
+def stored_weights(path) -> str|None:  # a stored checkpoint (a teacher's .pt)
+    "`weights_hash` of the state dict stored at `path`, read once per version of the file; None when it is absent or unreadable."
+    try: s = Path(path).stat()
+    except OSError: return None
+    key = (str(Path(path).resolve()), s.st_mtime_ns, s.st_size, s.st_ino)  # a retrained teacher is a new file (atomic write)
+    if key not in _STORED_WEIGHTS:
+        try: _STORED_WEIGHTS[key] = weights_hash(torch.load(path, map_location="cpu", weights_only=True))
+        except Exception: return None
+    return _STORED_WEIGHTS[key]
+
+def check_teacher(r:dict, t:dict, state:dict, path) -> dict:  # a result dict; one of its `teachers`; the state dict loaded from its checkpoint `path`
+    "`state` when it holds the weights of teacher `t` that run `r` was distilled from (`t['weights']`; a run without them: as is); else `DataError`."
+    if t.get("weights") is None or weights_hash(state) == t["weights"]: return state
+    raise DataError(f"{path}: not the weights of teacher {t['name']!r} that run {r.get('name')!r} was distilled from: the teacher store "
+                    "retrained it since. Run the config again to distil the student from the teacher stored now")
+
 def check_weights(r:dict, state:dict, path) -> dict:  # a result dict; the state dict loaded from its checkpoint `path` (best.pt)
     "`state` when it holds the weights `r` was scored with (`r['fit']['weights']`; a result without them: as is); else `DataError` naming the config that retrained the folder."
     if holds_weights(r, state): return state
     other, _ = checkpoint_config(Path(path).parent)  # last.pt: the run that wrote the folder last
     roots = {"": project_root(), "<cache>": Path(path).resolve().parents[2]}  # <cache>/runs/<name>/best.pt: paths as run() writes them
     mine = r["config"] | dict(data_key=r["data"]["key"]) | ({"models": r["models"]} if r.get("models") else {})  # as `run` keyed its checkpoints
+    if tw := {t["name"]: t["weights"] for t in r.get("teachers") or [] if t.get("weights")}: mine["teacher_weights"] = tw
     a, b = (portable_paths(c, roots) for c in (mine, other or {}))
     diff = ", ".join(f"{k} {a.get(k)!r} here, {b.get(k)!r} there" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k))
     raise DataError(f"{path}: not the weights run {r.get('name')!r} was scored with: a run of the same name retrained its folder since "
@@ -258,6 +277,15 @@ def _own_models(cfg:RunConfig) -> dict:
     roles = [(cfg.student, cfg.student_preset)] + [(t, cfg.teacher_preset) for t in (cfg.teachers if cfg.method != "baseline" else [])]
     return {n: i for n, p in roles if (i := model_identity(n, p)) is not None}
 
+def _without_teacher_weights(c:dict) -> dict:  # a run's checkpoint config (`fcfg`)
+    return {k: v for k, v in c.items() if k != "teacher_weights"}
+
+def _teachers_changed(old:dict|None, new:dict, tinfo:list) -> str:  # last.pt's config; this run's; its `get_teacher` infos
+    "The teachers (and their stored checkpoints) whose weights differ from those the checkpoint `old` recorded; '' when none, or none recorded."
+    was, now = (old or {}).get("teacher_weights") or {}, new.get("teacher_weights") or {}
+    return ", ".join(f"{i['name']!r} ({Path(i['checkpoint']).name})" for i in tinfo
+                     if i["name"] in was and was[i["name"]] != now.get(i["name"]))
+
 def run(cfg:RunConfig,        # the run
         *, data=None,         # an xr.Dataset to use instead of the embedded `cfg.dataset` (tests, own data)
         progress:bool=False,  # tqdm bars
@@ -289,16 +317,25 @@ def run(cfg:RunConfig,        # the run
     out = Path(cfg.results_dir)/cfg.run_name
     fcfg, resume = cfg.to_dict() | dict(data_key=dkey), True  # the weights depend on the config and on the data's values
     if models := _own_models(cfg): fcfg["models"] = models  # and on the classes of models registered from outside s2kd
+    if teachers:  # and on its teachers' weights: a teacher the store retrained since makes it another run (`weights_hash`, as its checkpoint holds them)
+        fcfg["teacher_weights"] = {i["name"]: weights_hash(t.state_dict()) for i, t in zip(tinfo, teachers)}
     # one process trains a run; a second one asking for the same run (another notebook) waits, then resumes the finished one
     with file_lock(f"{ck}.lock", f"run {cfg.run_name}", wait) if write and world()[1] == 1 else nullcontext():
         old, done = checkpoint_config(ck) if write and rank == 0 else (None, 0)  # last.pt's own config, and its epochs run
-        if diff := resume_diff(old, fcfg, done):
+        keep = old is None or "teacher_weights" in old  # a checkpoint from before teacher weights were recorded: resumed unchecked, as then
+        if changed := _teachers_changed(old, fcfg, tinfo):
+            warnings.warn(f"{ck}: the checkpoints of run {cfg.run_name!r} were distilled from other weights of teacher {changed} "
+                          "than the teacher store holds now (retrained since); training from scratch"); resume = False
+        elif diff := resume_diff(old, fcfg if keep else _without_teacher_weights(fcfg), done):
             warnings.warn(f"{ck}: the checkpoints of run {cfg.run_name!r} were trained under other settings or data "
                           f"(differ in {diff}); training from scratch"); resume = False
         if world()[1] > 1:  # under DDP rank 0 decides (another rank may read last.pt after rank 0 rewrote it)
-            flag = [resume]; torch.distributed.broadcast_object_list(flag, src=0); resume = flag[0]
+            flag = [resume, keep]; torch.distributed.broadcast_object_list(flag, src=0); resume, keep = flag
+        if resume and not keep: fcfg = _without_teacher_weights(fcfg)  # resumed as before: its last.pt goes on without them
         r = fit(d, w.train, w.val, out_dir=ck if write else None, config=fcfg, resume=resume, progress=progress,
                 **_loop_kw(cfg, cfg.epochs))
+    for i in tinfo:  # the teacher weights the student was distilled from, when its checkpoints record them
+        if "teacher_weights" in fcfg: i["weights"] = fcfg["teacher_weights"][i["name"]]
     if r["epochs_this_call"] == 0: _warn_other_threads(f"run {cfg.run_name}", "weights", r.get("threads"), device)
     kw = dict(data_range=data_range(w), lat=w.ds["lat"].values.tolist() if "lat" in w.ds.dims else None,
               batch_size=cfg.batch_size, device=device, max_batches=1 if cfg.max_steps else 0)
