@@ -190,7 +190,7 @@ def test_cli_narrate_other_windows_are_what_training_reads(tmp_path):
 def test_shipped_narratives_match_the_quick_data(tmp_path):
     "The shipped SmolLM2 texts are used on the embedded quick data they were written about: same values, same `info_hash`."
     from s2kd.narrate.lm import narratives_dir
-    for name in ("traffic", "winds", "plume"):  # convection and navier_stokes ship stale texts (s2kd/narratives/README.md)
+    for name in ("traffic", "winds", "plume", "navier_stokes", "convection"):  # every shipped dataset
         w = load_windows(name, size="quick")
         for split in ("train", "val", "test"):
             f, = (narratives_dir() / f"{name}-quick-seed0" / split).glob("*.jsonl")
