@@ -173,7 +173,9 @@ def forecast_panels(panels:dict,        # dataset -> window_forecasts(...) outpu
                                     height_ratios=[x for x in h for _ in range(2)], top=1 - 0.75 / H, bottom=0.15 / H), 0, "none"
     for d, p in panels.items():
         truth = _shown(p["fields"]["truth"], p["variables"], show[d]); vmin, vmax = float(truth.min()), float(truth.max())
-        T, geo, cmap = truth.shape[0], p["lat"] is not None, "RdBu_r" if vmin < 0 < vmax else "viridis"  # signed: diverging
+        signed = min(-vmin, vmax) > 0.01 * (vmax - vmin)  # crosses zero (not by a rounding's -1e-6 in counts): diverging, 0 white
+        if signed: vmax = max(-vmin, vmax); vmin = -vmax
+        T, geo, cmap = truth.shape[0], p["lat"] is not None, "RdBu_r" if signed else "viridis"
         unit = p["units"][p["variables"].index("u" if show[d] == "speed" else show[d])]
         for r, lead in enumerate((0, T - 1)):
             for c, name in enumerate(cols):
