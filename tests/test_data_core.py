@@ -28,6 +28,20 @@ def test_nonfinite_named(bad):
         WindowDataset(ds, 2, 2, name="mine")
 
 
+def test_events_on_a_lat_lon_grid_without_a_domain_warn():
+    "Events on a lat/lon grid could be storms or a city's incidents: the narrators would name city districts, so say so."
+    ev = json.dumps([dict(kind="storm", time="2000-01-04", y=1, x=2, duration=2)])
+    geo = toy_dataset(geo=True).assign_attrs(events=ev); geo.attrs.pop("domain", None)  # a file that does not say
+    with pytest.warns(UserWarning, match=r"events on a lat/lon grid and no attrs\['domain'\]"):
+        assert WindowDataset(geo, 2, 2).info(0)["domain"] == "traffic"       # as before, now said
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                                      # told, or a y/x grid: no warning
+        assert WindowDataset(geo.assign_attrs(domain="weather"), 2, 2).info(0)["domain"] == "weather"
+        flat = toy_dataset().assign_attrs(events=ev); flat.attrs.pop("domain", None)
+        assert WindowDataset(flat, 2, 2).info(0)["domain"] == "traffic"
+
+
 def test_short_series():
     with pytest.raises(DataError, match="series of 12 time steps is shorter than T_in\\+T_out = 10\\+10"):
         WindowDataset(toy_dataset(), 10, 10)

@@ -437,7 +437,11 @@ class Normalizer:
 # %% ../../nbs/01_data.core.ipynb #bbe6cd3c
 def _domain(ds):
     if "domain" in ds.attrs: return ds.attrs["domain"]
-    if "events" in ds.attrs: return "traffic"
+    if "events" in ds.attrs:
+        if "lat" in ds.dims:  # a weather set with events (storms) as much as a city: the narrators would name districts
+            warnings.warn(f"{_name(ds)}: events on a lat/lon grid and no attrs['domain']: narrated as traffic (city districts); "
+                          "set ds.attrs['domain'] = 'weather' or 'traffic' to say which")
+        return "traffic"
     return "weather" if "lat" in ds.dims else "fluid"
 
 def _usable(frames, gaps, n_t, need, stride):
