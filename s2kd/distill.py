@@ -16,8 +16,8 @@ from .losses.multi import aver_mkd, aekd_combine, camkd_weights, camkd_loss, per
 from .models.features import FeatureTap, make_projector
 
 # %% auto #0
-__all__ = ['METHODS', 'MULTI', 'OPTIONS', 'BATCH_KEYS', 'batch_keys', 'reads_text', 'run_model', 'masked_mse', 'freeze',
-           'Distiller', 'options_for', 'config_options']
+__all__ = ['METHODS', 'MULTI', 'OPTIONS', 'BATCH_KEYS', 'METHOD_READS', 'METHOD_OPTIONS', 'batch_keys', 'reads_text', 'run_model',
+           'masked_mse', 'freeze', 'Distiller', 'options_for', 'config_options', 'method_reads']
 
 # %% ../nbs/35_distill.ipynb #a5a153a5
 METHODS = ("baseline", "kd", "fitnet", "ab", "sdkd", "s2kd", "aver", "aekd", "camkd")
@@ -218,3 +218,27 @@ def config_options(cfg):  # a run config: a dataclass such as `s2kd.train.config
     kw = options_for(Distiller.__init__, cfg)
     if kw.get("fitnet_hint_epochs") == 0: kw["fitnet_hint_epochs"] = getattr(cfg, "epochs", 2) // 2  # 0 -> half the epochs
     return kw
+
+# %% ../nbs/35_distill.ipynb #5d0e9b69
+METHOD_READS = {  # method -> the method options its step reads besides w_task; (option, condition, value): only when condition == value
+    "baseline": (),
+    "kd": ("w_kd_out",),
+    "fitnet": ("w_kd_feat", "fitnet_stages", ("fitnet_hint_epochs", "fitnet_stages", 2)),
+    "ab": ("w_kd_feat", "ab_margin"),
+    "sdkd": ("w_kd_feat", "w_low", "sdkd_branch",
+             ("sdkd_cutoff", "sdkd_branch", False), ("sdkd_mask", "sdkd_branch", False), ("sdkd_kind", "sdkd_branch", False)),
+    "s2kd": ("w_kd_feat", "w_spectral", "w_semantic"),
+    "aver": ("mkd_loss", ("w_kd_out", "mkd_loss", "mse"), ("w_kd_feat", "mkd_loss", "ab"), ("ab_margin", "mkd_loss", "ab")),
+    "aekd": ("mkd_loss", ("w_kd_out", "mkd_loss", "mse"), ("w_kd_feat", "mkd_loss", "ab"), ("ab_margin", "mkd_loss", "ab"),
+             "aekd_solver", "aekd_cap"),
+    "camkd": ("mkd_loss", ("w_kd_out", "mkd_loss", "mse"), ("w_kd_feat", "mkd_loss", "ab"), ("ab_margin", "mkd_loss", "ab")),
+}
+METHOD_OPTIONS = tuple(dict.fromkeys(e if isinstance(e, str) else e[0] for es in METHOD_READS.values() for e in es))  # read by some method
+
+def method_reads(method:str="baseline", **options) -> tuple:  # options: Distiller keyword options; unnamed ones: the Distiller's defaults
+    "The options of `METHOD_OPTIONS` that `method`'s step reads with these `options` (`METHOD_READS`, its conditions resolved)."
+    if method not in METHOD_READS: raise ValueError(f"method_reads: method={method!r}, expected one of {METHODS}")
+    dflt = {n: p.default for n, p in inspect.signature(Distiller.__init__).parameters.items()}
+    return tuple(e if isinstance(e, str) else e[0] for e in METHOD_READS[method]
+                 if isinstance(e, str) or options.get(e[1], dflt[e[1]]) == e[2])
+

@@ -4,16 +4,17 @@
 
 # %% ../../nbs/40_train.config.ipynb #ba8a0634
 from __future__ import annotations
-import json
+import dataclasses, json, sys, warnings
 from dataclasses import dataclass, asdict, fields, replace
 from pathlib import Path
 
 from ..core import atomic_write_json
 from ..distill import METHODS, MULTI as MULTI_TEACHER, OPTIONS as DISTILL_OPTIONS  # defined once, where the methods are implemented
+from ..distill import METHOD_OPTIONS, config_options, method_reads  # which method reads which option
 
 # %% auto #0
 __all__ = ['AMP_MODES', 'MEMORY', 'TEXT_FIELDS', 'TEACHER_FIELDS', 'ConfigError', 'RunConfig', 'check_names', 'validate',
-           'canonical']
+           'unread_options', 'warn_unread', 'canonical']
 
 # %% ../../nbs/40_train.config.ipynb #b85ec0a7
 AMP_MODES = ("none", "bf16", "fp16")
@@ -177,7 +178,27 @@ def validate(cfg):  # a RunConfig
     dev = cfg.device.split(":")[0]
     if dev not in ("auto", "cpu", "cuda", "mps"): raise ConfigError(f"RunConfig.device={cfg.device!r}: auto | cpu | cuda[:i] | mps")
     check_names(cfg)
+    warn_unread(cfg)  # a warning, not an error: configs written before still load
     return cfg
+
+# %% ../../nbs/40_train.config.ipynb #76021d24
+_DEFAULTS = {f.name: f.default for f in fields(RunConfig)}
+
+def unread_options(cfg:RunConfig) -> dict:
+    "`{field: value}`: the method options (`s2kd.distill.METHOD_OPTIONS`) `cfg` sets away from their defaults that its method never reads."
+    reads = method_reads(**config_options(cfg))
+    return {k: getattr(cfg, k) for k in METHOD_OPTIONS if k not in reads and getattr(cfg, k) != _DEFAULTS[k]}
+
+def warn_unread(cfg:RunConfig):
+    "Warn (`UserWarning`) when `cfg` sets options its method never reads (`unread_options`); `cfg` itself is left as it is."
+    if not (bad := unread_options(cfg)): return
+    reads = method_reads(**config_options(cfg))
+    f, level, here = sys._getframe(0), 1, sys._getframe(0).f_code.co_filename
+    inside = lambda f: f.f_code.co_filename in (here, dataclasses.__file__) or f.f_code.co_name == "__init__" and f.f_code.co_filename == "<string>"
+    while f.f_back is not None and inside(f): f, level = f.f_back, level + 1  # point at the code that built the config
+    warnings.warn(f"RunConfig: method {cfg.method!r} does not read " + ", ".join(f"{k}={v!r} (default {_DEFAULTS[k]!r})" for k, v in bad.items())
+                  + f"; it reads {', '.join(reads) if reads else 'none of the method options (only w_task)'}. The run trains as with "
+                  "the default, and `run_name` does not tell the two apart", UserWarning, stacklevel=level)
 
 # %% ../../nbs/40_train.config.ipynb #0c2e7d59
 TEXT_FIELDS = ("mm_backbone", "mm_epochs", "narrator", "encoder", "text_tokens")  # read only when the teachers include "multimodal"
