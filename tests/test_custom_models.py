@@ -116,3 +116,32 @@ def test_run_with_its_own_cache_is_looked_for_there(registered, tmp_path, monkey
     with pytest.raises(DataError, match=r"trained with its own cache_dir .*pass cache=.*holds other weights"):
         load_student(run_dir)  # was: "a run of the same name retrained its folder since", nothing about the cache
     assert not load_student(run_dir, cache=mine.cache_dir).training
+
+
+def test_cli_imports_the_module_that_registers_a_model(tmp_path, monkeypatch, capsys):
+    "`s2kd train/evaluate --import` a .py file that registers one's own student: a fresh process knows only s2kd's models."
+    from s2kd.train.api import cli_evaluate, cli_train
+    mod = tmp_path/"my_models.py"
+    mod.write_text("from torch import nn\nfrom s2kd.models import registry as R\n"
+                   "class Mine(nn.Module):\n    feature_path = 'body'\n"
+                   "    def __init__(self, in_shape, t_out, dim=4):\n"
+                   "        super().__init__(); T, C, H, W = in_shape; self.t_out = t_out\n"
+                   "        self.body = nn.Conv2d(T * C, dim, 3, padding=1); self.head = nn.Conv2d(dim, t_out * C, 1)\n"
+                   "    def forward(self, x):\n        B, T, C, H, W = x.shape\n"
+                   "        return self.head(self.body(x.reshape(B, T * C, H, W))).reshape(B, self.t_out, C, H, W)\n"
+                   "R.MODELS['mine'] = Mine; R.ROLE['mine'] = 'student'; R.PRESETS['mine'] = {p: {} for p in ('smoke', 'quick', 'paper')}\n")
+    cfg = tmp_path/"run.yaml"
+    cfg.write_text(f"dataset: navier_stokes\nsize: tiny\nstudent: mine\nmethod: baseline\nepochs: 1\nmax_steps: 1\n"
+                   f"results_dir: {tmp_path/'results'}\ncache_dir: {tmp_path/'cache'}\n")
+    saved = {d: dict(getattr(R, d)) for d in ("MODELS", "ROLE", "PRESETS")}
+    try:
+        assert cli_train([str(cfg)]) == 2                                    # not registered in this process
+        assert "--import the module" in capsys.readouterr().err
+        assert cli_train([str(cfg), "--import", str(tmp_path/"nope.py")]) == 2
+        err = capsys.readouterr().err; assert "--import" in err and "no such file" in err
+        monkeypatch.syspath_prepend(str(tmp_path))
+        assert cli_train([str(cfg), "--import", str(mod)]) == 0
+        run_dir = next((tmp_path/"results").iterdir())
+        assert cli_evaluate([str(run_dir), "--import", "my_models", "--cache", str(tmp_path/"cache")]) == 0  # by module name too
+    finally:
+        for d, v in saved.items(): getattr(R, d).clear(); getattr(R, d).update(v)

@@ -22,7 +22,7 @@ from .experiment import check_teacher, check_weights, evaluate_split, run
 
 # %% auto #0
 __all__ = ['TrainedOn', 'read_run', 'run_cache', 'resolve_path', 'checkpoint_dir', 'load_student', 'load_teacher', 'eval_windows',
-           'evaluate', 'parse_value', 'config_from_yaml', 'cli_train', 'load_model', 'cli_evaluate']
+           'evaluate', 'parse_value', 'config_from_yaml', 'import_models', 'cli_train', 'load_model', 'cli_evaluate']
 
 # %% ../../nbs/45_train.api.ipynb #ed3f5973
 @dataclass(frozen=True)
@@ -219,6 +219,21 @@ def _fail(e, cmd:str): print(f"s2kd {cmd}: error: {e}", file=sys.stderr); return
 
 def _scalars(m:dict): return "  ".join(f"{k} {v:.5g}" for k, v in m.items() if isinstance(v, (int, float)))
 
+def import_models(spec:str):  # a module name (`my_lab.models`) or a .py file
+    "Import the module whose import registers one's own models in `s2kd.models.registry` (`MODELS`, `ROLE`, `PRESETS`)."
+    import importlib, importlib.util
+    try:
+        if not spec.endswith(".py"): return importlib.import_module(spec)
+        if not Path(spec).is_file(): raise FileNotFoundError(f"no such file {spec}")
+        s = importlib.util.spec_from_file_location(Path(spec).stem, spec); m = importlib.util.module_from_spec(s)
+        sys.modules[s.name] = m; s.loader.exec_module(m)  # in sys.modules: `inspect` finds its classes' source (their key)
+        return m
+    except Exception as e: raise ConfigError(f"--import {spec}: {type(e).__name__}: {e}") from e
+
+def _add_import(p):  # an argparse parser of a command that builds models
+    p.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
+                   help="a module or .py file whose import registers your own models (repeatable; default: none)")
+
 def cli_train(argv:list[str]|None=None):
     "`s2kd train CONFIG.yaml [--set key=value ...]`: one run, as `run(cfg)`; results/<name>/ and checkpoints."
     from s2kd.cli import DefaultsHelpFormatter
@@ -228,8 +243,10 @@ def cli_train(argv:list[str]|None=None):
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a field (repeatable; default: none)")
     p.add_argument("--print-config", action="store_true", help="print the resolved config as YAML and exit")
     p.add_argument("--progress", action="store_true", help="progress bars")
+    _add_import(p)
     a = p.parse_args(argv)
     try:
+        for m in a.imports: import_models(m)  # before the config: its model names are checked against the registry
         cfg = config_from_yaml(a.config, a.set)
         if a.print_config:
             import yaml; print(yaml.safe_dump(cfg.to_dict(), sort_keys=False), end=""); return 0
@@ -257,8 +274,10 @@ def cli_evaluate(argv:list[str]|None=None):
     p.add_argument("--model", default="student", help="student | teacher | teacher:NAME")
     p.add_argument("--json", default=None, help="also write the full metrics (per lead time) to this JSON file (default: none)")
     p.add_argument("--cache", default=None, help="the cache folder the run used (default: $S2KD_CACHE or ~/.cache/s2kd)")
+    _add_import(p)
     a = p.parse_args(argv)
     try:
+        for m in a.imports: import_models(m)
         model = load_model(a.run_dir, a.model, cache=a.cache)
         m = evaluate(model, a.data or model.trained_on.config.dataset, split=a.split, cache=a.cache)
     except (ConfigError, DataError, FileNotFoundError) as e: return _fail(e, "evaluate")

@@ -129,7 +129,8 @@ def check_names(cfg):  # a RunConfig
                           f"or '{MEMORY}<label>' for data passed as run(cfg, data=ds)")
     for field, names, role in (("teacher", cfg.teachers, "teacher"), ("student", [cfg.student], "student")):
         for n in names:
-            if n not in ROLE: raise ConfigError(f"RunConfig.{field}={n!r}: unknown model; {role}s are {sorted(k for k, r in ROLE.items() if r == role)}")
+            if n not in ROLE: raise ConfigError(f"RunConfig.{field}={n!r}: unknown model; {role}s are {sorted(k for k, r in ROLE.items() if r == role)} "
+                                               "(one of your own: register it in s2kd.models.registry; on the command line, --import the module that does)")
             if ROLE[n] != role: raise ConfigError(f"RunConfig.{field}={n!r}: is a {ROLE[n]} model; {role}s are {sorted(k for k, r in ROLE.items() if r == role)}")
     if cfg.narrator not in NARRATORS: raise ConfigError(f"RunConfig.narrator={cfg.narrator!r}: unknown; narrators are {sorted(NARRATORS)}")
 
