@@ -60,8 +60,8 @@ def data_signature(windows_ds) -> dict|None:
     if ds is None: return None
     stats = [[ds[v].mean([d for d in ds[v].dims if d not in ("member", "time")]).values,
               ds[v].std([d for d in ds[v].dims if d not in ("member", "time")]).values] for v in ds.data_vars]
-    six = np.vectorize(lambda v: float(f"{v:.6g}"), otypes=[float])  # 6 significant digits: 5e-7 relative, far inside the tolerance
-    return {"variables": [str(v) for v in ds.data_vars], "stats": six(np.asarray(stats, np.float64)).tolist()}
+    # 6 significant digits (`_six`): 5e-7 relative, far inside the tolerance
+    return {"variables": [str(v) for v in ds.data_vars], "stats": _six(np.asarray(stats, np.float64))}
 
 def same_values(a:dict, b:dict, rtol:float=SIGNATURE_RTOL) -> bool:  # two `data_signature`s
     "Whether two signatures describe the same values: same variables and frames, statistics within `rtol` of each variable's scale."
