@@ -13,7 +13,7 @@ from torch import nn
 from ..core import DataError
 
 # %% auto #0
-__all__ = ['ModulePathError', 'get_module', 'FeatureTap', 'Projector', 'make_projector']
+__all__ = ['REPEATS', 'ModulePathError', 'get_module', 'FeatureTap', 'Projector', 'make_projector']
 
 # %% ../../nbs/14_models.features.ipynb #8d904076
 class ModulePathError(LookupError):
@@ -37,21 +37,29 @@ def get_module(model:nn.Module,  # the model
     return m
 
 # %% ../../nbs/14_models.features.ipynb #0939bce3
+REPEATS = ("error", "last", "all")
+
 class FeatureTap:
     "Record the outputs of modules by path during forward passes inside a `with` block."
     def __init__(self, model:nn.Module,   # the model to tap
                  paths:str|list[str],     # module path(s); see `get_module`
-                 *, detach:bool=False):   # store detached outputs
-        self.model, self.paths, self.detach = model, [paths] if isinstance(paths, str) else list(paths), detach
+                 *, detach:bool=False,    # store detached outputs
+                 repeat:str="error"):     # a module called more than once: "error" on reading it | "last" | "all" (a list)
+        if repeat not in REPEATS: raise ValueError(f"FeatureTap: repeat={repeat!r}, expected one of {REPEATS}")
+        self.model, self.paths, self.detach, self.repeat = model, [paths] if isinstance(paths, str) else list(paths), detach, repeat
         self.modules = {p: get_module(model, p) for p in self.paths}  # fail early on a wrong path
-        self.features, self._handles = {}, []
+        self.features, self.calls, self._handles = {}, {}, []
 
     def _hook(self, path):
         def hook(module, inputs, output):
-            self.features[path] = output.detach() if self.detach and torch.is_tensor(output) else output
+            out = output.detach() if self.detach and torch.is_tensor(output) else output
+            self.calls[path] = self.calls.get(path, 0) + 1
+            if self.repeat == "all": self.features.setdefault(path, []).append(out)
+            else: self.features[path] = out
         return hook
 
     def __enter__(self):
+        self.features, self.calls = {}, {}  # a fresh record per block
         self._handles = [m.register_forward_hook(self._hook(p)) for p, m in self.modules.items()]
         return self
 
@@ -62,6 +70,10 @@ class FeatureTap:
     def __getitem__(self, path:str):
         if path not in self.features:
             raise KeyError(f"FeatureTap: no output recorded for {path!r} (tapped: {self.paths}; did the forward pass run through it?)")
+        if self.repeat == "error" and self.calls[path] > 1:
+            raise RuntimeError(f"FeatureTap: {path!r} ({type(self.modules[path]).__name__}) ran {self.calls[path]} times in this "
+                               "`with` block, so it has one output per call; tap a module that runs once per forward pass, "
+                               "or pass repeat='last' (the last call's output) or repeat='all' (a list of all of them)")
         return self.features[path]
 
 # %% ../../nbs/14_models.features.ipynb #5e51b2c9
