@@ -129,6 +129,10 @@ class Distiller(nn.Module):
         return run_model(self.student, batch)
 
     def set_epoch(self, epoch:int): self.epoch = epoch  # two-stage FitNet switches stage by epoch
+    @property
+    def select_from(self) -> int:  # `s2kd.train.loop.fit` selects, stops early and steps the plateau schedule from this epoch on
+        "The first epoch that trains the forecast: after a two-stage FitNet's hint stage, else 0."
+        return self.opt["hint_epochs"] if self.method == "fitnet" and self.opt["stages"] == 2 else 0
 
     def train(self, mode:bool=True):
         super().train(mode); self.teachers.eval(); return self  # teachers stay in eval mode

@@ -40,8 +40,10 @@ def read_run(run_dir):  # results/<name>/ (or its result.json)
     p = Path(run_dir); f = p/"result.json" if p.suffix != ".json" else p
     if not f.exists():
         raise FileNotFoundError(f"{f}: no such file; a run folder is results/<name>/ as written by `run` or `s2kd train`")
-    return json.loads(f.read_text())
-
+    try: r = json.loads(f.read_text())  # a bare JSONDecodeError named no file (and `s2kd evaluate` printed a traceback)
+    except ValueError as e: raise DataError(f"{f}: not valid JSON ({e}); damaged? run the config again to write it anew") from None
+    if not isinstance(r, dict) or "config" not in r: raise DataError(f"{f}: not a run result (no config in it)")
+    return r
 def _trained_on(r:dict, run_dir):
     d = r["data"]
     return TrainedOn(RunConfig.from_dict(r["config"]), Normalizer.from_dict(d["normalizer"]), list(d["data_range"]),

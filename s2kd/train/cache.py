@@ -4,7 +4,7 @@
 
 # %% ../../nbs/42_train.cache.ipynb #938fa71a
 from __future__ import annotations
-import hashlib, json, os, shutil, tempfile
+import hashlib, json, os, shutil, tempfile, warnings
 from pathlib import Path
 
 import numpy as np
@@ -39,9 +39,12 @@ class TeacherCache:
         self.folder = Path(folder)
         hp = self.folder/"header.json"
         if not hp.exists(): raise FileNotFoundError(f"TeacherCache: no header.json in {self.folder}")
-        self.header = json.loads(hp.read_text())
-        self.arrays = {name: np.load(self.folder/a["file"], mmap_mode="r") for name, a in self.header["arrays"].items()}
-        for name, a in self.header["arrays"].items():
+        try: self.header = json.loads(hp.read_text())
+        except ValueError as e: raise DataError(f"TeacherCache {hp}: not valid JSON ({e})") from None
+        self.arrays = {}
+        for name, a in self.header["arrays"].items():  # numpy's errors name no file: a damaged one is named here
+            try: self.arrays[name] = np.load(self.folder/a["file"], mmap_mode="r")
+            except (OSError, ValueError) as e: raise DataError(f"TeacherCache {self.folder/a['file']}: cannot be read ({type(e).__name__}: {e})") from None
             if list(self.arrays[name].shape) != a["shape"]:
                 raise DataError(f"TeacherCache {self.folder}: {a['file']} has shape {self.arrays[name].shape}, header says {a['shape']}")
 
@@ -57,6 +60,14 @@ class TeacherCache:
         return {k: torch.from_numpy(np.ascontiguousarray(a[idx])).to(device) for k, a in self.arrays.items()}
 
 # %% ../../nbs/42_train.cache.ipynb #4690e666
+def _finished(folder:Path, warn:bool=True):  # a cache folder; warn: name a damaged one
+    "The `TeacherCache` in `folder` when it is complete and readable; None when absent or damaged (then `build_teacher_cache` rebuilds it)."
+    if not (folder/"header.json").exists(): return None
+    try: return TeacherCache(folder)
+    except (DataError, OSError, KeyError, TypeError) as e:  # truncated or damaged on disk: the cache is ours to rebuild
+        if warn: warnings.warn(f"{folder}: damaged teacher cache ({type(e).__name__}: {e}); building it again")
+        return None
+
 @torch.no_grad()
 def build_teacher_cache(teacher:nn.Module,   # frozen teacher (put in eval mode here)
                         ds,                  # a torch Dataset of {"x", "y", "index", ...} (un-augmented)
@@ -69,9 +80,9 @@ def build_teacher_cache(teacher:nn.Module,   # frozen teacher (put in eval mode 
     root = Path(root) if root is not None else cache_dir(None, "teachers")
     key = cache_key(teacher, dataset_key=dataset_key, split=split, paths=paths)
     final = root/key
-    if (final/"header.json").exists(): return TeacherCache(final)
+    if (c := _finished(final, warn=False)) is not None: return c
     with file_lock(root/f"{key}.lock", f"teacher cache {key}"):  # a second process waits, then reuses the first's
-        if (final/"header.json").exists(): return TeacherCache(final)
+        if (c := _finished(final)) is not None: return c  # a damaged one (named in a warning) is built again
         device = get_device(device); teacher.eval().to(device); root.mkdir(parents=True, exist_ok=True)
         if device.type == "cpu": retain_freed_memory()
         tmp = temp_path(final, dir=True)  # `.<key>.s2kd-<host>-<pid>-*.tmp`: swept once its process is gone

@@ -164,6 +164,9 @@ def validate(cfg):  # a RunConfig
         raise ConfigError(f"RunConfig.teacher={cfg.teacher!r}: method {cfg.method!r} needs >= 2 comma-separated teachers")
     if cfg.method not in MULTI_TEACHER and len(ts) > 1:
         raise ConfigError(f"RunConfig.teacher={cfg.teacher!r}: method {cfg.method!r} takes one teacher")
+    if cfg.method == "fitnet" and cfg.fitnet_stages == 2 and cfg.fitnet_hint_epochs >= cfg.epochs:  # 0 -> epochs // 2
+        raise ConfigError(f"RunConfig.fitnet_hint_epochs={cfg.fitnet_hint_epochs}: the hint stage would take all {cfg.epochs} epochs; "
+                          "the task stage (what validation selects on) would never run")
     if cfg.method == "aekd" and cfg.aekd_cap * len(ts) < 1:
         raise ConfigError(f"RunConfig.aekd_cap={cfg.aekd_cap}: must be >= 1/{len(ts)} for {len(ts)} teachers")
     if cfg.method == "s2kd" and ts != ["multimodal"]:

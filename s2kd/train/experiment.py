@@ -139,10 +139,11 @@ def write_result(folder, result:dict):
     return folder
 
 def read_result(folder):  # a results/<name>/ folder
-    "The result dict of `folder`, or None when it holds none (no `result.json`: never written, or a write was interrupted)."
+    "The result dict of `folder`, or None when it holds none (no `result.json`: never written, or a write was interrupted; or one damaged on disk, named in a warning)."
     p = Path(folder)/"result.json"
-    return json.loads(p.read_text()) if p.exists() else None
-
+    if not p.exists(): return None
+    if isinstance(r := _read_json(p), dict): return r
+    warnings.warn(f"{p}: not a readable result (damaged on disk?); treated as none, so the run is evaluated again"); return None
 def holds_weights(r:dict, state:dict) -> bool:  # a result dict; a state dict loaded from a checkpoint (best.pt)
     "Whether `state` is what result `r` was scored with (`r['fit']['weights']`); True for a result stored before they were recorded."
     want = (r.get("fit") or {}).get("weights")
@@ -258,7 +259,12 @@ def warm_start(mm, vision):  # a MultimodalTeacher (built on `vision`'s architec
 def _load_stored(t, path:Path, arch:dict|None=None):  # arch: the model's constructor arguments, checked against the stored ones
     "Load a stored teacher into `t`; an unreadable file or one of another architecture is removed (with a warning naming it)."
     side = path.with_suffix(".json")
-    stored = json.loads(side.read_text()).get("arch") if arch is not None and side.exists() else None
+    meta = _read_json(side) if arch is not None and side.exists() else {}
+    if not isinstance(meta, dict):  # torn or not a record: what built the file is unknown
+        warnings.warn(f"{side}: the record of the stored teacher {path.name} cannot be read; retraining it")
+        if world()[0] == 0: path.unlink(missing_ok=True)
+        return False
+    stored = meta.get("arch")
     if stored is not None and stored != arch:  # e.g. other heads: same tensor shapes, another model
         warnings.warn(f"{path}: stored teacher was built with {stored}, this run builds {arch}; retraining it")
         if world()[0] == 0: path.unlink(missing_ok=True)

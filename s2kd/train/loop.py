@@ -126,6 +126,9 @@ def fit(m:nn.Module,            # m(batch) -> (loss, parts); m.predict(batch) ->
     sampler = DistributedSampler(train, num_replicas=n_proc, rank=rank, shuffle=True, seed=seed)
     dl = DataLoader(train, batch_size=batch_size // n_proc, sampler=sampler, num_workers=num_workers)
     vl = DataLoader(val, batch_size=batch_size, shuffle=False, num_workers=num_workers)
+    select_from = getattr(m, "select_from", 0)  # the first epoch that trains the forecast (two-stage FitNet: after its hint stage)
+    if select_from >= epochs: raise ValueError(f"fit: {type(m).__name__} trains the forecast from epoch {select_from} (select_from), "
+                                               f"after all {epochs} epochs: no epoch would train what validation selects on")
     params = [p for p in m.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
     sched = _scheduler(opt, lr_schedule, epochs, warmup_epochs, lr_factor, lr_patience)
@@ -161,10 +164,11 @@ def fit(m:nn.Module,            # m(batch) -> (loss, parts); m.predict(batch) ->
         train_parts = _mean_over_ranks(sums, n, device)
         v = val_mse(m, vl, device, amp, max_batches=1 if max_steps else 0)
         if lr_schedule == "cosine": sched.step()
-        elif epoch + 1 >= warmup_epochs: sched.step(v)  # plateau counts only after the warm-up
+        elif epoch + 1 >= warmup_epochs and epoch >= select_from: sched.step(v)  # plateau counts only after the warm-up (and a hint stage)
+        if epoch == select_from > 0: st.update(best_val=math.inf, bad_epochs=0)  # the task stage selects among its own epochs
         improved = v < st["best_val"]
         if improved: st.update(best_val=v, best_epoch=epoch, bad_epochs=0); best = trainable_state(m); st["best_weights"] = weights_hash(best)
-        else: st["bad_epochs"] += 1
+        elif epoch >= select_from: st["bad_epochs"] += 1  # a hint stage never stops the run: it does not train the forecast
         rec = dict(epoch=epoch, val_mse=v, lr=opt.param_groups[0]["lr"], **{f"train_{k}": x for k, x in train_parts.items()})
         st["history"].append(rec); st["epoch"] = epoch; st["stopped"] = st["bad_epochs"] >= patience or bool(max_steps and st["steps"] >= max_steps)
         st["wall_s"] = wall0 + time.time() - t0
