@@ -21,7 +21,7 @@ from ..core import DataError, atomic_torch_save, atomic_write_json, get_device, 
 # %% auto #0
 __all__ = ['RESUME_FREE', 'to_device', 'trainable_state', 'weights_hash', 'load_trainable_state', 'rng_state', 'set_rng_state',
            'world', 'init_distributed', 'local_device', 'autocast', 'val_mse', 'fit', 'epochs_block', 'config_diff',
-           'resume_diff', 'read_checkpoint', 'checkpoint_config']
+           'resume_diff', 'read_checkpoint', 'checkpoint_config', 'DivergedError']
 
 # %% ../../nbs/41_train.loop.ipynb #0b40dba9
 def to_device(batch:dict, device):  # a collated batch
@@ -163,6 +163,7 @@ def fit(m:nn.Module,            # m(batch) -> (loss, parts); m.predict(batch) ->
             if max_steps and st["steps"] >= max_steps: break
         train_parts = _mean_over_ranks(sums, n, device)
         v = val_mse(m, vl, device, amp, max_batches=1 if max_steps else 0)
+        if not math.isfinite(v): _diverged(v, epoch, st, out, train_parts)  # raises, or stops on the best finite epoch
         if lr_schedule == "cosine": sched.step()
         elif epoch + 1 >= warmup_epochs and epoch >= select_from: sched.step(v)  # plateau counts only after the warm-up (and a hint stage)
         if epoch == select_from > 0: st.update(best_val=math.inf, bad_epochs=0)  # the task stage selects among its own epochs
@@ -170,7 +171,8 @@ def fit(m:nn.Module,            # m(batch) -> (loss, parts); m.predict(batch) ->
         if improved: st.update(best_val=v, best_epoch=epoch, bad_epochs=0); best = trainable_state(m); st["best_weights"] = weights_hash(best)
         elif epoch >= select_from: st["bad_epochs"] += 1  # a hint stage never stops the run: it does not train the forecast
         rec = dict(epoch=epoch, val_mse=v, lr=opt.param_groups[0]["lr"], **{f"train_{k}": x for k, x in train_parts.items()})
-        st["history"].append(rec); st["epoch"] = epoch; st["stopped"] = st["bad_epochs"] >= patience or bool(max_steps and st["steps"] >= max_steps)
+        st["history"].append(rec); st["epoch"] = epoch
+        st["stopped"] = st["bad_epochs"] >= patience or bool(max_steps and st["steps"] >= max_steps) or not math.isfinite(v)
         st["wall_s"] = wall0 + time.time() - t0
         if threads not in st.setdefault("threads", []): st["threads"].append(threads)  # [1]; [1, 2] after a resume on 2
         if out is not None and main:
@@ -257,3 +259,17 @@ def _mean_over_ranks(sums:dict, n:int, device):
     keys = sorted(sums); t = torch.tensor([sums[k] for k in keys] + [n], dtype=torch.float64, device=device)
     if world()[1] > 1: dist.all_reduce(t)
     return {k: float(t[i] / t[-1]) for i, k in enumerate(keys)}
+
+class DivergedError(FloatingPointError): "Training produced a non-finite validation MSE before any finite one."
+
+def _diverged(v, epoch, st, out, train_parts):  # a nan/inf validation MSE at `epoch`
+    "Raise `DivergedError` when no epoch had a finite validation MSE; else warn that the run stops on its best epoch."
+    where = f" ({out})" if out is not None else ""
+    loss = ", ".join(f"{k} {x:.4g}" for k, x in train_parts.items())
+    if st["best_epoch"] < 0:
+        raise DivergedError(f"fit{where}: validation MSE is {v} at epoch {epoch}, and no epoch before had a finite one "
+                            f"(training loss: {loss}); the weights hold no forecast to keep. Lower `lr`, set `grad_clip`, "
+                            "or check the data for non-finite values; nothing of this epoch was saved")
+    warnings.warn(f"fit{where}: validation MSE is {v} at epoch {epoch} (training loss: {loss}): training diverged; the run "
+                  f"stops and keeps epoch {st['best_epoch']}'s weights (validation MSE {st['best_val']:.6g})", RuntimeWarning, stacklevel=3)
+
