@@ -372,7 +372,7 @@ def run_models(result:dict, w) -> dict:  # a run() result (in memory: its checkp
 
 # %% ../nbs/60_paper.ipynb #f214f4a1
 def error_spectrum(model, ds, normalizer, *, batch_size:int=32, device="cpu"):  # ds: a window dataset; model: any run_model can call
-    "Radially binned power spectrum of the forecast error on `ds`, mean over windows, leads and channels: (k, power), summing to the MSE."
+    "Radially binned power spectrum of the forecast error on `ds`, mean over windows, leads and channels: (k, power), summing to the MSE over valid cells."
     import torch
     from torch.utils.data import DataLoader
     from s2kd.distill import run_model
@@ -383,8 +383,12 @@ def error_spectrum(model, ds, normalizer, *, batch_size:int=32, device="cpu"):  
         for b in DataLoader(ds, batch_size=batch_size, shuffle=False):
             b = to_device(b, device)
             err = normalizer.decode(run_model(model, b).float()) - normalizer.decode(b["y"])  # (B, T, C, H, W)
-            k, p = radial_power_spectrum(err.cpu())                                          # p: (B, T, C, K)
-            total = p.sum((0, 1, 2)) if total is None else total + p.sum((0, 1, 2)); n += p[..., 0].numel()
+            cells = b["mask"].reshape(-1, 1, 1, *b["mask"].shape[-2:]) if "mask" in b else None  # True = valid
+            if cells is not None: err = torch.where(cells, err, 0.)                          # masked cells never enter
+            k, p = radial_power_spectrum(err.cpu())                                          # p: (B, T, C, K), sums to mean(err²) over H·W
+            m = p[..., 0].numel()
+            if cells is not None: p, m = p * (err.shape[-2] * err.shape[-1]), int(cells.expand_as(err).sum())  # per valid cell
+            total = p.sum((0, 1, 2)) if total is None else total + p.sum((0, 1, 2)); n += m
     return k.numpy(), (total / n).numpy()
 
 # %% ../nbs/60_paper.ipynb #37c50ff4

@@ -151,6 +151,11 @@ def eval_windows(ds:xr.Dataset, split:str, t_in:int, t_out:int, stride:int, norm
     return Calendared(WindowDataset(parts[split], t_in, t_out, stride=stride, normalizer=nrm)), nrm, parts["train"]  # calendar phases: references, calendar inputs
 
 # %% ../../nbs/45_train.api.ipynb #3abdd25d
+def _valid_range(train:xr.Dataset) -> list:  # the training split, physical units
+    "Per-variable range (max − min) over the valid cells, as `run` takes it (`data_range`): a masked cell's fill never sets PSNR/SSIM."
+    ok = train["mask"].astype(bool) if "mask" in train.coords else None
+    return [float(d.max() - d.min()) for d in (train[v] if ok is None else train[v].where(ok) for v in train.data_vars)]
+
 def evaluate(model:nn.Module,       # a loaded model (`load_student`/`load_teacher`) or any module `run_model` can call
              data,                  # an embedded dataset's name, an xr.Dataset, or a .nc/.zarr path
              *, split:str="test",   # train | val | test | all (every window of `data`)
@@ -170,7 +175,7 @@ def evaluate(model:nn.Module,       # a loaded model (`load_student`/`load_teach
     w, nrm, train = eval_windows(ds, split, t_in, t_out, stride, normalizer or (info.normalizer if info else None))
     if info and tuple(w.in_shape) != tuple(info.in_shape):
         raise DataError(f"evaluate: the model takes windows (T_in, C, H, W) = {tuple(info.in_shape)}; the data gives {tuple(w.in_shape)}")
-    rng = info.data_range if info else [float(train[v].max() - train[v].min()) for v in ds.data_vars]
+    rng = info.data_range if info else _valid_range(train)
     lat = torch.tensor(ds["lat"].values, dtype=torch.float32) if "lat" in ds.dims else None
     return evaluate_split(model.to(device), w, nrm, data_range=rng, lat=lat, batch_size=batch_size, device=device)
 
