@@ -197,8 +197,13 @@ def paper_numbers(paper:str|None=None, table:str|None=None,  # e.g. "S²-KD", "T
 
 # %% ../nbs/60_paper.ipynb #76a15751
 NOISE_K = 2.0  # within seed noise: |mean paired difference| < NOISE_K · sd(paired differences)
+_T3 = NOISE_K * 3 ** 0.5             # the rule as a paired t statistic at 3 seeds: |t| = |mean| / (sd / √3) > NOISE_K·√3
+_P3 = 1 - _T3 / (_T3 ** 2 + 2) ** 0.5  # its two-sided p: Student's t with 2 degrees of freedom has this closed form
 NOISE_RULE = (f"Within seed noise: |mean of the paired per-seed differences| < {NOISE_K:g} × their standard deviation "
-              "(same seed, same data, only the method differs).")
+              "(same seed, same data, only the method differs). Every std column and every ± is the sample standard "
+              "deviation over seeds (ddof = 1). The rule weighs a change against its seed-to-seed spread; it is not a "
+              f"significance test: with n seeds it reads |t| > {NOISE_K:g}·√n for the paired t statistic (3 seeds: "
+              f"|t| > {_T3:.2f}, two-sided p ≈ {_P3:.2f}).")
 DATASETS_DIFFER = ("The papers' numbers (columns `paper: …`) come from their datasets (WeatherBench, TaxiBJ+, Prometheus, "
                    "NSE, RBC) and GPU runs; ours from the embedded stand-ins on this machine. Compare changes and rankings, "
                    "not values.")
