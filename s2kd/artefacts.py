@@ -88,13 +88,15 @@ def narrator_claims(tab:pd.DataFrame,      # a summary_table of one student, met
     lines.append(f"- Narrators that lower the student's MSE below none outside seed noise: {len(better)} of {len(st)} "
                  f"({', '.join(better.method) or 'none'}) — the claim 'every narrator helps' is "
                  + ("supported." if len(better) == len(st) else "NOT supported."))
-    worst, best = st.mse_mean.max(), st.mse_mean.min()
+    worst, best, wname = st.mse_mean.max(), st.mse_mean.min(), st.loc[st.mse_mean.idxmax()].method
     noisy = st.loc[st.mse_mean.idxmax()].within_noise  # the worst narrator's paired change: True, False, None (one seed)
     step = ("NOT supported." if b - worst <= worst - best else
             "not established: the means follow it, but none → worst narrator is within seed noise." if noisy == True  # noqa: E712
             else "supported." if noisy == False else "supported by the means (one seed: noise not judged).")  # noqa: E712
-    lines.append(f"- Step none → worst narrator {b - worst:+.4g}, spread worst → best narrator {worst - best:.4g}: the claim "
-                 "'the largest step is none → any narrator' is " + step)
+    # the claim holds when the MSE falls more from none to the worst narrator (b − worst) than it spreads among narrators;
+    # printed as the change of the MSE, worst − none: negative when the narrator lowers it
+    lines.append(f"- MSE none → worst narrator ({wname}): {b:.4g} → {worst:.4g} ({worst - b:+.4g}, {_pct(100 * (worst / b - 1))}); "
+                 f"spread worst → best narrator {worst - best:.4g}: the claim 'the largest step is none → any narrator' is " + step)
     m = st.set_index("method").mse_mean
     if {"stat-coarse", "stat-rich"} <= set(m.index):
         noise = None
