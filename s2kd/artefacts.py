@@ -85,8 +85,8 @@ def narrator_claims(tab:pd.DataFrame,      # a summary_table of one student, met
     if not len(st) or not len(base): return "- No narrator row to compare with none."
     b, lines = base.mse_mean.iloc[0], []
     better = st[(st.diff_mean < 0) & (st.within_noise == False)]  # noqa: E712 (None when one seed)
-    lines.append(f"- Narrators that lower the student's MSE below none outside seed noise: {len(better)} of {len(st)} "
-                 f"({', '.join(better.method) or 'none'}) — the claim 'every narrator helps' is "
+    lines.append(f"- Narrators that lower the student's MSE below none outside seed noise: {len(better)} of {len(st)}"
+                 + (f" ({', '.join(better.method)})" if len(better) else "") + " — the claim 'every narrator helps' is "
                  + ("supported." if len(better) == len(st) else "NOT supported."))
     worst, best, wname = st.mse_mean.max(), st.mse_mean.min(), st.loc[st.mse_mean.idxmax()].method
     noisy = st.loc[st.mse_mean.idxmax()].within_noise  # the worst narrator's paired change: True, False, None (one seed)
@@ -104,10 +104,11 @@ def narrator_claims(tab:pd.DataFrame,      # a summary_table of one student, met
             sr = seed_rows(results).pivot_table(index="seed", columns="method", values="mse")
             d = (sr["stat-rich"] - sr["stat-coarse"]).dropna()
             noise = within_noise(d)
-        judged = ("within seed noise" if noise else "helps, as 'a better narrator, a lower MSE' says" if m["stat-rich"] < m["stat-coarse"]
-                  else "does not help") + ("" if noise is not None else " (one seed or no pairs: noise not judged)")
+        judged = ("the difference is within seed noise" if noise else
+                  "the richer text helps, as 'a better narrator, a lower MSE' says" if m["stat-rich"] < m["stat-coarse"] else
+                  "the richer text does not help") + ("" if noise is not None else " (one seed or no pairs: noise not judged)")
         lines.append(f"- stat-rich vs stat-coarse: MSE {m['stat-rich']:.4g} vs {m['stat-coarse']:.4g} "
-                     f"({_pct(100 * (m['stat-rich'] / m['stat-coarse'] - 1))}): the richer text {judged}.")
+                     f"({_pct(100 * (m['stat-rich'] / m['stat-coarse'] - 1))}): {judged}.")
     return "\n".join(lines)
 
 # %% ../nbs/61_artefacts.ipynb #f76a3b80
