@@ -85,16 +85,18 @@ def narrator_claims(tab:pd.DataFrame,      # a summary_table of one student, met
     if not len(st) or not len(base): return "- No narrator row to compare with none."
     b, lines = base.mse_mean.iloc[0], []
     better = st[(st.diff_mean < 0) & (st.within_noise == False)]  # noqa: E712 (None when one seed)
-    lines.append(f"- Narrators that lower the student's MSE below none outside seed noise: {len(better)} of {len(st)} "
-                 f"({', '.join(better.method) or 'none'}) — the claim 'every narrator helps' is "
+    lines.append(f"- Narrators that lower the student's MSE below none outside seed noise: {len(better)} of {len(st)}"
+                 + (f" ({', '.join(better.method)})" if len(better) else "") + " — the claim 'every narrator helps' is "
                  + ("supported." if len(better) == len(st) else "NOT supported."))
-    worst, best = st.mse_mean.max(), st.mse_mean.min()
+    worst, best, wname = st.mse_mean.max(), st.mse_mean.min(), st.loc[st.mse_mean.idxmax()].method
     noisy = st.loc[st.mse_mean.idxmax()].within_noise  # the worst narrator's paired change: True, False, None (one seed)
     step = ("NOT supported." if b - worst <= worst - best else
             "not established: the means follow it, but none → worst narrator is within seed noise." if noisy == True  # noqa: E712
             else "supported." if noisy == False else "supported by the means (one seed: noise not judged).")  # noqa: E712
-    lines.append(f"- Step none → worst narrator {b - worst:+.4g}, spread worst → best narrator {worst - best:.4g}: the claim "
-                 "'the largest step is none → any narrator' is " + step)
+    # the claim holds when the MSE falls more from none to the worst narrator (b − worst) than it spreads among narrators;
+    # printed as the change of the MSE, worst − none: negative when the narrator lowers it
+    lines.append(f"- MSE none → worst narrator ({wname}): {b:.4g} → {worst:.4g} ({worst - b:+.4g}, {_pct(100 * (worst / b - 1))}); "
+                 f"spread worst → best narrator {worst - best:.4g}: the claim 'the largest step is none → any narrator' is " + step)
     m = st.set_index("method").mse_mean
     if {"stat-coarse", "stat-rich"} <= set(m.index):
         noise = None
@@ -102,10 +104,11 @@ def narrator_claims(tab:pd.DataFrame,      # a summary_table of one student, met
             sr = seed_rows(results).pivot_table(index="seed", columns="method", values="mse")
             d = (sr["stat-rich"] - sr["stat-coarse"]).dropna()
             noise = within_noise(d)
-        judged = ("within seed noise" if noise else "helps, as 'a better narrator, a lower MSE' says" if m["stat-rich"] < m["stat-coarse"]
-                  else "does not help") + ("" if noise is not None else " (one seed or no pairs: noise not judged)")
+        judged = ("the difference is within seed noise" if noise else
+                  "the richer text helps, as 'a better narrator, a lower MSE' says" if m["stat-rich"] < m["stat-coarse"] else
+                  "the richer text does not help") + ("" if noise is not None else " (one seed or no pairs: noise not judged)")
         lines.append(f"- stat-rich vs stat-coarse: MSE {m['stat-rich']:.4g} vs {m['stat-coarse']:.4g} "
-                     f"({_pct(100 * (m['stat-rich'] / m['stat-coarse'] - 1))}): the richer text {judged}.")
+                     f"({_pct(100 * (m['stat-rich'] / m['stat-coarse'] - 1))}): {judged}.")
     return "\n".join(lines)
 
 # %% ../nbs/61_artefacts.ipynb #f76a3b80

@@ -197,8 +197,13 @@ def paper_numbers(paper:str|None=None, table:str|None=None,  # e.g. "S²-KD", "T
 
 # %% ../nbs/60_paper.ipynb #76a15751
 NOISE_K = 2.0  # within seed noise: |mean paired difference| < NOISE_K · sd(paired differences)
+_T3 = NOISE_K * 3 ** 0.5             # the rule as a paired t statistic at 3 seeds: |t| = |mean| / (sd / √3) > NOISE_K·√3
+_P3 = 1 - _T3 / (_T3 ** 2 + 2) ** 0.5  # its two-sided p: Student's t with 2 degrees of freedom has this closed form
 NOISE_RULE = (f"Within seed noise: |mean of the paired per-seed differences| < {NOISE_K:g} × their standard deviation "
-              "(same seed, same data, only the method differs).")
+              "(same seed, same data, only the method differs). Every std column and every ± is the sample standard "
+              "deviation over seeds (ddof = 1). The rule weighs a change against its seed-to-seed spread; it is not a "
+              f"significance test: with n seeds it reads |t| > {NOISE_K:g}·√n for the paired t statistic (3 seeds: "
+              f"|t| > {_T3:.2f}, two-sided p ≈ {_P3:.2f}).")
 DATASETS_DIFFER = ("The papers' numbers (columns `paper: …`) come from their datasets (WeatherBench, TaxiBJ+, Prometheus, "
                    "NSE, RBC) and GPU runs; ours from the embedded stand-ins on this machine. Compare changes and rankings, "
                    "not values.")
@@ -323,9 +328,16 @@ def verdict(df:pd.DataFrame, paper_label:str="the paper") -> str:  # a summary_t
         lines.append(f"- {r.model} + {r.method}: {claim}; ours {_pct(ours)} (paired difference {r.diff_mean:+.3g} ± "
                      f"{r.diff_sd:.2g}, {r.n_seeds} seeds) — {status}.")
     if "skill" in df and df.skill.notna().any() and len(students):
+        name = df.best_reference.iloc[0]; rb = df[(df.method == "reference") & (df.model == name)].mse_mean
+        ref = rb.iloc[0] if len(rb) else (students.mse_mean / (1 - students.skill)).dropna().iloc[0]  # skill = 1 − mse/ref
         beat = students[students.skill > 0]
-        lines.append(f"- Students beating the best reference ({df.best_reference.iloc[0]}): {len(beat)} of {len(students)} "
-                     f"(skill {students.skill.min():+.2f} to {students.skill.max():+.2f}).")
+        # the reference is one deterministic forecast: a student's per-seed differences to it have the student's std, so
+        # NOISE_RULE reads |mean − ref| < NOISE_K · std over seeds; one seed (std NaN): not judged
+        clear, one = beat[(ref - beat.mse_mean) >= NOISE_K * beat.mse_std], int(beat.mse_std.isna().sum())
+        lines.append(f"- Students beating the best reference ({name}, MSE {ref:.4g}): {len(beat)} of {len(students)} by the mean, "
+                     f"{len(clear)} beyond seed noise (reference − student mean ≥ {NOISE_K:g} × the student's std over seeds"
+                     + (f"; {one} with one seed not judged" if one else "") + f"); skill {students.skill.min():+.3g} to "
+                     f"{students.skill.max():+.3g}.")
     teachers, refs = df[df.method == "teacher"], df[df.method == "reference"]
     if len(teachers) and len(students):
         t, s = teachers.mse_mean.min(), students.mse_mean.min()
