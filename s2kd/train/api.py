@@ -4,7 +4,7 @@
 
 # %% ../../nbs/45_train.api.ipynb #63a9c26d
 from __future__ import annotations
-import argparse, difflib, json, sys
+import argparse, difflib, glob, json, sys
 import os, warnings
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -18,7 +18,7 @@ from ..data.core import Normalizer, WindowDataset, conform_dataset, split_datase
 from ..distill import freeze
 from ..references import Calendared
 from .config import ConfigError, RunConfig
-from .experiment import check_teacher, check_weights, evaluate_split, run
+from .experiment import REPLACED, check_teacher, check_weights, evaluate_split, run
 
 # %% auto #0
 __all__ = ['TrainedOn', 'read_run', 'run_cache', 'resolve_path', 'checkpoint_dir', 'load_student', 'load_teacher', 'eval_windows',
@@ -66,9 +66,10 @@ def _cache_hint(cfg:RunConfig, cache:str|None):  # cache: the folder being searc
             f"default cache {cache_dir()}: pass cache= (s2kd evaluate --cache) the folder it used")
 
 def _best(r:dict, cache:str|None=None):  # a result dict (`read_run`); cache: the run's cache folder
-    "`(folder, its best.pt)` of the run: the folder `result.json` names, else `cache_dir/runs/<name>`, the first holding the result's weights."
+    "`(folder, its best.pt)` of the run: the folder `result.json` names, else `cache_dir/runs/<name>`, else a folder a retrain set aside (`<name>.replaced-*`), the first holding the result's weights."
     cfg = RunConfig.from_dict(r["config"]); cache = run_cache(cfg, cache); refused = None; hint = _cache_hint(cfg, cache)
-    for p in dict.fromkeys(Path(p) for p in (resolve_path(r.get("checkpoints"), cache), cache_dir(cache, "runs", cfg.run_name)) if p):
+    runs = cache_dir(cache, "runs"); aside = sorted(runs.glob(f"{glob.escape(cfg.run_name)}{REPLACED}*"), reverse=True)  # newest first
+    for p in dict.fromkeys(Path(p) for p in (resolve_path(r.get("checkpoints"), cache), runs/cfg.run_name, *aside) if p):
         if not (p/"best.pt").exists(): continue
         try: return p, check_weights(r, torch.load(p/"best.pt", map_location="cpu", weights_only=True), p/"best.pt")
         except DataError as e: refused = refused or e  # retrained by another run of this name: the next folder, else this error

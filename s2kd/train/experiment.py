@@ -6,6 +6,7 @@
 from __future__ import annotations
 import csv, hashlib, io, json, shutil, time, warnings
 from contextlib import nullcontext
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -21,9 +22,10 @@ from .loop import checkpoint_config, fit, init_distributed, local_device, resume
 from ..references import REFERENCES, add_skill, best_reference, fit_references
 
 # %% auto #0
-__all__ = ['load_data', 'data_fingerprint', 'data_key', 'evaluate_split', 'data_range', 'teacher_identity', 'evaluate_once',
-           'metrics_rows', 'write_result', 'read_result', 'holds_weights', 'stored_weights', 'check_teacher',
-           'check_weights', 'model_build_kw', 'init_climatology', 'get_teacher', 'warm_start', 'run']
+__all__ = ['REPLACED', 'load_data', 'data_fingerprint', 'data_key', 'evaluate_split', 'data_range', 'teacher_identity',
+           'evaluate_once', 'metrics_rows', 'write_result', 'read_result', 'holds_weights', 'stored_weights',
+           'check_teacher', 'check_weights', 'model_build_kw', 'init_climatology', 'get_teacher', 'warm_start',
+           'set_aside', 'run']
 
 # %% ../../nbs/43_train.experiment.ipynb #71a6350a
 def load_data(cfg:RunConfig, data=None):  # data: an xr.Dataset to use instead of the embedded `cfg.dataset`
@@ -292,6 +294,16 @@ def _teachers_changed(old:dict|None, new:dict, tinfo:list) -> str:  # last.pt's 
     return ", ".join(f"{i['name']!r} ({Path(i['checkpoint']).name})" for i in tinfo
                      if i["name"] in was and was[i["name"]] != now.get(i["name"]))
 
+REPLACED = ".replaced-"  # <cache>/runs/<name>.replaced-<UTC time>/: an earlier run of the name, set aside
+
+def set_aside(ck:Path, out:Path|None=None) -> Path|None:  # a run's checkpoint folder; its results folder
+    "Move the checkpoint folder `ck` to `<ck>.replaced-<UTC time>` with a copy of `out/result.json`: the run it holds is kept when another run of its name retrains; the new folder, or None when `ck` holds no checkpoint."
+    if not (ck/"last.pt").exists() and not (ck/"best.pt").exists(): return None
+    dest = ck.with_name(f"{ck.name}{REPLACED}{datetime.now(timezone.utc):%Y%m%dT%H%M%S%fZ}")
+    ck.rename(dest)
+    if out is not None and (out/"result.json").exists(): shutil.copy2(out/"result.json", dest/"result.json")
+    return dest
+
 def run(cfg:RunConfig,        # the run
         *, data=None,         # an xr.Dataset to use instead of the embedded `cfg.dataset` (tests, own data)
         progress:bool=False,  # tqdm bars
@@ -329,12 +341,16 @@ def run(cfg:RunConfig,        # the run
     with file_lock(f"{ck}.lock", f"run {cfg.run_name}", wait) if write and world()[1] == 1 else nullcontext():
         old, done = checkpoint_config(ck) if write and rank == 0 else (None, 0)  # last.pt's own config, and its epochs run
         keep = old is None or "teacher_weights" in old  # a checkpoint from before teacher weights were recorded: resumed unchecked, as then
+        why = None
         if changed := _teachers_changed(old, fcfg, tinfo):
-            warnings.warn(f"{ck}: the checkpoints of run {cfg.run_name!r} were distilled from other weights of teacher {changed} "
-                          "than the teacher store holds now (retrained since); training from scratch"); resume = False
+            why = (f"{ck}: the checkpoints of run {cfg.run_name!r} were distilled from other weights of teacher {changed} "
+                   "than the teacher store holds now (retrained since); training from scratch")
         elif diff := resume_diff(old, fcfg if keep else _without_teacher_weights(fcfg), done):
-            warnings.warn(f"{ck}: the checkpoints of run {cfg.run_name!r} were trained under other settings or data "
-                          f"(differ in {diff}); training from scratch"); resume = False
+            why = f"{ck}: the checkpoints of run {cfg.run_name!r} were trained under other settings or data (differ in {diff}); training from scratch"
+        if why:  # the earlier run is kept, not overwritten: its weights still load for its result (`s2kd.train.api`)
+            kept = set_aside(ck, out); resume = False
+            warnings.warn(why + (f"; the earlier run's checkpoints{' and result' if (kept/'result.json').exists() else ''} "
+                                 f"are kept in {kept}" if kept else ""))
         if world()[1] > 1:  # under DDP rank 0 decides (another rank may read last.pt after rank 0 rewrote it)
             flag = [resume, keep]; torch.distributed.broadcast_object_list(flag, src=0); resume, keep = flag
         if resume and not keep: fcfg = _without_teacher_weights(fcfg)  # resumed as before: its last.pt goes on without them
