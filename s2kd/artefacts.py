@@ -14,7 +14,7 @@ from .core import atomic_write_json
 
 # %% auto #0
 __all__ = ['DATA_SUFFIXES', 'labelled', 'add_variant_paper_columns', 'data_sources', 'narrator_ready', 'narrator_claims',
-           'window_forecasts', 'natural_earth_file', 'coastlines', 'forecast_panels', 'seed_bars']
+           'window_forecasts', 'natural_earth_file', 'coastlines', 'panel_mse', 'forecast_panels', 'seed_bars']
 
 # %% ../nbs/61_artefacts.ipynb #cefbd463
 def labelled(result:dict, label:str, tag_teachers:bool=False) -> dict:  # a run() result; label: the row's method
@@ -117,7 +117,7 @@ def window_forecasts(runs:dict,          # label -> run() result (in memory) of 
                      index:int|None=None,  # test window; None = the middle one
                      data=None,            # an xr.Dataset instead of cfg.dataset
                      models:dict|None=None) -> dict:  # label -> a model already built (e.g. a teacher), before the runs
-    "{'index', 'variables', 'units', 'lat', 'lon', 'fields': {'truth', <models>, <runs>, 'persistence', 'climatology'}} for one test window."
+    "{'index', 'variables', 'units', 'lat', 'lon', 'mask', 'fields': {'truth', <models>, <runs>, 'persistence', 'climatology'}} for one test window."
     import torch
     from s2kd.distill import run_model
     from s2kd.paper import run_models
@@ -137,7 +137,8 @@ def window_forecasts(runs:dict,          # label -> run() result (in memory) of 
     vs = list(w.ds.data_vars)
     geo = "lat" in w.ds.dims and "lon" in w.ds.dims
     return dict(index=i, variables=vs, units=[w.ds[v].attrs.get("units", "") for v in vs], fields=fields,
-                lat=w.ds.lat.values if geo else None, lon=w.ds.lon.values if geo else None)
+                lat=w.ds.lat.values if geo else None, lon=w.ds.lon.values if geo else None,
+                mask=w.ds["mask"].transpose(*w.ds[vs[0]].dims[-2:]).values.astype(bool) if "mask" in w.ds.coords else None)  # (H, W), True = valid
 
 # %% ../nbs/61_artefacts.ipynb #452e22af
 def natural_earth_file() -> Path|None:
@@ -161,6 +162,11 @@ def _shown(f, variables:list, show:str):  # f: (T, C, H, W)
     if show == "speed": return np.hypot(f[:, variables.index("u")], f[:, variables.index("v")])
     if show not in variables: raise KeyError(f"show={show!r}: not a variable of {variables} (or 'speed')")
     return f[:, variables.index(show)]
+
+def panel_mse(f, truth, mask=None):  # (C, H, W) forecast and truth at one lead; (H, W) bool, True = valid
+    "MSE of one panel over its valid cells, as the tables score (a masked cell's fill is not an error)."
+    e = (np.asarray(f, dtype="float64") - np.asarray(truth, dtype="float64")) ** 2
+    return float(e[:, mask].mean() if mask is not None else e.mean())
 
 def forecast_panels(panels:dict,        # dataset -> window_forecasts(...) output
                     show:dict,          # dataset -> a variable name or "speed"
@@ -191,7 +197,7 @@ def forecast_panels(panels:dict,        # dataset -> window_forecasts(...) outpu
                 else:
                     im = ax.imshow(a, origin="lower", vmin=vmin, vmax=vmax, cmap=cmap)
                     ax.set_xticks([]); ax.set_yticks([])
-                mse = float(((f[lead] - p["fields"]["truth"][lead]) ** 2).mean())
+                mse = panel_mse(f[lead], p["fields"]["truth"][lead], p.get("mask"))
                 ax.set_title(f"{name}" + ("" if name == "truth" else f"\nMSE {mse:.3g}"), fontsize=7)
                 if c == 0: ax.text(-0.08, 0.5, f"{d}\nlead {lead + 1}", transform=ax.transAxes, rotation=90, ha="right", va="center", fontsize=8)
             fig.colorbar(im, cax=fig.add_subplot(gs[k + r, -1])).set_label(f"{show[d]} [{unit}]", fontsize=7)
