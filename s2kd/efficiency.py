@@ -4,7 +4,7 @@
 
 # %% ../nbs/51_efficiency.ipynb #5ec473fe
 from __future__ import annotations
-import argparse, importlib, inspect, json, os, statistics, sys
+import argparse, importlib, inspect, json, math, os, statistics, sys
 from contextlib import contextmanager
 
 import torch
@@ -39,11 +39,40 @@ def count_params(model:nn.Module, trainable_only:bool=False) -> int:
     return sum(p.numel() for p in seen.values())
 
 # %% ../nbs/51_efficiency.ipynb #b2c72724
+def _complex_x4(formula):  # one of torch's formulas, taking raw tensors and out_val
+    "`formula`, with a complex product counted as 4 real multiply-adds (torch counts one)."
+    def f(*args, out_val=None, **kwargs):
+        n = formula(*args, out_val=out_val, **kwargs)
+        return 4 * n if torch.is_tensor(out_val) and out_val.is_complex() else n
+    f._get_raw = True   # FlopCounterMode passes tensors, not shapes, so the dtype can be read
+    return f
+
+def _fft_formula(kind:str):  # "r2c", "c2r" or "c2c": the aten FFT op
+    "FLOPs of an FFT: 5·N·log2(N) per complex transform of N points over `dim`, half that for real input or output."
+    def f(x, dim, *args, out_val=None, **kwargs):
+        t = out_val if kind == "c2r" else x                  # the side with the transform's full length
+        n = math.prod(t.shape[d] for d in dim)
+        return int((5 if kind == "c2c" else 2.5) * t.numel() * math.log2(n)) if n > 1 else 0  # numel = N · batch
+    f._get_raw = True
+    return f
+
+def _flop_formulas() -> dict:
+    "The formulas count_flops adds to or changes in torch's counter."
+    from torch.utils.flop_counter import flop_registry
+    aten = torch.ops.aten
+    return {**{op: _complex_x4(flop_registry[op]) for op in (aten.mm, aten.addmm, aten.bmm, aten.baddbmm)},
+            aten._fft_r2c: _fft_formula("r2c"), aten._fft_c2r: _fft_formula("c2r"), aten._fft_c2c: _fft_formula("c2c")}
+
 def count_flops(model:nn.Module, *inputs) -> int:
-    "FLOPs of one forward pass of `model(*inputs)` (torch.utils.flop_counter; attention in its math form; FFTs not counted)."
+    "FLOPs of one forward pass of `model(*inputs)` (multiply-add = 2; attention in its math form; complex products and FFTs in real FLOPs)."
     from torch.nn.attention import SDPBackend, sdpa_kernel
-    counter = FlopCounterMode(display=False)  # the CPU's fused attention kernel has no FLOP formula: its math form has (two matmuls)
-    with _inference(model), sdpa_kernel(SDPBackend.MATH), counter: model(*inputs)
+    counter = FlopCounterMode(display=False, custom_mapping=_flop_formulas())
+    # the CPU's fused attention kernel has no FLOP formula: its math form has (two matmuls); nor has the fused "fast
+    # path" nn.MultiheadAttention and nn.TransformerEncoderLayer take in eval mode without gradients (it counted 0)
+    fast = torch.backends.mha.get_fastpath_enabled(); torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        with _inference(model), sdpa_kernel(SDPBackend.MATH), counter: model(*inputs)
+    finally: torch.backends.mha.set_fastpath_enabled(fast)
     return int(counter.get_total_flops())
 
 # %% ../nbs/51_efficiency.ipynb #cdefaf8e
