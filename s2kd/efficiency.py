@@ -179,8 +179,9 @@ def bench_latency(datasets=None,           # names in BENCH_SHAPES; None = all
         for r in rows:
             if r["dataset"] == ds and r["role"] == "student" and "median_ms" in r:
                 r["ratio"] = {t: r["median_ms"] / v for t, v in tms.items()}
+    with num_threads(threads): env = environment_info(dev)  # its `threads` is the count the timings ran with, not the process's
     return dict(preset=preset, threads=threads, batch=batch, device=str(dev), min_run_time=min_run_time, warmup=warmup,
-                min_blocks=min_blocks, env=environment_info(dev), rows=rows)
+                min_blocks=min_blocks, env=env, rows=rows)
 
 # %% ../nbs/51_efficiency.ipynb #bd13554d
 def format_latency_table(res:dict) -> str:
@@ -188,7 +189,8 @@ def format_latency_table(res:dict) -> str:
     teachers = list(dict.fromkeys(r["model"] for r in res["rows"] if r["role"] == "teacher"))
     head = [f"s2kd bench latency | preset={res['preset']} threads={res['threads']} batch={res['batch']} "
             f"device={res['device']} torch={res['env']['torch']}",
-            "latency: median (IQR) ms per forward; s/<teacher>: student latency / teacher latency", ""]
+            f"latency: median (IQR) ms per forward of the batch of {res['batch']}; GFLOPs: one forward of one sample "
+            "(multiply-add = 2); s/<teacher>: student latency / teacher latency", ""]
     cols = f"{'dataset':<14}{'model':<12}{'role':<9}{'params(M)':>10}{'GFLOPs':>9}{'median':>11}{'IQR':>10}" + \
            "".join(f"{'s/' + t:>{max(9, len(t) + 4)}}" for t in teachers)
     lines = head + [cols, "-" * len(cols)]
