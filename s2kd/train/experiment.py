@@ -301,7 +301,9 @@ def set_aside(ck:Path, out:Path|None=None) -> Path|None:  # a run's checkpoint f
     if not (ck/"last.pt").exists() and not (ck/"best.pt").exists(): return None
     dest = ck.with_name(f"{ck.name}{REPLACED}{datetime.now(timezone.utc):%Y%m%dT%H%M%S%fZ}")
     ck.rename(dest)
-    if out is not None and (out/"result.json").exists(): shutil.copy2(out/"result.json", dest/"result.json")
+    r = read_result(out) if out is not None else None  # the result of this name, when it is the set-aside run's (another
+    if r is not None and (dest/"best.pt").exists() and holds_weights(r, torch.load(dest/"best.pt", map_location="cpu", weights_only=True)):
+        shutil.copy2(out/"result.json", dest/"result.json")  # results_dir may hold another run's of the name)
     return dest
 
 def run(cfg:RunConfig,        # the run
