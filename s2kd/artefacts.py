@@ -67,8 +67,11 @@ def narrator_ready(cfg, generate:bool=True) -> str|None:  # cfg: an s2kd RunConf
     from s2kd.narrate.encoders import package_dir
     from s2kd.narrate.lm import SMOLLM_INSTALL, SMOLLM_PACKAGE, SmolLMNarrator, narratives_dir
     key = f"{cfg.dataset}-{cfg.size}-seed{cfg.data_seed}"
-    ident, windows = SmolLMNarrator().identity(), (cfg.t_in, cfg.t_out, cfg.stride) == (0, 0, 1)
-    if windows and all((narratives_dir()/key/s/f"{ident}.jsonl").exists() for s in ("train", "val", "test")): return None
+    windows, ident = (cfg.t_in, cfg.t_out, cfg.stride) == (0, 0, 1), None
+    if windows and (narratives_dir()/key).is_dir():  # the identity depends on the data's traits (global grid, time step)
+        from s2kd.data.core import load_windows
+        ident = SmolLMNarrator().identity_on(load_windows(cfg.dataset, size=cfg.size, seed=cfg.data_seed, cache_dir=cfg.cache_dir or None).train)
+    if ident and all((narratives_dir()/key/s/f"{ident}.jsonl").exists() for s in ("train", "val", "test")): return None
     where = f"no shipped SmolLM2 narratives for {key}" + ("" if windows else " with these windows")
     if package_dir(SMOLLM_PACKAGE) is None: return f"{where} and the model is not installed ({SMOLLM_INSTALL})"
     if not generate: return f"{where}, and generating them is off (lm_generate)"

@@ -164,8 +164,8 @@ def _where(windows_ds, i):
     m, t0 = w[i]
     return {"member": int(ds.member.values[m]) if ds is not None else int(m), "t0": int(t0)}  # the member's coordinate value
 
-def _record(i, text, narrator, dataset_key, split, where=None):
-    return {"index": int(i), "text": text, "narrator": narrator.identity(), "config": narrator.config(),
+def _record(i, text, narrator, ident, dataset_key, split, where=None):
+    return {"index": int(i), "text": text, "narrator": ident, "config": narrator.config(),
             "prompt_version": PROMPT_VERSION, "format": NARRATE_FORMAT, "dataset": dataset_key, "split": split,
             "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "s2kd": s2kd.__version__, **(where or {})}
 
@@ -188,20 +188,21 @@ def build_narratives(windows_ds,                  # WindowDataset-like: len, fra
     "Narrate every window of `windows_ds` into the cache, resuming where a previous build stopped."
     from tqdm.auto import tqdm
     narrator = get_narrator(narrator) if isinstance(narrator, str) else narrator
-    cache = NarrativeCache(root, dataset_key, split, narrator.identity(), data=windows_ds)
+    ident = narrator.identity_on(windows_ds)  # revised wording on this data's traits gets its own key
+    cache = NarrativeCache(root, dataset_key, split, ident, data=windows_ds)
     with file_lock(f"{cache.path}.lock", cache.path.name):  # a second process waits, then finds the records written
         recs = cache.load(); check_windows(cache, windows_ds, recs)
         n, done = len(windows_ds), set(recs)
         todo = [i for i in range(n) if i not in done]
         future = bool(getattr(narrator, "future", False))
-        with tqdm(total=n, initial=n - len(todo), disable=not progress, desc=f"{split}: {narrator.identity()}", unit="narr") as bar:
+        with tqdm(total=n, initial=n - len(todo), disable=not progress, desc=f"{split}: {ident}", unit="narr") as bar:
             for b in range(0, len(todo), batch_size):
                 idx = todo[b:b + batch_size]
                 texts = narrator([window_sample(windows_ds, i, future) for i in idx])
                 if len(texts) != len(idx): raise DataError(f"{narrator!r} returned {len(texts)} texts for {len(idx)} samples")
                 bad = [i for i, t in zip(idx, texts) if not isinstance(t, str) or not t.strip()]
                 if bad: raise DataError(f"{narrator!r}: empty or non-string narrative for window {bad[0]} of {split}")
-                cache.append([_record(i, t, narrator, dataset_key, split, _where(windows_ds, i)) for i, t in zip(idx, texts)])
+                cache.append([_record(i, t, narrator, ident, dataset_key, split, _where(windows_ds, i)) for i, t in zip(idx, texts)])
                 bar.update(len(idx))
     return cache
 
@@ -336,7 +337,7 @@ def cli_narrate(argv:list[str]|None=None) -> int:  # arguments after `s2kd narra
         dt = time.perf_counter() - t
         line = f"{split}: {len(ds)} narratives in {dt:.1f} s -> {c.path} ({c.path.stat().st_size / 1024:.1f} KiB)"
         if encoder is not None:
-            build_embeddings(ds, narrator.identity(), encoder, split=split, dataset_key=key, root=a.cache, progress=not a.no_progress)
+            build_embeddings(ds, narrator.identity_on(ds), encoder, split=split, dataset_key=key, root=a.cache, progress=not a.no_progress)
             pe = c.embeddings_path(encoder.identity())
             line += f"; embeddings {pe.name} ({pe.stat().st_size / 1024:.1f} KiB)"
         print(line)

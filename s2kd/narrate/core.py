@@ -14,9 +14,10 @@ from ..core import DataError, UnknownNameError
 
 # %% auto #0
 __all__ = ['DOMAINS', 'NARRATE_FORMAT', 'PROMPT_VERSION', 'PROMPT_TEMPLATE', 'REGIONS', 'NARRATORS', 'NARRATOR_MODULES',
-           'sample_domain', 'dominant_wavelength', 'structures', 'summarize', 'summary_lines', 'render_prompt',
-           'lat_text', 'lon_text', 'lat_band', 'region', 'district', 'part_of_day', 'box_part', 'Narrator',
-           'StatisticalNarrator', 'event_params', 'event_phase', 'EventNarrator', 'get_narrator']
+           'sample_domain', 'dominant_wavelength', 'structures', 'time_step_days', 'periodic_lon', 'summarize',
+           'summary_lines', 'render_prompt', 'lat_text', 'lon_text', 'lat_band', 'region', 'district', 'part_of_day',
+           'box_part', 'text_traits', 'Narrator', 'StatisticalNarrator', 'event_params', 'event_phase', 'EventNarrator',
+           'get_narrator']
 
 # %% ../../nbs/20_narrate.core.ipynb #4386ac66
 DOMAINS = ("weather", "traffic", "fluid")
@@ -61,9 +62,9 @@ def _pos(kind, ys, xs, i, j):
     "A grid cell as a JSON-able position in coordinates."
     return {"lat" if kind == "geo" else "y": _r(ys[i]), "lon" if kind == "geo" else "x": _r(xs[j] % 360 if kind == "geo" else xs[j]), "cell": [int(i), int(j)]}
 
-def _smooth_argmax(f, sign=1):
+def _smooth_argmax(f, sign=1, periodic:bool=False):  # periodic: the columns wrap (a global longitude axis)
     "Cell of the extreme of a 3×3-smoothed frame (sign=-1 for the minimum)."
-    s = ndimage.uniform_filter(sign * f, size=3, mode="nearest")
+    s = ndimage.uniform_filter(sign * f, size=3, mode=("nearest", "wrap" if periodic else "nearest"))
     return np.unravel_index(int(np.argmax(s)), f.shape)
 
 def _compass(north:float, east:float):
@@ -105,15 +106,37 @@ def structures(f:np.ndarray,     # one (H, W) frame
 
 # %% ../../nbs/20_narrate.core.ipynb #729bb488
 _CAL_KEYS = ("weekday", "hour", "month")
+_DATE = re.compile(r"^\s*(-?\d{1,4})-(\d{1,2})-(\d{1,2})(?:[T ](\d{1,2})(?::(\d{1,2}))?)?")
 
-def _calendar(t):
-    "Weekday, hour and month of an ISO time string; {} when it is not a date; no weekday for 360-day dates (30 February)."
-    try: d = datetime.fromisoformat(str(t).replace("Z", "")[:26])
+def time_step_days(times) -> float|None:  # ISO time stamps of consecutive frames
+    "Median spacing of the time stamps in days (a month counts ≈30.4 days, in any calendar); None without two dates."
+    d = []
+    for t in times:
+        m = _DATE.match(str(t))
+        if not m: return None
+        Y, M, D, h, mi = (float(g or 0) for g in m.groups())
+        d.append(Y * 365.25 + (M - 1) * 30.44 + D + h / 24 + mi / 1440)
+    return float(np.median(np.diff(d))) if len(d) > 1 else None
+
+def _calendar(t, step:float|None=None):  # an ISO time string; the data's time step in days (None: unknown)
+    "The calendar words a frame's time stamp carries at this time step: weekday, hour and month below a day; weekday and month for daily data; month for weekly to monthly; none for yearly. {} when `t` is not a date; no weekday for 360-day dates (30 February)."
+    try:
+        d = datetime.fromisoformat(str(t).replace("Z", "")[:26])
+        c = {"weekday": d.strftime("%A"), "hour": _r(d.hour + d.minute / 60), "month": d.strftime("%B")}
     except ValueError:
         m = re.match(r"^-?\d{1,4}-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2}))?", str(t))  # a date of another calendar
         if not m or not 1 <= int(m[1]) <= 12 or not 1 <= int(m[2]) <= 30: return {}
-        return {"hour": _r(int(m[3] or 0) + int(m[4] or 0) / 60), "month": datetime(2000, int(m[1]), 1).strftime("%B")}
-    return {"weekday": d.strftime("%A"), "hour": _r(d.hour + d.minute / 60), "month": d.strftime("%B")}
+        c = {"hour": _r(int(m[3] or 0) + int(m[4] or 0) / 60), "month": datetime(2000, int(m[1]), 1).strftime("%B")}
+    if step is None or step < 1: return c
+    keep = ("weekday", "month") if step < 7 else ("month",) if step < 300 else ()  # a monthly mean has no weekday or hour
+    return {k: v for k, v in c.items() if k in keep}
+
+def periodic_lon(xs) -> bool:  # longitudes of a grid, degrees
+    "True when the longitudes go once around the globe at an even step (so the first and last columns are neighbours)."
+    xs = np.asarray(xs, dtype=np.float64)
+    if len(xs) < 3: return False
+    step = float(np.median(np.abs(np.diff(xs))))
+    return step > 0 and abs(len(xs) * step - 360) <= step / 2
 
 def _trend(means, scale):
     "Least-squares slope of the per-frame means; 0 below round-off of the field's scale."
@@ -126,9 +149,12 @@ def _var_summary(v, kind, ys, xs):
     T = v.shape[0]; last, first = v[-1], v[0]
     means = v.mean(axis=(1, 2))
     imax, imin = np.unravel_index(int(np.argmax(last)), last.shape), np.unravel_index(int(np.argmin(last)), last.shape)
-    m0, m1 = _smooth_argmax(first), _smooth_argmax(last)
+    wrap = kind == "geo" and periodic_lon(xs)  # a global grid: the first and last columns are neighbours
+    m0, m1 = _smooth_argmax(first, periodic=wrap), _smooth_argmax(last, periodic=wrap)
     dy, dx = ys[m1[0]] - ys[m0[0]], xs[m1[1]] - xs[m0[1]]
     if kind == "geo": dx = (dx + 180) % 360 - 180
+    dc = int(m1[1] - m0[1])  # columns moved; the short way round on a global grid (64 columns: +60 is 4 west)
+    if wrap: dc = (dc + len(xs) // 2) % len(xs) - len(xs) // 2
     gy, gx = np.gradient(last)
     g = np.hypot(gy, gx); ig = np.unravel_index(int(np.argmax(g)), g.shape)
     wl = dominant_wavelength(last)
@@ -137,7 +163,7 @@ def _var_summary(v, kind, ys, xs):
         "mean": _r(last.mean()), "std": _r(last.std()),
         "max": {"value": _r(last.max()), **_pos(kind, ys, xs, *imax)},
         "min": {"value": _r(last.min()), **_pos(kind, ys, xs, *imin)},
-        "max_motion": {"cells": [int(m1[0] - m0[0]), int(m1[1] - m0[1])], "dy": _r(dy), "dx": _r(dx),
+        "max_motion": {"cells": [int(m1[0] - m0[0]), dc], "dy": _r(dy), "dx": _r(dx),
                        "direction": _compass(dy, dx)},
         "trend_per_step": _r(_trend(means, last.std())),
         "change": {"mean": _r(means[-1] - means[0]), "std": _r(last.std() - first.std()),
@@ -157,10 +183,11 @@ def summarize(sample:dict,            # {"x": (T_in, C, H, W) physical units, "i
     if len(names) != C: raise DataError(f"info['variables'] has {len(names)} names, x has {C} channels")
     units = info.get("units") or {}
     tin = [str(t) for t in (info.get("time_in") or [])]
+    step = time_step_days(tin + [str(t) for t in (info.get("time_out") or [])])
     out = {"dataset": str(info.get("dataset", "unknown")), "domain": sample_domain(info), "frames": T,
            "grid": {"kind": kind, "shape": [H, W], "y" if kind == "grid" else "lat": [_r(ys.min()), _r(ys.max())],
                     "x" if kind == "grid" else "lon": [_r(xs.min()), _r(xs.max())]},
-           "time": {"start": tin[0] if tin else None, "end": tin[-1] if tin else None, **_calendar(tin[-1] if tin else "")},
+           "time": {"start": tin[0] if tin else None, "end": tin[-1] if tin else None, **_calendar(tin[-1] if tin else "", step)},
            "variables": {}}
     for c, n in enumerate(names):
         out["variables"][n] = {"unit": units.get(n), **_var_summary(x[:, c], kind, ys, xs)}
@@ -189,8 +216,8 @@ def summary_lines(summary:dict):  # from `summarize`
     "The summary as compact `- key: value` lines."
     L = [f"- grid: {summary['grid']['shape'][0]}x{summary['grid']['shape'][1]} ({summary['grid']['kind']})"]
     tm = summary["time"]
-    if tm.get("weekday"): L.append(f"- last frame: {tm['weekday']} {tm['month']}, hour {tm['hour']:g}")
-    elif tm.get("month"): L.append(f"- last frame: {tm['month']}, hour {tm['hour']:g}")
+    when = " ".join(tm[k] for k in ("weekday", "month") if tm.get(k)) + (f", hour {tm['hour']:g}" if "hour" in tm else "")
+    if when: L.append(f"- last frame: {when}")
     for n, v in summary["variables"].items():
         u = f" {v['unit']}" if v.get("unit") else ""
         mm = v["max_motion"]
@@ -268,17 +295,30 @@ def box_part(row:int, col:int, H:int, W:int):
 # %% ../../nbs/20_narrate.core.ipynb #e1c4e9f1
 def _slug(s:str): return re.sub(r"[^A-Za-z0-9_.-]+", "-", str(s)).strip("-") or "x"
 
+def text_traits(info:dict|None) -> list[str]:  # a sample's info dict
+    "Traits of the data that select revised wording (`Narrator.revised`): 'periodic_lon' (a global longitude axis), 'coarse_time' (time steps of a day or more)."
+    c, out = (info or {}).get("coords") or {}, []
+    if "lat" in c and periodic_lon(c.get("lon", [])): out.append("periodic_lon")
+    st = time_step_days([str(t) for t in list((info or {}).get("time_in") or []) + list((info or {}).get("time_out") or [])])
+    if st is not None and st >= 1: out.append("coarse_time")
+    return out
+
 class Narrator:
-    "Base class: `narrate(samples) -> list[str]`, keyed by `identity()`."
+    "Base class: `narrate(samples) -> list[str]`, keyed by `identity(info)`."
     name:str = "narrator"
     version:int = 1   # bump when the code's phrasing changes, so cached texts of the old wording are not reused
+    revised:dict = {} # text trait -> revision, for wording changed only on data with that trait (`text_traits`)
     def config(self) -> dict: return {}
-    def identity(self) -> str:
-        "`<name>-<10 hex>` from name, version, config, prompt version and format version."
-        blob = json.dumps({"name": self.name, "version": self.version, "config": self.config(), "prompt": PROMPT_VERSION,
-                           "format": NARRATE_FORMAT},
-                          sort_keys=True, default=str)
+    def identity(self, info:dict|None=None) -> str:  # a sample's info; None: data with no revised trait
+        "`<name>-<10 hex>` from name, version, config, prompt version, format version and the revisions that apply to `info`'s data."
+        d = {"name": self.name, "version": self.version, "config": self.config(), "prompt": PROMPT_VERSION, "format": NARRATE_FORMAT}
+        rev = {t: self.revised[t] for t in text_traits(info) if t in self.revised}
+        if rev: d["revised"] = rev   # absent otherwise: identities of untouched data stay as they were
+        blob = json.dumps(d, sort_keys=True, default=str)
         return f"{_slug(self.name)}-{hashlib.sha256(blob.encode()).hexdigest()[:10]}"
+    def identity_on(self, windows_ds) -> str:  # a window dataset: len, info(i)
+        "`identity` for a dataset's windows, from its first window's traits (grid and time step are the dataset's)."
+        return self.identity(windows_ds.info(0) if len(windows_ds) else None)
     def narrate(self, samples:list[dict]) -> list[str]:
         return [self.narrate_one(s, i) for i, s in enumerate(samples)]
     def narrate_one(self, sample:dict, i:int=0) -> str: raise NotImplementedError(f"{type(self).__name__}.narrate_one")
@@ -338,6 +378,9 @@ class StatisticalNarrator(Narrator):
                  max_vars:int=2):         # variables described in `rich`
         if level not in ("coarse", "rich"): raise ValueError(f"StatisticalNarrator: level {level!r} not in ('coarse', 'rich')")
         self.level, self.max_vars, self.name = level, max_vars, f"stat-{level}"
+        # rich only (coarse reads neither): 1 = moves across the date line counted the short way round; daily or
+        # coarser traffic frames named without an hour
+        self.revised = {"periodic_lon": 1, "coarse_time": 1} if level == "rich" else {}
     def config(self): return {"level": self.level, "max_vars": self.max_vars}
     def narrate_one(self, sample, i=0):
         s = summarize(sample)
@@ -364,8 +407,9 @@ class StatisticalNarrator(Narrator):
         if s["domain"] == "fluid": return _fluid_sentences(s, _check_sample(sample)[0], list(s["variables"]))
         if s["domain"] == "traffic":
             tm = s["time"]
-            when = (f" on a {tm['weekday']} {part_of_day(tm['hour'], tm['weekday'])} (around {int(tm['hour']):02d}:"
-                    f"{int(round(tm['hour'] % 1 * 60)):02d})") if tm.get("weekday") else ""
+            when = ("" if not tm.get("weekday") else f" on a {tm['weekday']}" if "hour" not in tm else
+                    f" on a {tm['weekday']} {part_of_day(tm['hour'], tm['weekday'])} (around {int(tm['hour']):02d}:"
+                    f"{int(round(tm['hour'] % 1 * 60)):02d})")
             return f"The busiest district{when} is the {district(*v['max']['cell'], *s['grid']['shape'])} district."
         x, info = _check_sample(sample)
         _, lat, _ = _grid(info, *x.shape[2:])

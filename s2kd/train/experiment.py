@@ -47,7 +47,7 @@ def load_data(cfg:RunConfig, data=None):  # data: an xr.Dataset to use instead o
     emb = lambda s: build_embeddings(getattr(w, s), narrator, encoder, split=s, dataset_key=key, root=cfg.cache_dir or None,
                                      progress=False)
     w = w._replace(**{s: TextConditioned(getattr(w, s), emb(s)) for s in ("train", "val", "test")})
-    return w, f"{narrator.identity()}/{json.dumps(encoder.identity(), sort_keys=True)}"  # identities: changed texts, new key
+    return w, f"{narrator.identity_on(w.train)}/{json.dumps(encoder.identity(), sort_keys=True)}"  # identities: changed texts, new key
 
 def data_fingerprint(ds):
     "A short hash of a dataset's values and splits: a stored teacher is reused only on the very data it was trained on."
