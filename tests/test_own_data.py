@@ -345,6 +345,8 @@ def test_narrators_on_regional_grids_and_360_day_dates():
     assert "Hemisphere" not in south and "half of the region (60°S to 30°S)" in south, south
     world = rich([_sample(np.linspace(-80, 80, 9), ["2000-01-01T00:00", "2000-01-02T00:00"])])[0]
     assert "stronger in the Northern Hemisphere extratropics than in the Southern" in world, world  # global grids unchanged
-    s = summarize(_sample(np.linspace(30, 60, 7), ["2000-02-29T00:00", "2000-02-30T12:00"]))  # 30 February: 360-day year
+    s = summarize(_sample(np.linspace(30, 60, 7), ["2000-02-30T06:00", "2000-02-30T12:00"]))  # 30 February: 360-day year
     assert s["time"]["month"] == "February" and s["time"]["hour"] == 12.0 and "weekday" not in s["time"]  # exact: the hour of the written date
     assert "- last frame: February, hour 12" in summary_lines(s)
+    daily = summarize(_sample(np.linspace(30, 60, 7), ["2000-02-29T00:00", "2000-02-30T00:00"]))  # daily frames: no hour
+    assert daily["time"] == {"start": "2000-02-29T00:00", "end": "2000-02-30T00:00", "month": "February"}, daily["time"]

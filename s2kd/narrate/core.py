@@ -4,7 +4,7 @@
 
 # %% ../../nbs/20_narrate.core.ipynb #980cea52
 from __future__ import annotations
-import hashlib, importlib, json, re
+import hashlib, importlib, inspect, json, re
 from datetime import datetime
 
 import numpy as np
@@ -318,6 +318,7 @@ class Narrator:
         return f"{_slug(self.name)}-{hashlib.sha256(blob.encode()).hexdigest()[:10]}"
     def identity_on(self, windows_ds) -> str:  # a window dataset: len, info(i)
         "`identity` for a dataset's windows, from its first window's traits (grid and time step are the dataset's)."
+        if not inspect.signature(self.identity).parameters: return self.identity()  # a subclass's own `identity()`
         return self.identity(windows_ds.info(0) if len(windows_ds) else None)
     def narrate(self, samples:list[dict]) -> list[str]:
         return [self.narrate_one(s, i) for i, s in enumerate(samples)]
