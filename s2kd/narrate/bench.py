@@ -68,7 +68,7 @@ def _narrate_rows(name, windows, narrators, n, threads, workdir, progress, min_t
         row = dict(dataset=name, narrator=nm, windows=idx)
         try:
             nar = make_narrator(nm, workdir, threads)
-            with num_threads(threads): row.update(time_narrator(nar, samples, min_time), identity=nar.identity(samples[0]["info"] if samples else None))
+            with num_threads(threads): row.update(time_narrator(nar, samples, min_time), identity=nar.identity_on(split))
         except (MissingModelError, ImportError) as e: row.update(skipped=f"{type(e).__name__}: {e}")
         rows.append(row)
         if progress: print(f"  {name:14s} {nm:13s} " + (f"{row['per_second']:9.2f} narratives/s" if "per_second" in row else "skipped"), file=sys.stderr)

@@ -13,11 +13,11 @@ from scipy import ndimage
 from ..core import DataError, UnknownNameError
 
 # %% auto #0
-__all__ = ['DOMAINS', 'NARRATE_FORMAT', 'PROMPT_VERSION', 'PROMPT_TEMPLATE', 'REGIONS', 'NARRATORS', 'NARRATOR_MODULES',
-           'sample_domain', 'dominant_wavelength', 'structures', 'time_step_days', 'periodic_lon', 'summarize',
-           'summary_lines', 'render_prompt', 'lat_text', 'lon_text', 'lat_band', 'region', 'district', 'part_of_day',
-           'box_part', 'text_traits', 'Narrator', 'StatisticalNarrator', 'event_params', 'event_phase', 'EventNarrator',
-           'get_narrator']
+__all__ = ['DOMAINS', 'NARRATE_FORMAT', 'PROMPT_VERSION', 'PROMPT_TEMPLATE', 'REGIONS', 'SUMMARY_REVISIONS', 'NARRATORS',
+           'NARRATOR_MODULES', 'sample_domain', 'dominant_wavelength', 'structures', 'time_step_days', 'periodic_lon',
+           'summarize', 'summary_lines', 'render_prompt', 'lat_text', 'lon_text', 'lat_band', 'region', 'district',
+           'part_of_day', 'box_part', 'text_traits', 'Narrator', 'StatisticalNarrator', 'event_params', 'event_phase',
+           'EventNarrator', 'get_narrator']
 
 # %% ../../nbs/20_narrate.core.ipynb #4386ac66
 DOMAINS = ("weather", "traffic", "fluid")
@@ -106,16 +106,16 @@ def structures(f:np.ndarray,     # one (H, W) frame
 
 # %% ../../nbs/20_narrate.core.ipynb #729bb488
 _CAL_KEYS = ("weekday", "hour", "month")
-_DATE = re.compile(r"^\s*(-?\d{1,4})-(\d{1,2})-(\d{1,2})(?:[T ](\d{1,2})(?::(\d{1,2}))?)?")
+_ISO_TIME = re.compile(r"^\s*(-?\d{1,4})-(\d{1,2})-(\d{1,2})(?:[T ](\d{1,2})(?::(\d{1,2})(?::(\d{1,2}(?:\.\d*)?))?)?)?")
 
 def time_step_days(times) -> float|None:  # ISO time stamps of consecutive frames
     "Median spacing of the time stamps in days (a month counts ≈30.4 days, in any calendar); None without two dates."
     d = []
     for t in times:
-        m = _DATE.match(str(t))
+        m = _ISO_TIME.match(str(t))
         if not m: return None
-        Y, M, D, h, mi = (float(g or 0) for g in m.groups())
-        d.append(Y * 365.25 + (M - 1) * 30.44 + D + h / 24 + mi / 1440)
+        Y, M, D, h, mi, s = (float(g or 0) for g in m.groups())
+        d.append(Y * 365.25 + (M - 1) * 30.44 + D + h / 24 + mi / 1440 + s / 86400)
     return float(np.median(np.diff(d))) if len(d) > 1 else None
 
 def _calendar(t, step:float|None=None):  # an ISO time string; the data's time step in days (None: unknown)
@@ -138,18 +138,20 @@ def periodic_lon(xs) -> bool:  # longitudes of a grid, degrees
     step = float(np.median(np.abs(np.diff(xs))))
     return step > 0 and abs(len(xs) * step - 360) <= step / 2
 
+def _global(info): c = (info or {}).get("coords") or {}; return "lat" in c and periodic_lon(c.get("lon", []))  # wrapping columns
+def _frame_times(info): return [str(t) for t in list((info or {}).get("time_in") or []) + list((info or {}).get("time_out") or [])]
+
 def _trend(means, scale):
     "Least-squares slope of the per-frame means; 0 below round-off of the field's scale."
     if len(means) < 2: return 0.0
     b = np.polyfit(np.arange(len(means)), means, 1)[0]
     return 0.0 if abs(b) < 1e-6 * (scale + np.abs(means).max() + 1e-30) else b
 
-def _var_summary(v, kind, ys, xs):
+def _var_summary(v, kind, ys, xs, wrap:bool=False):  # wrap: a global grid, the first and last columns neighbours
     "Numbers for one variable's (T, H, W) input frames."
     T = v.shape[0]; last, first = v[-1], v[0]
     means = v.mean(axis=(1, 2))
     imax, imin = np.unravel_index(int(np.argmax(last)), last.shape), np.unravel_index(int(np.argmin(last)), last.shape)
-    wrap = kind == "geo" and periodic_lon(xs)  # a global grid: the first and last columns are neighbours
     m0, m1 = _smooth_argmax(first, periodic=wrap), _smooth_argmax(last, periodic=wrap)
     dy, dx = ys[m1[0]] - ys[m0[0]], xs[m1[1]] - xs[m0[1]]
     if kind == "geo": dx = (dx + 180) % 360 - 180
@@ -183,14 +185,14 @@ def summarize(sample:dict,            # {"x": (T_in, C, H, W) physical units, "i
     if len(names) != C: raise DataError(f"info['variables'] has {len(names)} names, x has {C} channels")
     units = info.get("units") or {}
     tin = [str(t) for t in (info.get("time_in") or [])]
-    step = time_step_days(tin + [str(t) for t in (info.get("time_out") or [])])
+    step, wrap = time_step_days(_frame_times(info)), _global(info)  # as `text_traits` reads them
     out = {"dataset": str(info.get("dataset", "unknown")), "domain": sample_domain(info), "frames": T,
            "grid": {"kind": kind, "shape": [H, W], "y" if kind == "grid" else "lat": [_r(ys.min()), _r(ys.max())],
                     "x" if kind == "grid" else "lon": [_r(xs.min()), _r(xs.max())]},
            "time": {"start": tin[0] if tin else None, "end": tin[-1] if tin else None, **_calendar(tin[-1] if tin else "", step)},
            "variables": {}}
     for c, n in enumerate(names):
-        out["variables"][n] = {"unit": units.get(n), **_var_summary(x[:, c], kind, ys, xs)}
+        out["variables"][n] = {"unit": units.get(n), **_var_summary(x[:, c], kind, ys, xs, wrap)}
     if privileged:
         out["params"] = event_params(info)
         out["events"] = [e for e in (info.get("events") or []) if event_phase(e, info) != "future"]
@@ -297,11 +299,10 @@ def _slug(s:str): return re.sub(r"[^A-Za-z0-9_.-]+", "-", str(s)).strip("-") or 
 
 def text_traits(info:dict|None) -> list[str]:  # a sample's info dict
     "Traits of the data that select revised wording (`Narrator.revised`): 'periodic_lon' (a global longitude axis), 'coarse_time' (time steps of a day or more)."
-    c, out = (info or {}).get("coords") or {}, []
-    if "lat" in c and periodic_lon(c.get("lon", [])): out.append("periodic_lon")
-    st = time_step_days([str(t) for t in list((info or {}).get("time_in") or []) + list((info or {}).get("time_out") or [])])
-    if st is not None and st >= 1: out.append("coarse_time")
-    return out
+    st = time_step_days(_frame_times(info))
+    return ["periodic_lon"] * _global(info) + ["coarse_time"] * (st is not None and st >= 1)
+
+SUMMARY_REVISIONS = {"periodic_lon": 1, "coarse_time": 1}  # `summarize`'s: moves across the date line the short way round; calendar words by time step
 
 class Narrator:
     "Base class: `narrate(samples) -> list[str]`, keyed by `identity(info)`."
@@ -381,7 +382,7 @@ class StatisticalNarrator(Narrator):
         self.level, self.max_vars, self.name = level, max_vars, f"stat-{level}"
         # rich only (coarse reads neither): 1 = moves across the date line counted the short way round; daily or
         # coarser traffic frames named without an hour
-        self.revised = {"periodic_lon": 1, "coarse_time": 1} if level == "rich" else {}
+        self.revised = SUMMARY_REVISIONS if level == "rich" else {}
     def config(self): return {"level": self.level, "max_vars": self.max_vars}
     def narrate_one(self, sample, i=0):
         s = summarize(sample)
@@ -454,8 +455,6 @@ def event_params(info:dict):  # a sample's info dict
     "Per-member physical parameters found in `info` (numbers outside the standard keys)."
     return {k: _r(v, 6) for k, v in sorted(info.items()) if k not in _INFO_KEYS and isinstance(v, (int, float, np.number))
             and not isinstance(v, bool)}
-
-_ISO_TIME = re.compile(r"^\s*(-?\d{1,4})-(\d{1,2})-(\d{1,2})(?:[T ](\d{1,2})(?::(\d{1,2})(?::(\d{1,2}(?:\.\d*)?))?)?)?")
 
 def _time_key(t):
     "A time stamp as a comparable key: `('num', float)` for a model time, `('date', (Y, M, D, h, m, s))` for an ISO date of any calendar (any precision); None otherwise."

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from ..core import cache_dir as _cache_dir, num_threads, DataError
-from .core import Narrator, summarize, render_prompt, PROMPT_VERSION, PROMPT_TEMPLATE
+from .core import Narrator, summarize, render_prompt, PROMPT_VERSION, PROMPT_TEMPLATE, SUMMARY_REVISIONS
 from .encoders import MissingModelError, package_dir, file_digest, hf_offline
 
 # %% auto #0
@@ -85,7 +85,7 @@ def load_smollm(gguf:str|os.PathLike|None=None,  # GGUF file; None = the package
 class SmolLMNarrator(Narrator):
     "SmolLM2-135M-Instruct writes a short narrative from each sample's standardized prompt."
     name = "smollm2"
-    revised = {"periodic_lon": 1, "coarse_time": 1}  # its prompt (`summarize`): moves across the date line, calendar words per time step
+    revised = SUMMARY_REVISIONS  # its prompt reads `summarize`
     def __init__(self, *, max_new_tokens:int=60,  # generated tokens per narrative
                  do_sample:bool=False,             # greedy (False) or sampled decoding
                  temperature:float=0.7, top_p:float=0.9,  # used when sampling
@@ -184,7 +184,7 @@ def folder_fingerprint(folder:str|os.PathLike) -> str:  # a local model folder
 class VLMNarrator(Narrator):
     "A local vision-language model captions the rendered input frames, guided by the standardized prompt."
     name = "vlm"
-    revised = {"periodic_lon": 1, "coarse_time": 1}  # its prompt reads `summarize`, as SmolLM2's does
+    revised = SUMMARY_REVISIONS  # its prompt reads `summarize`, as SmolLM2's does
     def __init__(self, model_path:str|os.PathLike|None=None,  # local folder of an image-text-to-text model
                  *, max_new_tokens:int=60, do_sample:bool=False, seed:int=0,
                  batch_size:int=4,       # samples per pipeline call
