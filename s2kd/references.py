@@ -17,7 +17,7 @@ from .core import DataError
 # %% auto #0
 __all__ = ['CALENDARS', 'PHASES_VERSION', 'REFERENCES', 'ERROR_METRICS', 'calendar_kind', 'n_phases', 'calendar_phase',
            'exogenous', 'exogenous_features', 'calendar_features', 'Calendared', 'Persistence', 'Climatology',
-           'DampedPersistence', 'fit_references', 'best_reference', 'add_skill']
+           'DampedPersistence', 'fit_references', 'best_reference', 'add_skill', 'linear_ceiling']
 
 # %% ../nbs/52_references.ipynb #6cca3182
 CALENDARS = ("month", "week", "none")
@@ -188,3 +188,56 @@ def add_skill(metrics:dict, ref:str):  # {model: {split: metrics dict}}; ref: a 
                 kl = f"{k}_per_lead"
                 if kl in m and kl in r: m[f"skill_{kl}"] = [1 - a / b if b > 0 else float("nan") for a, b in zip(m[kl], r[kl])]
     return metrics
+
+# %% ../nbs/52_references.ipynb #0f74a244
+def _pairs(a, lead:int, lags:int):  # a: (M, T, N) anomalies of one split
+    "Inputs (the last `lags` frames, newest first) and targets `lead` steps after the newest, over every member: `([(P, N)] * lags, (P, N))`."
+    M, T, _ = a.shape; t = np.arange(lags - 1, T - lead)
+    if len(t) == 0: return None, None
+    return [a[:, t - l].reshape(-1, a.shape[2]) for l in range(lags)], a[:, t + lead].reshape(-1, a.shape[2])
+
+def _damping(x, y, groups):  # x, y: (P, N); groups: (N,) group id of every value
+    "Least-squares damping per group of values, clipped to [0, 1], as one coefficient per value: (N,)."
+    num, den = np.bincount(groups, (x * y).sum(0)), np.bincount(groups, (x * x).sum(0))
+    return np.clip(num / np.maximum(den, 1e-12), 0, 1)[groups]
+
+def linear_ceiling(anoms:dict,             # {"train", "val", "test": (M, T, C, H, W) anomalies from the training climatology}
+                   *, lead:int=1,          # steps from the last input frame to the target
+                   lags:int=1,             # input frames the EOF regression reads
+                   coarsen:int=1,          # average f×f cells first: a coarser grid (rows and columns cut to a multiple of f)
+                   rows:slice|None=None,   # keep these rows first (e.g. a latitude band)
+                   n_eofs=(5, 10, 20),     # EOF counts the regression may use (chosen on validation)
+                   alphas=(0.1, 1.0, 10.0)) -> dict:  # ridge strengths, per training pair (chosen on validation)
+    "Test MSE of the best reference and of the best linear forecast of one framing, both chosen on validation, and the gain."
+    if lead < 1 or lags < 1 or coarsen < 1: raise ValueError(f"linear_ceiling: lead, lags and coarsen must be ≥ 1, got {lead}, {lags}, {coarsen}")
+    if missing := {"train", "val", "test"} - set(anoms): raise DataError(f"linear_ceiling: anoms lacks the splits {sorted(missing)}")
+    flat, C = {}, None
+    for s in ("train", "val", "test"):
+        a = np.asarray(anoms[s], np.float64)
+        if a.ndim != 5: raise DataError(f"linear_ceiling: anoms[{s!r}] has shape {a.shape}; expected (M, T, C, H, W)")
+        if rows is not None: a = a[..., rows, :]
+        M, T, C, H, W = a.shape; h, w = H // coarsen * coarsen, W // coarsen * coarsen
+        if h == 0 or w == 0: raise DataError(f"linear_ceiling: a {H}×{W} grid cannot be coarsened by {coarsen}")
+        a = a[..., :h, :w].reshape(M, T, C, h // coarsen, coarsen, w // coarsen, coarsen).mean((4, 6))
+        flat[s] = _pairs(a.reshape(M, T, -1), lead, lags)
+        if flat[s][0] is None: raise DataError(f"linear_ceiling: split {s!r} has {T} steps, too few for lead {lead} and {lags} lag(s)")
+    (xtr, ytr), N = flat["train"], flat["train"][1].shape[1]
+    chan, cell = np.repeat(np.arange(C), N // C), np.arange(N)
+    a_ch, a_cell = _damping(xtr[0], ytr, chan), _damping(xtr[0], ytr, cell)
+    P = np.linalg.svd(ytr, full_matrices=False)[2]  # the training targets' EOFs, (≤P, N)
+    def ridge(k, alpha):  # the EOF regression with k EOFs: a function of a split's inputs
+        E = P[:k]; z = lambda xs: np.concatenate([x @ E.T for x in xs], 1)
+        Z = z(xtr); sd = Z.std(0) + 1e-12; Zs = Z / sd
+        B = np.linalg.solve(Zs.T @ Zs + alpha * len(Zs) * np.eye(Zs.shape[1]), Zs.T @ (ytr @ E.T))
+        return lambda xs, rest=False: (z(xs) / sd) @ B @ E + (a_cell * (xs[0] - xs[0] @ E.T @ E) if rest else 0)
+    mse = lambda s, f: float(((f(flat[s][0]) - flat[s][1]) ** 2).mean())
+    fits = [(k, al, ridge(k, al)) for k in n_eofs if k <= len(P) for al in alphas]
+    best_r = min(fits, key=lambda f: mse("val", f[2])); best_c = min(fits, key=lambda f: mse("val", lambda xs: f[2](xs, True)))
+    cands = {"climatology": lambda xs: 0 * xs[0], "damped_per_channel": lambda xs: a_ch * xs[0],
+             "damped_per_cell": lambda xs: a_cell * xs[0], "eof_ridge": best_r[2], "eof_ridge_and_cells": lambda xs: best_c[2](xs, True)}
+    err = {s: {n: mse(s, f) for n, f in cands.items()} for s in ("val", "test")}
+    ref = min(("climatology", "damped_per_channel"), key=err["val"].get)
+    lin = min(("damped_per_cell", "eof_ridge", "eof_ridge_and_cells"), key=err["val"].get)
+    return dict(lead=lead, lags=lags, coarsen=coarsen, grid=list(a.shape[-2:]), pairs={s: len(flat[s][1]) for s in flat},
+                test=err["test"], val=err["val"], best_reference=ref, best_linear=lin,
+                eof_ridge=dict(n_eofs=best_r[0], alpha=best_r[1]), gain=1 - err["test"][lin] / err["test"][ref])
