@@ -177,7 +177,7 @@ def evaluate(model:nn.Module,       # a loaded model (`load_student`/`load_teach
     if info and tuple(w.in_shape) != tuple(info.in_shape):
         raise DataError(f"evaluate: the model takes windows (T_in, C, H, W) = {tuple(info.in_shape)}; the data gives {tuple(w.in_shape)}")
     rng = info.data_range if info else _valid_range(train)
-    lat = torch.tensor(ds["lat"].values, dtype=torch.float32) if "lat" in ds.dims else None
+    lat = torch.tensor(ds["lat"].values, dtype=torch.float64) if "lat" in ds.dims else None
     return evaluate_split(model.to(device), w, nrm, data_range=rng, lat=lat, batch_size=batch_size, device=device)
 
 # %% ../../nbs/45_train.api.ipynb #0037e2dc
