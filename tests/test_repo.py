@@ -60,3 +60,13 @@ def test_paper_notebooks_are_skipped_by_nbdev_test():
         first = nb["cells"][0]
         assert first["cell_type"] == "raw" and "skip_exec: true" in "".join(first["source"]), \
             f"{f.name}: a papermill notebook needs a leading raw '---\\nskip_exec: true\\n---' cell (else nbdev_test runs it)"
+
+
+def test_committed_results_are_strict_json():
+    "Every committed results/**/*.json parses as strict JSON (RFC 8259: no NaN or Infinity), so jq, JavaScript and other readers take it."
+    def refuse(c): raise ValueError(f"non-standard JSON constant {c}")
+    bad = []
+    for p in sorted((ROOT / "results").rglob("*.json")):
+        try: json.loads(p.read_text(), parse_constant=refuse)
+        except ValueError as e: bad.append(f"{p.relative_to(ROOT)}: {e}")
+    assert not bad, bad
