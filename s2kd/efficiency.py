@@ -4,8 +4,8 @@
 
 # %% ../nbs/51_efficiency.ipynb #5ec473fe
 from __future__ import annotations
-import argparse, importlib, inspect, json, math, os, statistics, sys
-from contextlib import contextmanager
+import argparse, importlib, inspect, json, math, os, statistics, sys, time
+from contextlib import ExitStack, contextmanager
 
 import torch
 from torch import nn
@@ -17,8 +17,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from .core import DataError, atomic_write_json, environment_info, get_device, num_threads
 
 # %% auto #0
-__all__ = ['BENCH_SHAPES', 'BENCH_PRESETS', 'count_params', 'count_flops', 'batched', 'latency', 'peak_memory', 'profile',
-           'forward_inputs', 'bench_latency', 'format_latency_table', 'cli_bench_latency']
+__all__ = ['BENCH_SHAPES', 'BENCH_PRESETS', 'count_params', 'count_flops', 'batched', 'latency', 'latencies', 'peak_memory',
+           'profile', 'forward_inputs', 'bench_latency', 'format_latency_table', 'cli_bench_latency']
 
 # %% ../nbs/51_efficiency.ipynb #7fb5baff
 def _as_tuple(inputs):
@@ -76,6 +76,17 @@ def count_flops(model:nn.Module, *inputs) -> int:
     return int(counter.get_total_flops())
 
 # %% ../nbs/51_efficiency.ipynb #cdefaf8e
+def _sync(dev):  # a torch.device
+    "Wait for the device's queued work (CUDA), so a timer reads the work's end."
+    if dev.type == "cuda": torch.cuda.synchronize(dev)
+
+def _summary(times:list, number:int, threads:int, args) -> dict:  # seconds per call, one per block
+    q1, med, q3 = statistics.quantiles(times, n=4, method="inclusive") if len(times) > 1 else times * 3
+    dev = next((a.device for a in args if torch.is_tensor(a)), torch.device("cpu"))
+    return dict(median_ms=med * 1e3, iqr_ms=(q3 - q1) * 1e3, mean_ms=statistics.fmean(times) * 1e3, blocks=len(times),
+                calls_per_block=number, threads=threads, device=str(dev),
+                batch=int(args[0].shape[0]) if torch.is_tensor(args[0]) else None)
+
 def batched(inputs, batch:int|None):  # inputs of one call; None keeps them as they are
     "Repeat the first sample of each tensor input `batch` times (non-tensors pass through)."
     if batch is None: return _as_tuple(inputs)
@@ -92,11 +103,29 @@ def latency(model:nn.Module, *inputs, threads:int=1, batch:int|None=None, warmup
         m = timer.blocked_autorange(min_run_time=min_run_time)
         times = list(m.times)                                   # seconds per call, one value per block
         while len(times) < min_blocks: times += timer.timeit(1).times
-    q1, med, q3 = statistics.quantiles(times, n=4, method="inclusive") if len(times) > 1 else times * 3
-    dev = next((a.device for a in args if torch.is_tensor(a)), torch.device("cpu"))
-    return dict(median_ms=med * 1e3, iqr_ms=(q3 - q1) * 1e3, mean_ms=statistics.fmean(times) * 1e3, blocks=len(times),
-                calls_per_block=m.number_per_run, threads=threads, device=str(dev),
-                batch=int(args[0].shape[0]) if torch.is_tensor(args[0]) else None)
+    return _summary(times, m.number_per_run, threads, args)
+
+# %% ../nbs/51_efficiency.ipynb #c7b583d5
+def latencies(calls:dict,               # {name: (model, inputs of one forward call)}: the models to compare
+              *, threads:int=1, batch:int|None=None, rounds:int=9, warmup:int=3,
+              min_run_time:float=0.3) -> dict:  # seconds of timed calls per model, over all rounds
+    "Forward latency of several models timed in turns (one block each per round, order rotated): `{name: latency dict}`."
+    if rounds < 1: raise ValueError(f"rounds={rounds}: expected >= 1")
+    args = {n: batched(inp, batch) for n, (_, inp) in calls.items()}
+    dev = {n: next((a.device for a in a_ if torch.is_tensor(a)), torch.device("cpu")) for n, a_ in args.items()}
+    def block(n, number):  # seconds per call of `number` calls of model n
+        m, a = calls[n][0], args[n]; _sync(dev[n]); t = time.perf_counter()
+        for _ in range(number): m(*a)
+        _sync(dev[n]); return (time.perf_counter() - t) / number
+    times, number, names = {n: [] for n in calls}, {}, list(calls)
+    with num_threads(threads), ExitStack() as stack:
+        for n in names: stack.enter_context(_inference(calls[n][0]))
+        for n in names:  # warm up, then size the block: about min_run_time / rounds seconds of calls
+            for _ in range(warmup): calls[n][0](*args[n])
+            number[n] = max(1, round(min_run_time / rounds / max(block(n, 1), 1e-9)))
+        for r in range(rounds):
+            for n in names[r % len(names):] + names[:r % len(names)]: times[n].append(block(n, number[n]))
+    return {n: _summary(times[n], number[n], threads, args[n]) for n in names}
 
 # %% ../nbs/51_efficiency.ipynb #f6175aba
 def peak_memory(model:nn.Module, *inputs) -> dict:
@@ -147,7 +176,8 @@ def forward_inputs(model:nn.Module, x, text_len:int=64):
 
 def bench_latency(datasets=None,           # names in BENCH_SHAPES; None = all
                   preset:str="quick",      # model size and data shape: paper | quick | smoke
-                  threads:int=1, batch:int=1, device:str="auto", min_run_time:float=0.3, warmup:int=3, min_blocks:int=5,
+                  threads:int=1, batch:int=1, device:str="auto", min_run_time:float=0.3, warmup:int=3,
+                  rounds:int=9,           # a dataset's models are timed in turns, one block each a round (`latencies`)
                   models=None,             # model names; None = every teacher and student
                   registry=None,           # anything with ROLE and build_model; None imports s2kd.models.registry
                   log=None,                # called with a progress line per model (e.g. print)
@@ -162,26 +192,29 @@ def bench_latency(datasets=None,           # names in BENCH_SHAPES; None = all
     dev, rows = get_device(device), []
     for ds in datasets or BENCH_SHAPES:
         in_shape, t_out = BENCH_SHAPES[ds][preset]
-        x = torch.randn(batch, *in_shape, device=dev)
+        x, calls, mine = torch.randn(batch, *in_shape, device=dev), {}, []
         for name in names:
             row = dict(dataset=ds, model=name, role=reg.ROLE[name], in_shape=list(in_shape), t_out=t_out)
             try:
                 m = reg.build_model(name, in_shape=in_shape, t_out=t_out, preset=preset).to(dev)
                 inp = forward_inputs(m, x, text_len)
-                r = latency(m, *inp, threads=threads, min_run_time=min_run_time, warmup=warmup, min_blocks=min_blocks)
-                row.update(params=count_params(m), flops=count_flops(m, *(a[:1] for a in inp)), median_ms=r["median_ms"], iqr_ms=r["iqr_ms"])
-                del m
+                row.update(params=count_params(m), flops=count_flops(m, *(a[:1] for a in inp)))  # a forward: a shape it cannot take fails here
+                calls[name] = (m, inp)
             except Exception as e:  # a model that cannot take this shape is reported, not fatal
                 row["error"] = f"{type(e).__name__}: {e}"[:200]
-            rows.append(row)
-            if log: log(f"{ds} {name}: " + (f"{row['median_ms']:.3f} ms" if "median_ms" in row else row["error"]))
+            rows.append(row); mine.append(row)
+        lat = latencies(calls, threads=threads, min_run_time=min_run_time, warmup=warmup, rounds=rounds) if calls else {}
+        for row in mine:  # the dataset's models timed in turns: a slow spell of the machine hits them all
+            if row["model"] in lat: row.update(median_ms=lat[row["model"]]["median_ms"], iqr_ms=lat[row["model"]]["iqr_ms"])
+            if log: log(f"{ds} {row['model']}: " + (f"{row['median_ms']:.3f} ms" if "median_ms" in row else row["error"]))
+        del calls
         tms = {r["model"]: r["median_ms"] for r in rows if r["dataset"] == ds and r["role"] == "teacher" and "median_ms" in r}
         for r in rows:
             if r["dataset"] == ds and r["role"] == "student" and "median_ms" in r:
                 r["ratio"] = {t: r["median_ms"] / v for t, v in tms.items()}
     with num_threads(threads): env = environment_info(dev)  # its `threads` is the count the timings ran with, not the process's
     return dict(preset=preset, threads=threads, batch=batch, device=str(dev), min_run_time=min_run_time, warmup=warmup,
-                min_blocks=min_blocks, env=env, rows=rows)
+                rounds=rounds, env=env, rows=rows)
 
 # %% ../nbs/51_efficiency.ipynb #bd13554d
 def format_latency_table(res:dict) -> str:
@@ -216,7 +249,7 @@ def cli_bench_latency(argv:list[str]) -> int:
     ap.add_argument("--device", default="auto", help="auto | cpu | cuda")
     ap.add_argument("--min-run-time", type=float, default=0.3, help="seconds of timed calls per model")
     ap.add_argument("--warmup", type=int, default=3, help="untimed forward calls before timing")
-    ap.add_argument("--min-blocks", type=int, default=5, help="at least this many timed blocks per model")
+    ap.add_argument("--rounds", type=int, default=9, help="rounds of timing in turns: one block of every model of a dataset each")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON instead of a table")
     ap.add_argument("--out", default=None, help="also write the JSON to this file (default: print only)")
     ap.add_argument("--registry", default="s2kd.models.registry", help="module with ROLE and build_model")
@@ -229,7 +262,7 @@ def cli_bench_latency(argv:list[str]) -> int:
     if not all(hasattr(reg, k) for k in ("ROLE", "build_model")): raise DataError(f"--registry {a.registry}: has no ROLE and build_model")
     res = bench_latency(a.datasets, preset=a.preset, threads=a.threads, batch=a.batch, device=a.device,
                         min_run_time=a.min_run_time, warmup=a.warmup,
-                        min_blocks=a.min_blocks, models=a.models,
+                        rounds=a.rounds, models=a.models,
                         registry=reg,
                         log=None if a.quiet else (lambda s: print(s, file=sys.stderr, flush=True)))
     if a.out: atomic_write_json(a.out, res)
