@@ -215,6 +215,8 @@ def linear_ceiling(anoms:dict,             # {"train", "val", "test": (M, T, C, 
     for s in ("train", "val", "test"):
         a = np.asarray(anoms[s], np.float64)
         if a.ndim != 5: raise DataError(f"linear_ceiling: anoms[{s!r}] has shape {a.shape}; expected (M, T, C, H, W)")
+        if bad := int((~np.isfinite(a)).sum()):  # masked cells, gaps: least squares would turn every number into NaN
+            raise DataError(f"linear_ceiling: anoms[{s!r}] has {bad} NaN or infinite values; fill them or keep only rows without them")
         if rows is not None: a = a[..., rows, :]
         M, T, C, H, W = a.shape; h, w = H // coarsen * coarsen, W // coarsen * coarsen
         if h == 0 or w == 0: raise DataError(f"linear_ceiling: a {H}×{W} grid cannot be coarsened by {coarsen}")
