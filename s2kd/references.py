@@ -221,6 +221,8 @@ def linear_ceiling(anoms:dict,             # {"train", "val", "test": (M, T, C, 
         M, T, C, H, W = a.shape; h, w = H // coarsen * coarsen, W // coarsen * coarsen
         if h == 0 or w == 0: raise DataError(f"linear_ceiling: a {H}×{W} grid cannot be coarsened by {coarsen}")
         a = a[..., :h, :w].reshape(M, T, C, h // coarsen, coarsen, w // coarsen, coarsen).mean((4, 6))
+        if s != "train" and a.shape[2:] != shape: raise DataError(f"linear_ceiling: anoms[{s!r}] has (C, H, W) {a.shape[2:]}; train has {shape}")
+        shape = a.shape[2:]
         flat[s] = _pairs(a.reshape(M, T, -1), lead, lags)
         if flat[s][0] is None: raise DataError(f"linear_ceiling: split {s!r} has {T} steps, too few for lead {lead} and {lags} lag(s)")
     (xtr, ytr), N = flat["train"], flat["train"][1].shape[1]
@@ -233,7 +235,8 @@ def linear_ceiling(anoms:dict,             # {"train", "val", "test": (M, T, C, 
         B = np.linalg.solve(Zs.T @ Zs + alpha * len(Zs) * np.eye(Zs.shape[1]), Zs.T @ (ytr @ E.T))
         return lambda xs, rest=False: (z(xs) / sd) @ B @ E + (a_cell * (xs[0] - xs[0] @ E.T @ E) if rest else 0)
     mse = lambda s, f: float(((f(flat[s][0]) - flat[s][1]) ** 2).mean())
-    fits = [(k, al, ridge(k, al)) for k in n_eofs if k <= len(P) for al in alphas]
+    ks = [k for k in n_eofs if k <= len(P)] or [len(P)]  # a short training split has fewer EOFs than asked for
+    fits = [(k, al, ridge(k, al)) for k in ks for al in alphas]
     best_r = min(fits, key=lambda f: mse("val", f[2])); best_c = min(fits, key=lambda f: mse("val", lambda xs: f[2](xs, True)))
     cands = {"climatology": lambda xs: 0 * xs[0], "damped_per_channel": lambda xs: a_ch * xs[0],
              "damped_per_cell": lambda xs: a_cell * xs[0], "eof_ridge": best_r[2], "eof_ridge_and_cells": lambda xs: best_c[2](xs, True)}
