@@ -80,11 +80,14 @@ def _sync(dev):  # a torch.device
     "Wait for the device's queued work (CUDA), so a timer reads the work's end."
     if dev.type == "cuda": torch.cuda.synchronize(dev)
 
+def _device_of(args):  # inputs of one call
+    "The device of the first tensor input (cpu when none is a tensor)."
+    return next((a.device for a in args if torch.is_tensor(a)), torch.device("cpu"))
+
 def _summary(times:list, number:int, threads:int, args) -> dict:  # seconds per call, one per block
     q1, med, q3 = statistics.quantiles(times, n=4, method="inclusive") if len(times) > 1 else times * 3
-    dev = next((a.device for a in args if torch.is_tensor(a)), torch.device("cpu"))
     return dict(median_ms=med * 1e3, iqr_ms=(q3 - q1) * 1e3, mean_ms=statistics.fmean(times) * 1e3, blocks=len(times),
-                calls_per_block=number, threads=threads, device=str(dev),
+                calls_per_block=number, threads=threads, device=str(_device_of(args)),
                 batch=int(args[0].shape[0]) if torch.is_tensor(args[0]) else None)
 
 def batched(inputs, batch:int|None):  # inputs of one call; None keeps them as they are
@@ -112,7 +115,7 @@ def latencies(calls:dict,               # {name: (model, inputs of one forward c
     "Forward latency of several models timed in turns (one block each per round, order rotated): `{name: latency dict}`."
     if rounds < 1: raise ValueError(f"rounds={rounds}: expected >= 1")
     args = {n: batched(inp, batch) for n, (_, inp) in calls.items()}
-    dev = {n: next((a.device for a in a_ if torch.is_tensor(a)), torch.device("cpu")) for n, a_ in args.items()}
+    dev = {n: _device_of(a) for n, a in args.items()}
     def block(n, number):  # seconds per call of `number` calls of model n
         m, a = calls[n][0], args[n]; _sync(dev[n]); t = time.perf_counter()
         for _ in range(number): m(*a)
@@ -130,7 +133,7 @@ def latencies(calls:dict,               # {name: (model, inputs of one forward c
 # %% ../nbs/51_efficiency.ipynb #f6175aba
 def peak_memory(model:nn.Module, *inputs) -> dict:
     "Peak extra bytes allocated by one forward pass, and the method used."
-    dev = next((a.device for a in inputs if torch.is_tensor(a)), torch.device("cpu"))
+    dev = _device_of(inputs)
     if dev.type == "cuda":
         torch.cuda.synchronize(dev); base = torch.cuda.memory_allocated(dev); torch.cuda.reset_peak_memory_stats(dev)
         with _inference(model): model(*inputs)

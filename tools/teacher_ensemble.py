@@ -8,16 +8,19 @@ Session 27 ran it on traffic (results/checks/teacher_ensemble_traffic.json). Fro
 Each teacher seed comes from the teacher store (`s2kd.paper.paper_teacher`, trained on first use with one thread,
 as the skill notebook trains it); the students are the skill notebook's baseline runs (seeds 42-44), read from
 the cache, so run the skill notebook first. An average of n models is their mean forecast, scored like any model
-(`s2kd.train.experiment.evaluate_split`, test split, physical units).
+(`s2kd.train.experiment.evaluate_split`, test split, physical units), beside the reference forecasts (persistence,
+climatology, damped persistence, fitted on train) and each entry's skill against the best of them on validation.
 """
-import argparse, json, time
+import argparse, time
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from s2kd.distill import batch_keys
+from s2kd.core import atomic_write_json
 from s2kd.paper import PAPER_TEACHERS, S2KD_STUDENTS, paper_teacher, preset_seeds, s2kd_config
+from s2kd.references import fit_references
 from s2kd.train.api import load_student
 from s2kd.train.experiment import data_range, evaluate_split
 
@@ -44,8 +47,10 @@ def main():
         print(f"teacher {teacher} seed {seed}: {'trained' if info['trained'] else 'stored'}", flush=True)
     kw = dict(data_range=data_range(w), batch_size=16, device="cpu",
               lat=torch.tensor(w.ds["lat"].values) if "lat" in w.ds.dims else None)
-    score = lambda m: evaluate_split(m, w.test, w.normalizer, **kw)["mse"]
-    mse = out["test_mse"]
+    score = lambda m, split="test": evaluate_split(m, getattr(w, split), w.normalizer, **kw)["mse"]
+    mse, refs = out["test_mse"], fit_references(w.train)
+    best = min(refs, key=lambda k: score(refs[k], "val"))  # chosen on validation, as every s2kd result chooses it
+    for k, r in refs.items(): mse[f"ref:{k}"] = score(r)
     for seed, t in zip(a.teacher_seeds, ts): mse[f"teacher:{teacher} s{seed}"] = score(t)
     for n in range(2, len(ts) + 1): mse[f"teacher:{teacher} average of {n}"] = score(Average(ts[:n]))
     for s in a.students:
@@ -54,9 +59,10 @@ def main():
             cfg = s2kd_config(a.dataset, teacher, s, "baseline", seed, preset=a.preset)
             ms.append(load_student(Path(cfg.results_dir) / cfg.name)); mse[f"{s} s{seed}"] = score(ms[-1])
         mse[f"{s} average of {len(ms)}"] = score(Average(ms))
-    for k, v in mse.items(): print(f"{k:40s} {v:.4f}")
+    out.update(best_reference=f"ref:{best}", skill={k: 1 - v / mse[f"ref:{best}"] for k, v in mse.items()})
+    for k, v in mse.items(): print(f"{k:40s} {v:10.4f}  skill {out['skill'][k]:+.1%}")
     out.update(teacher_seeds=a.teacher_seeds, students=a.students, threads=1, wall_s=round(time.time() - t0, 1))
-    if a.out: Path(a.out).parent.mkdir(parents=True, exist_ok=True); Path(a.out).write_text(json.dumps(out, indent=1) + "\n")
+    if a.out: Path(a.out).parent.mkdir(parents=True, exist_ok=True); atomic_write_json(a.out, out)
 
 
 if __name__ == "__main__": main()
