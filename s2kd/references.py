@@ -238,10 +238,10 @@ def linear_ceiling(anoms:dict,             # {"train", "val", "test": (M, T, C, 
     ks = [k for k in n_eofs if k <= len(P)] or [len(P)]  # a short training split has fewer EOFs than asked for
     fits = [(k, al, ridge(k, al)) for k in ks for al in alphas]
     best_r = min(fits, key=lambda f: mse("val", f[2])); best_c = min(fits, key=lambda f: mse("val", lambda xs: f[2](xs, True)))
-    cands = {"climatology": lambda xs: 0 * xs[0], "damped_per_channel": lambda xs: a_ch * xs[0],
+    cands = {"persistence": lambda xs: xs[0], "climatology": lambda xs: 0 * xs[0], "damped_per_channel": lambda xs: a_ch * xs[0],
              "damped_per_cell": lambda xs: a_cell * xs[0], "eof_ridge": best_r[2], "eof_ridge_and_cells": lambda xs: best_c[2](xs, True)}
     err = {s: {n: mse(s, f) for n, f in cands.items()} for s in ("val", "test")}
-    ref = min(("climatology", "damped_per_channel"), key=err["val"].get)
+    ref = min(("persistence", "climatology", "damped_per_channel"), key=err["val"].get)
     lin = min(("damped_per_cell", "eof_ridge", "eof_ridge_and_cells"), key=err["val"].get)
     return dict(lead=lead, lags=lags, coarsen=coarsen, grid=list(a.shape[-2:]), pairs={s: len(flat[s][1]) for s in flat},
                 test=err["test"], val=err["val"], best_reference=ref, best_linear=lin,
