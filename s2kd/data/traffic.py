@@ -20,7 +20,7 @@ from ..core import DataError, get_device
 __all__ = ['STEPS_PER_DAY', 'ZONES', 'KINDS', 'TRAFFIC_SIZES', 'RAIN_SPELL', 'AR_COEF', 'AR_LATTICE', 'FLOORS', 'TrafficConfig',
            'traffic_config', 'city_layout', 'traffic_profiles', 'traffic_calendar', 'rain_factor', 'describe_place',
            'sample_incidents', 'incident_envelope', 'incident_multiplier', 'simulate_traffic', 'make_traffic',
-           'traffic_hidden', 'traffic_rate', 'traffic_floors']
+           'traffic_hidden', 'traffic_rate', 'field_from_counts', 'traffic_floors']
 
 # %% ../../nbs/05_data.traffic.ipynb #7d250bdd
 STEPS_PER_DAY = 48  # 30-minute steps
@@ -293,7 +293,8 @@ def make_traffic(*, size:str="tiny",  # "tiny" (1 week 16x16) | "quick" (4 weeks
 # %% ../../nbs/05_data.traffic.ipynb #aea99654
 FLOORS = {"rate": "the expected count λ at every lead: only the count noise is left",
           "future": "the future rain and incidents; the smooth field from its value at the forecast time",
-          "inputs": "what a model's inputs carry: calendar and rain at every lead, incidents begun, the field at the forecast time",
+          "inputs": "calendar and rain at every lead, the incidents begun (their whole course) and the field at the forecast time, both as the generator knows them",
+          "frames": "what a model is given: calendar and rain at every lead, the field at the forecast time estimated from the last input frame",
           "profile": "the calendar and rain at every lead alone: layout × daily profile × rain factor",
           "causal": "nothing after the forecast time: as `inputs`, but rain from the spell under way"}
 
@@ -324,9 +325,24 @@ def _spell_goes_on(rain, s:int, k:int):  # rain per step, forecast time, lead
     n = np.arange(*RAIN_SPELL); alive = n[n >= m]
     return float((alive >= m + k).mean()) if len(alive) else 0.0
 
-def _floor_forecast(cfg, h, kind:str, s:int, k:int):  # forecast time s (last input step), lead k >= 1
-    rain, evs, t = h["calendar"]["rain"], h["events"], s + k
+def _lattice_basis(grid:tuple):
+    "`(AR_LATTICE², H·W)`: the field each lattice node makes alone, upsampled as `simulate_traffic` upsamples it."
+    n = AR_LATTICE * AR_LATTICE; e = torch.eye(n, dtype=torch.float64).reshape(n, 1, AR_LATTICE, AR_LATTICE)
+    return F.interpolate(e, size=grid, mode="bicubic", align_corners=False).reshape(n, -1).numpy()
+
+def field_from_counts(cfg:TrafficConfig, hidden:dict, s:int,  # config, `traffic_hidden`, step
+                      counts):  # the counts (2, H, W) observed at step s
+    "The smooth field `(H, W)` at step s as the counts show it: the lattice's posterior mean under its N(0, 1) prior."
+    lam0 = traffic_rate(cfg, hidden, s, hidden["calendar"]["rain"][s], [], 0.0).reshape(2, -1)  # no field, no incident
+    r = np.log((np.asarray(counts, np.float64).reshape(2, -1) + .5) / (lam0 + .5))  # ≈ smooth_noise·ξ + noise of variance ≈ 1/λ
+    B, a = _lattice_basis(cfg.grid), cfg.smooth_noise
+    A = a * a * (B * lam0.sum(0)) @ B.T + np.eye(len(B))  # Gaussian log-counts, weights λ (Poisson), unit prior per node
+    return (np.linalg.solve(A, a * B @ (lam0 * r).sum(0)) @ B).reshape(cfg.grid)
+
+def _floor_forecast(cfg, h, kind:str, s:int, k:int, xi_seen=None):  # forecast time s (last input step), lead k >= 1
+    rain, evs, t = h["calendar"]["rain"], h["events"], s + k   # xi_seen: `field_from_counts` at s (kind "frames")
     if kind == "rate": return traffic_rate(cfg, h, t, rain[t], evs, h["xi"][t])
+    if kind == "frames": return traffic_rate(cfg, h, t, rain[t], [], AR_COEF ** k * xi_seen)
     xi = AR_COEF ** k * h["xi"][s]  # the field's conditional median given its value at s
     if kind == "future": return traffic_rate(cfg, h, t, rain[t], evs, xi)
     if kind == "profile": return traffic_rate(cfg, h, t, rain[t], [], 0 * xi)
@@ -354,8 +370,9 @@ def traffic_floors(split,                  # a `WindowDataset` of `make_traffic`
     h, se = traffic_hidden(cfg), {k: np.zeros(split.t_out) for k in kinds}
     for m, t0 in split.windows:
         s = int(t[t0 + split.t_in - 1])
+        seen = field_from_counts(cfg, h, s, y[t0 + split.t_in - 1]) if "frames" in kinds else None
         for k in range(1, split.t_out + 1):
             truth = y[t0 + split.t_in + k - 1]
-            for kind in kinds: se[kind][k - 1] += ((truth - _floor_forecast(cfg, h, kind, s, k)) ** 2).mean()
+            for kind in kinds: se[kind][k - 1] += ((truth - _floor_forecast(cfg, h, kind, s, k, seen)) ** 2).mean()
     n = len(split.windows)
     return {k: dict(mse=float(v.sum() / (n * split.t_out)), per_lead=(v / n).tolist(), knows=FLOORS[k]) for k, v in se.items()}
