@@ -6,6 +6,8 @@ tables' (warm-started from the trained EarthFarseer, `mm_epochs`, early stopping
 own tokens, with tokens shuffled between windows, and with none. Session 28 (results/checks/privileged_tokens_traffic.json):
 
     OMP_NUM_THREADS=1 .venv/bin/python tools/privileged_tokens.py traffic --out results/checks/privileged_tokens_traffic.json
+    OMP_NUM_THREADS=1 .venv/bin/python tools/privileged_tokens.py traffic --mm-epochs 0 \\
+        --out results/checks/privileged_tokens_traffic_from_scratch.json   # the teacher trained from scratch with the tokens
     # five times the incidents (a scratch dataset file; the same generator, seed and days):
     .venv/bin/python -c "from s2kd.data.traffic import make_traffic; make_traffic(size='quick', \\
         incidents_per_day=(7.5, 0.75, 1.25, 0.75)).to_netcdf('traffic5x.nc')"
@@ -83,15 +85,18 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("dataset", help="traffic, or a .nc file made by s2kd.data.traffic.make_traffic")
     ap.add_argument("--preset", default="quick"); ap.add_argument("--out", default=None)
+    ap.add_argument("--mm-epochs", type=int, default=None,
+                    help="epochs of the multimodal teacher from the trained EarthFarseer; 0: trained from scratch (default: the preset's)")
     a = ap.parse_args()
     register(); torch.set_num_threads(1); t0 = time.time()
     from s2kd.paper import paper_teacher
     from s2kd.train.experiment import data_range, evaluate_split
     mm, info, w = paper_teacher(a.dataset, "earthfarseer", multimodal=True, preset=a.preset,
-                                overrides=dict(narrator="struct-future", encoder="struct"))
+                                overrides=dict(narrator="struct-future", encoder="struct") | ({} if a.mm_epochs is None else dict(mm_epochs=a.mm_epochs)))
     base, _, wb = paper_teacher(a.dataset, "earthfarseer", preset=a.preset)
     kw = dict(data_range=data_range(w), batch_size=16, device="cpu")
     out = dict(dataset=a.dataset if not a.dataset.endswith(".nc") else Path(a.dataset).name, preset=a.preset, mse={},
+               mm_epochs=a.mm_epochs if a.mm_epochs is not None else "the preset's",
                multimodal=dict(train_wall_s=info.get("train_wall_s")))
     fit = json.loads(Path(info["checkpoint"]).with_suffix(".json").read_text()).get("fit") or {}  # the teacher store's record
     out["multimodal"].update(best_epoch=fit.get("best_epoch"), epochs_run=fit.get("epochs_run"),  # normalized MSE per epoch:
