@@ -11,15 +11,11 @@ Each teacher comes from the teacher store (`s2kd.paper.paper_teacher`; trained o
 skill notebook trains teachers); the students are read from the cache, so run the skill notebook first.
 """
 import argparse, time
-from pathlib import Path
 
 import torch
 
-from s2kd.core import atomic_write_json
-from s2kd.paper import PAPER_TEACHERS, S2KD_STUDENTS, paper_teacher, preset_seeds, s2kd_config
-from s2kd.references import fit_references
-from s2kd.train.api import load_student
-from s2kd.train.experiment import data_range, evaluate_split
+from _checks import baseline_students, references, scorer, write
+from s2kd.paper import PAPER_TEACHERS, S2KD_STUDENTS, paper_teacher, preset_seeds
 
 
 def main():
@@ -31,34 +27,26 @@ def main():
     torch.set_num_threads(1); t0 = time.time()
     paper = PAPER_TEACHERS[a.dataset]; names = [paper] + [t for t in a.teachers if t != paper]
     out = dict(dataset=a.dataset, preset=a.preset, paper_teacher=paper, test_mse={}, teachers={})
-    mse, w = out["test_mse"], None
+    mse = out["test_mse"]
     for name in names:
-        t, info, w = paper_teacher(a.dataset, name, preset=a.preset)
+        t, info, w = paper_teacher(a.dataset, name, preset=a.preset); score = scorer(w)  # every teacher: the same windows
         out["teachers"][name] = dict(trained_here=info["trained"], train_wall_s=info.get("train_wall_s"),
                                      params=sum(p.numel() for p in t.parameters()), threads=info.get("threads"))
-        kw = dict(data_range=data_range(w), batch_size=16, device="cpu",
-                  lat=torch.tensor(w.ds["lat"].values) if "lat" in w.ds.dims else None)
-        mse[f"teacher:{name}"] = evaluate_split(t, w.test, w.normalizer, **kw)["mse"]
+        mse[f"teacher:{name}"] = score(t)
         print(f"teacher {name}: {'trained' if info['trained'] else 'stored'} test MSE {mse[f'teacher:{name}']:.4f}", flush=True)
-    score = lambda m, split="test": evaluate_split(m, getattr(w, split), w.normalizer, **kw)["mse"]
-    refs = fit_references(w.train)
-    best_ref = min(refs, key=lambda k: score(refs[k], "val"))  # chosen on validation, as every s2kd result chooses it
-    for k, r in refs.items(): mse[f"ref:{k}"] = score(r)
+    refs, best_ref = references(w, score); mse.update(refs)
     means = {}
-    for s in a.students:
-        ms = []
-        for seed in preset_seeds(a.preset):
-            cfg = s2kd_config(a.dataset, paper, s, "baseline", seed, preset=a.preset)
-            ms.append(score(load_student(Path(cfg.results_dir) / cfg.name))); mse[f"{s} s{seed}"] = ms[-1]
-        means[s] = sum(ms) / len(ms)
+    for s, models in baseline_students(a.dataset, paper, a.students, a.preset).items():
+        ms = [score(m) for m in models]; means[s] = sum(ms) / len(ms)
+        mse.update({f"{s} s{seed}": v for seed, v in zip(preset_seeds(a.preset), ms)})
     best_student = min(means, key=means.get)
-    out.update(best_reference=f"ref:{best_ref}", student_means=means, best_student=best_student,
-               skill={k: 1 - v / mse[f"ref:{best_ref}"] for k, v in mse.items()},
+    out.update(best_reference=best_ref, student_means=means, best_student=best_student,
+               skill={k: 1 - v / mse[best_ref] for k, v in mse.items()},
                lead_over_best_student={n: 1 - mse[f"teacher:{n}"] / means[best_student] for n in names}, gate3_need=0.1)
     for k, v in mse.items(): print(f"{k:32s} {v:10.4f}  skill {out['skill'][k]:+.1%}")
     for n, v in out["lead_over_best_student"].items(): print(f"teacher {n} leads the best student ({best_student}) by {v:+.1%}")
     out.update(threads=1, wall_s=round(time.time() - t0, 1))
-    if a.out: Path(a.out).parent.mkdir(parents=True, exist_ok=True); atomic_write_json(a.out, out)
+    write(a.out, out)
 
 
 if __name__ == "__main__": main()

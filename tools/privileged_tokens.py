@@ -23,7 +23,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from s2kd.core import atomic_write_json
 from s2kd.narrate.core import Narrator, _check_sample
 from s2kd.narrate.encoders import TextEncoder
 
@@ -89,12 +88,12 @@ def main():
                     help="epochs of the multimodal teacher from the trained EarthFarseer; 0: trained from scratch (default: the preset's)")
     a = ap.parse_args()
     register(); torch.set_num_threads(1); t0 = time.time()
+    from _checks import references, scorer, write
     from s2kd.paper import paper_teacher
-    from s2kd.train.experiment import data_range, evaluate_split
     mm, info, w = paper_teacher(a.dataset, "earthfarseer", multimodal=True, preset=a.preset,
                                 overrides=dict(narrator="struct-future", encoder="struct") | ({} if a.mm_epochs is None else dict(mm_epochs=a.mm_epochs)))
     base, _, wb = paper_teacher(a.dataset, "earthfarseer", preset=a.preset)
-    kw = dict(data_range=data_range(w), batch_size=16, device="cpu")
+    score, score_b = scorer(w), scorer(wb)  # the multimodal teacher reads its windows' tokens; both score the same windows
     out = dict(dataset=a.dataset if not a.dataset.endswith(".nc") else Path(a.dataset).name, preset=a.preset, mse={},
                mm_epochs=a.mm_epochs if a.mm_epochs is not None else "the preset's",
                multimodal=dict(train_wall_s=info.get("train_wall_s")))
@@ -106,12 +105,15 @@ def main():
         perm = torch.randperm(len(tok), generator=torch.Generator().manual_seed(0))
         for name, (tt, mm_) in dict(own=(tok, mask), shuffled=(tok[perm], mask[perm]), none=(tok, torch.zeros_like(mask))).items():
             d.tokens, d.mask = tt, mm_
-            out["mse"][f"{split} multimodal, {name} tokens"] = evaluate_split(mm, d, w.normalizer, **kw)["mse"]
+            out["mse"][f"{split} multimodal, {name} tokens"] = score(mm, split)
         d.tokens, d.mask = tok, mask
-        out["mse"][f"{split} EarthFarseer"] = evaluate_split(base, getattr(wb, split), wb.normalizer, **kw)["mse"]
+        out["mse"][f"{split} EarthFarseer"] = score_b(base, split)
+    refs, best = references(wb, score_b, splits=("val", "test")); out["mse"].update(refs)
+    tests = {k: v for k, v in out["mse"].items() if k.startswith("test ") or k.endswith(" test")}
+    out.update(best_reference=best, test_skill={k: 1 - v / out["mse"][f"{best} test"] for k, v in tests.items()})
     for k, v in out["mse"].items(): print(f"{k:40s} {v:10.2f}")
     out.update(threads=1, wall_s=round(time.time() - t0, 1))
-    if a.out: Path(a.out).parent.mkdir(parents=True, exist_ok=True); atomic_write_json(a.out, out)
+    write(a.out, out)
 
 
 if __name__ == "__main__": main()

@@ -12,17 +12,13 @@ the cache, so run the skill notebook first. An average of n models is their mean
 climatology, damped persistence, fitted on train) and each entry's skill against the best of them on validation.
 """
 import argparse, time
-from pathlib import Path
 
 import torch
 from torch import nn
 
+from _checks import baseline_students, references, scorer, write
 from s2kd.distill import batch_keys
-from s2kd.core import atomic_write_json
-from s2kd.paper import PAPER_TEACHERS, S2KD_STUDENTS, paper_teacher, preset_seeds, s2kd_config
-from s2kd.references import fit_references
-from s2kd.train.api import load_student
-from s2kd.train.experiment import data_range, evaluate_split
+from s2kd.paper import PAPER_TEACHERS, S2KD_STUDENTS, paper_teacher, preset_seeds
 
 
 class Average(nn.Module):
@@ -45,24 +41,17 @@ def main():
     for seed in a.teacher_seeds:
         t, info, w = paper_teacher(a.dataset, teacher, preset=a.preset, teacher_seed=seed); ts.append(t)
         print(f"teacher {teacher} seed {seed}: {'trained' if info['trained'] else 'stored'}", flush=True)
-    kw = dict(data_range=data_range(w), batch_size=16, device="cpu",
-              lat=torch.tensor(w.ds["lat"].values) if "lat" in w.ds.dims else None)
-    score = lambda m, split="test": evaluate_split(m, getattr(w, split), w.normalizer, **kw)["mse"]
-    mse, refs = out["test_mse"], fit_references(w.train)
-    best = min(refs, key=lambda k: score(refs[k], "val"))  # chosen on validation, as every s2kd result chooses it
-    for k, r in refs.items(): mse[f"ref:{k}"] = score(r)
+    score = scorer(w); mse = out["test_mse"]
+    refs, best = references(w, score); mse.update(refs)
     for seed, t in zip(a.teacher_seeds, ts): mse[f"teacher:{teacher} s{seed}"] = score(t)
     for n in range(2, len(ts) + 1): mse[f"teacher:{teacher} average of {n}"] = score(Average(ts[:n]))
-    for s in a.students:
-        ms = []
-        for seed in preset_seeds(a.preset):
-            cfg = s2kd_config(a.dataset, teacher, s, "baseline", seed, preset=a.preset)
-            ms.append(load_student(Path(cfg.results_dir) / cfg.name)); mse[f"{s} s{seed}"] = score(ms[-1])
+    for s, ms in baseline_students(a.dataset, teacher, a.students, a.preset).items():
+        for seed, m in zip(preset_seeds(a.preset), ms): mse[f"{s} s{seed}"] = score(m)
         mse[f"{s} average of {len(ms)}"] = score(Average(ms))
-    out.update(best_reference=f"ref:{best}", skill={k: 1 - v / mse[f"ref:{best}"] for k, v in mse.items()})
+    out.update(best_reference=best, skill={k: 1 - v / mse[best] for k, v in mse.items()})
     for k, v in mse.items(): print(f"{k:40s} {v:10.4f}  skill {out['skill'][k]:+.1%}")
     out.update(teacher_seeds=a.teacher_seeds, students=a.students, threads=1, wall_s=round(time.time() - t0, 1))
-    if a.out: Path(a.out).parent.mkdir(parents=True, exist_ok=True); atomic_write_json(a.out, out)
+    write(a.out, out)
 
 
 if __name__ == "__main__": main()
