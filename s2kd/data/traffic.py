@@ -4,7 +4,7 @@
 
 # %% ../../nbs/05_data.traffic.ipynb #ffda1cf9
 from __future__ import annotations
-import json, math
+import functools, json, math
 from dataclasses import dataclass, asdict, replace
 
 import numpy as np
@@ -325,10 +325,12 @@ def _spell_goes_on(rain, s:int, k:int):  # rain per step, forecast time, lead
     n = np.arange(*RAIN_SPELL); alive = n[n >= m]
     return float((alive >= m + k).mean()) if len(alive) else 0.0
 
+@functools.lru_cache(maxsize=4)  # one per grid: every window of a split asks for the same one
 def _lattice_basis(grid:tuple):
     "`(AR_LATTICE², H·W)`: the field each lattice node makes alone, upsampled as `simulate_traffic` upsamples it."
     n = AR_LATTICE * AR_LATTICE; e = torch.eye(n, dtype=torch.float64).reshape(n, 1, AR_LATTICE, AR_LATTICE)
-    return F.interpolate(e, size=grid, mode="bicubic", align_corners=False).reshape(n, -1).numpy()
+    b = F.interpolate(e, size=grid, mode="bicubic", align_corners=False).reshape(n, -1).numpy()
+    b.setflags(write=False); return b  # cached: shared by every caller
 
 def field_from_counts(cfg:TrafficConfig, hidden:dict, s:int,  # config, `traffic_hidden`, step
                       counts):  # the counts (2, H, W) observed at step s
