@@ -49,17 +49,19 @@ def load_data(cfg:RunConfig, data=None):  # data: an xr.Dataset to use instead o
     w = w._replace(**{s: TextConditioned(getattr(w, s), emb(s)) for s in ("train", "val", "test")})
     return w, f"{narrator.identity_on(w.train)}/{json.dumps(encoder.identity(), sort_keys=True)}"  # identities: changed texts, new key
 
+def _canonical(v):  # coordinate values as bytes that mean the same on every machine and in every file
+    v = np.asarray(v)  # datetimes in one unit (a generator's µs and a netCDF file's ns are the same times)
+    v = v.astype("datetime64[us]").astype("int64") if v.dtype.kind == "M" else v.astype(str) if v.dtype.kind in "OU" else v
+    return np.ascontiguousarray(v.astype("float64") if v.dtype.kind in "biuf" else v).tobytes()
+
 def data_fingerprint(ds):
-    "A short hash of a dataset's values and splits: a stored teacher is reused only on the very data it was trained on."
+    "A short hash of a dataset's values, layout, coordinates and splits: a stored run is reused only on the very data it was trained on."
     from s2kd.data.core import default_splits
-    from s2kd.references import exogenous
     h = hashlib.sha1()
-    for v in ds.data_vars: h.update(v.encode()); h.update(np.ascontiguousarray(ds[v].values).tobytes())
-    if "mask" in ds.coords: h.update(b"mask"); h.update(np.ascontiguousarray(ds["mask"].values, dtype=bool).tobytes())
-    for c in (["time"] if "time" in ds.coords else []) + exogenous(ds):  # the calendar and external factors models read
-        v = np.asarray(ds[c].values)  # datetimes in one unit (a generator's µs and a netCDF file's ns are the same times)
-        v = v.astype("datetime64[us]").astype("int64") if v.dtype.kind == "M" else v.astype(str) if v.dtype.kind == "O" else v
-        h.update(c.encode()); h.update(np.ascontiguousarray(v.astype("float64") if v.dtype.kind in "biuf" else v).tobytes())
+    for v in ds.data_vars:  # its name, dims and shape with its values: the same bytes laid out otherwise are other data
+        h.update(json.dumps([v, list(ds[v].dims), list(ds[v].shape)]).encode()); h.update(np.ascontiguousarray(ds[v].values).tobytes())
+    for c in sorted(ds.coords):  # every coordinate: the calendar and external factors models read, the mask, the latitudes
+        h.update(json.dumps([c, list(ds[c].dims)]).encode()); h.update(_canonical(ds[c].values))  # that weight the metrics, a member's parameter
     spec = ds.attrs.get("splits") or default_splits(ds)  # which windows train, select and score (and the normaliser)
     h.update(b"splits"); h.update(json.dumps(json.loads(spec) if isinstance(spec, str) else spec, sort_keys=True).encode())
     return h.hexdigest()[:10]
