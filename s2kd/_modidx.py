@@ -1024,4 +1024,11 @@ d = { 'settings': { 'branch': 'main',
                                  's2kd.train.loop.trainable_state': ('train.loop.html#trainable_state', 's2kd/train/loop.py'),
                                  's2kd.train.loop.val_mse': ('train.loop.html#val_mse', 's2kd/train/loop.py'),
                                  's2kd.train.loop.weights_hash': ('train.loop.html#weights_hash', 's2kd/train/loop.py'),
-                                 's2kd.train.loop.world': ('train.loop.html#world', 's2kd/train/loop.py')}}}
+                                 's2kd.train.loop.world': ('train.loop.html#world', 's2kd/train/loop.py')},
+            's2kd.train.store': { 's2kd.train.store._human': ('train.store.html#_human', 's2kd/train/store.py'),
+                                  's2kd.train.store._items': ('train.store.html#_items', 's2kd/train/store.py'),
+                                  's2kd.train.store._size': ('train.store.html#_size', 's2kd/train/store.py'),
+                                  's2kd.train.store.cache_parts': ('train.store.html#cache_parts', 's2kd/train/store.py'),
+                                  's2kd.train.store.cli_cache': ('train.store.html#cli_cache', 's2kd/train/store.py'),
+                                  's2kd.train.store.cli_cache_prune': ('train.store.html#cli_cache_prune', 's2kd/train/store.py'),
+                                  's2kd.train.store.prune': ('train.store.html#prune', 's2kd/train/store.py')}}}

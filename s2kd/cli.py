@@ -21,6 +21,8 @@ COMMANDS = {
     "reproduce": ("s2kd.reproduce:cli_reproduce", "the main job: embedded data, then every paper notebook (--preset smoke|quick|paper --only NAME --jobs N)"),
     "train": ("s2kd.train.api:cli_train", "train/distil one run from a YAML config: train CONFIG.yaml [--set key=value]"),
     "evaluate": ("s2kd.train.api:cli_evaluate", "score a finished run's model on any data: evaluate RUN_DIR --data FILE"),
+    "cache": ("s2kd.train.store:cli_cache", "what the cache holds, part by part, with sizes (--cache DIR)"),
+    "cache prune": ("s2kd.train.store:cli_cache_prune", "remove set-aside runs and/or teacher outputs (--set-aside --teacher-outputs; lists only, unless --yes)"),
     "notebooks": ("s2kd.notebooks:cli_notebooks", "the experiment notebooks shipped in the package: list, copy DIR, run NAME"),
 }
 
