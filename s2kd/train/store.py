@@ -97,6 +97,7 @@ def cli_cache_prune(argv:list[str]|None=None):
     p.add_argument("--yes", action="store_true", help="remove them (without it: list what would be removed)")
     p.add_argument("--cache", default=None, help="the cache folder (default: $S2KD_CACHE, else ~/.cache/s2kd)")
     a = p.parse_args(argv)
+    if a.cache and not Path(a.cache).is_dir(): raise FileNotFoundError(f"--cache {a.cache}: no such folder")
     parts = [k for k, on in (("set-aside runs", a.set_aside), ("teacher outputs", a.teacher_outputs)) if on]
     if not parts: p.error("name what to remove: --set-aside and/or --teacher-outputs")
     r = prune(a.cache, parts, dry_run=not a.yes)
