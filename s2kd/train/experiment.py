@@ -50,8 +50,9 @@ def load_data(cfg:RunConfig, data=None):  # data: an xr.Dataset to use instead o
     return w, f"{narrator.identity_on(w.train)}/{json.dumps(encoder.identity(), sort_keys=True)}"  # identities: changed texts, new key
 
 def _canonical(v):  # coordinate values as bytes that mean the same on every machine and in every file
-    v = np.asarray(v)  # datetimes in one unit (a generator's µs and a netCDF file's ns are the same times)
-    v = v.astype("datetime64[us]").astype("int64") if v.dtype.kind == "M" else v.astype(str) if v.dtype.kind in "OU" else v
+    v = np.asarray(v)  # datetimes and durations in one unit (a generator's µs and a netCDF file's ns are the same times)
+    if v.dtype.kind in "Mm": v = v.astype(f"{'datetime' if v.dtype.kind == 'M' else 'timedelta'}64[us]").astype("int64")
+    elif v.dtype.kind in "OU": v = v.astype(str)
     return np.ascontiguousarray(v.astype("float64") if v.dtype.kind in "biuf" else v).tobytes()
 
 def data_fingerprint(ds):
