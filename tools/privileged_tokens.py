@@ -23,10 +23,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from s2kd.data.traffic import KINDS
 from s2kd.narrate.core import Narrator, _check_sample
 from s2kd.narrate.encoders import TextEncoder
-
-KINDS = ("accident", "road_closure", "concert", "sports_match")  # s2kd.data.traffic.KINDS
 
 
 class StructNarrator(Narrator):

@@ -18,10 +18,10 @@ def _size(p:Path) -> int:  # bytes of a file, or of every file under a folder
     return sum(f.stat().st_size for f in p.rglob("*") if f.is_file()) if p.is_dir() else 0
 
 def _items(root:Path) -> dict:  # {part: [paths]} of the cache at `root`
+    "Each part's entries; hidden ones are left out: `.<target>.s2kd-<host>-<pid>-*.tmp` is a build in progress (`s2kd.core`)."
     from s2kd.train.experiment import REPLACED
-    runs = [p for p in (root/"runs").glob("*") if p.is_dir()] if (root/"runs").is_dir() else []
-    teachers = [p for p in (root/"teachers").glob("*") if p.is_dir() and p.name != TEACHER_CKPT] if (root/"teachers").is_dir() else []
-    g = lambda pattern: sorted(root.glob(pattern))
+    g = lambda pattern: sorted(p for p in root.glob(pattern) if not p.name.startswith("."))
+    runs, teachers = [p for p in g("runs/*/")], [p for p in g("teachers/*/") if p.name != TEACHER_CKPT]
     return {"datasets": g("data/*.nc"), "narratives": g("narratives/*/"), "evaluations": g("evals/*.json"),
             "stored teachers": g(f"teachers/{TEACHER_CKPT}/*.pt"), "teacher outputs": sorted(teachers),
             "runs": sorted(p for p in runs if REPLACED not in p.name), "set-aside runs": sorted(p for p in runs if REPLACED in p.name),
