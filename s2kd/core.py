@@ -12,12 +12,12 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['LAYOUT', 'ENV_THREADS_FILE', 'ENV_THREADS_WORKERS', 'ENV_MALLOC', 'MALLOC_USER_ENV', 'ENV_CACHE', 'STACK',
+__all__ = ['LAYOUT', 'ENV_THREADS_FILE', 'ENV_THREADS_WORKERS', 'ENV_MALLOC', 'MALLOC_USER_ENV', 'ENV_CACHE', 'DIGESTS', 'STACK',
            'DataError', 'UnknownNameError', 'check_tensor', 'seed_everything', 'get_device', 'num_threads',
            'follow_thread_share', 'share_among', 'glibc_version', 'malloc_user_settings', 'retain_freed_memory',
            'cache_dir', 'sweep_temps', 'temp_path', 'LockBusy', 'file_lock', 'defer_busy', 'atomic_path',
-           'atomic_write', 'atomic_write_json', 'atomic_torch_save', 'file_digest', 'package_versions', 'git_commit',
-           'environment_info', 'project_root', 'portable_paths']
+           'atomic_write', 'atomic_write_json', 'atomic_torch_save', 'file_digest', 'file_digests', 'package_versions',
+           'git_commit', 'environment_info', 'project_root', 'portable_paths']
 
 # %% ../nbs/00_core.ipynb #4dcd11ab
 LAYOUT = ("B", "T", "C", "H", "W")  # the one tensor layout of s2kd
@@ -233,6 +233,27 @@ def file_digest(path:str|os.PathLike,  # file to hash
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""): h.update(chunk)
     return h.hexdigest()[:n]
+
+# %% ../nbs/00_core.ipynb #6d6e0251
+DIGESTS = "file_digests.json"  # in the cache folder: {resolved path: [stamp, digest]}
+
+def _stamp(s:os.stat_result) -> list:  # what changes whenever a file's bytes may have changed
+    return [s.st_size, s.st_mtime_ns, s.st_ctime_ns, s.st_ino, s.st_dev]
+
+def file_digests(paths,                                   # files
+                 root:str|os.PathLike|None=None) -> list:  # the s2kd cache folder; None: `cache_dir()`
+    "`file_digest(p, 32)` of each file, read again only when its stamp (size, times, inode, device) changed since it was read."
+    memo_path = cache_dir(root)/DIGESTS
+    try: memo = json.loads(memo_path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError): memo = {}  # a torn or missing memo: every file is read again
+    out, new = [], False
+    for p in map(Path, paths):
+        p = p.resolve(); stamp = _stamp(p.stat())  # stamped before reading: a write during the read changes it for next time
+        if (old := memo.get(str(p))) is None or old[0] != stamp: old = memo[str(p)] = [stamp, file_digest(p, 32)]; new = True
+        out.append(old[1])
+    if new: atomic_write_json(memo_path, memo)
+    return out
+
 
 # %% ../nbs/00_core.ipynb #39389e9a
 STACK = ("torch", "numpy", "scipy", "xarray", "pandas", "h5netcdf", "h5py", "zarr", "transformers", "tokenizers",

@@ -7,6 +7,8 @@ from __future__ import annotations
 import argparse, contextlib, shutil, sys
 from pathlib import Path
 
+from ..core import DIGESTS
+
 # %% auto #0
 __all__ = ['TEACHER_CKPT', 'PARTS', 'PRUNABLE', 'cache_parts', 'prune', 'cli_cache', 'cli_cache_prune']
 
@@ -25,7 +27,7 @@ def _items(root:Path) -> dict:  # {part: [paths]} of the cache at `root`
     return {"datasets": g("data/*.nc"), "narratives": g("narratives/*/"), "evaluations": g("evals/*.json"),
             "stored teachers": g(f"teachers/{TEACHER_CKPT}/*.pt"), "teacher outputs": sorted(teachers),
             "runs": sorted(p for p in runs if REPLACED not in p.name), "set-aside runs": sorted(p for p in runs if REPLACED in p.name),
-            "results": g("results/*/"), "models": g("models/*/")}
+            "results": g("results/*/"), "models": g("models/*/"), "file digests": g(DIGESTS)}
 
 PARTS = {"datasets": "embedded datasets, made once per size and seed (generated again when removed)",
          "narratives": "narratives and their embeddings per dataset (`s2kd narrate`; the shipped ones are copied again)",
@@ -35,7 +37,8 @@ PARTS = {"datasets": "embedded datasets, made once per size and seed (generated 
          "runs": "checkpoints of the current runs (trained again)",
          "set-aside runs": "earlier checkpoints of a name that trained again: only a result that names them reads them",
          "results": "result.json and metrics.csv of each run",
-         "models": "local copies of the offline language model (copied again)"}
+         "models": "local copies of the offline language model (copied again)",
+         "file digests": "hashes of your data and model files, for the keys that read them (each file hashed again)"}
 
 # %% ../../nbs/46_train.store.ipynb #0939228e
 def cache_parts(root=None) -> list[dict]:  # the cache folder; None: `s2kd.core.cache_dir()` ($S2KD_CACHE)
