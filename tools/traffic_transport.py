@@ -69,9 +69,10 @@ def score(kind:str, seed:int, framing:dict) -> dict:
     from s2kd.paper import S2KD_STUDENTS, _stored, _train_run, paper_teacher, s2kd_config, teacher_scores
     if kind == "teacher":
         t, info, w = paper_teacher("traffic", "earthfarseer", preset="quick")
-        m = teacher_scores(t, info, w)
+        m = teacher_scores(t, info, w); fit = json.loads(Path(info["checkpoint"]).with_suffix(".json").read_text())["fit"]
         return dict(model="teacher:earthfarseer", seed=info["teacher_seed"], test=m["test"]["mse"], val=m["val"]["mse"],
-                    trained=bool(info["trained"]), train_wall_s=info.get("train_wall_s"), wall_s=round(time.time() - t0, 1))
+                    trained=bool(info["trained"]), epochs_run=fit["epochs_run"], best_epoch=fit["best_epoch"],
+                    train_wall_s=round(fit["wall_s"], 1), wall_s=round(time.time() - t0, 1))
     cfg = s2kd_config("traffic", "earthfarseer", kind, "baseline", seed, preset="quick")
     r = _stored(cfg, {}) or _train_run(cfg.to_dict(), 1); m = r["metrics"]
     refs = {k: dict(test=v["test"]["mse"], val=v["val"]["mse"]) for k, v in m.items() if k.startswith("ref:")}
