@@ -16,8 +16,8 @@ __all__ = ['LAYOUT', 'ENV_THREADS_FILE', 'ENV_THREADS_WORKERS', 'ENV_MALLOC', 'M
            'DataError', 'UnknownNameError', 'check_tensor', 'seed_everything', 'get_device', 'num_threads',
            'follow_thread_share', 'share_among', 'glibc_version', 'malloc_user_settings', 'retain_freed_memory',
            'cache_dir', 'sweep_temps', 'temp_path', 'LockBusy', 'file_lock', 'defer_busy', 'atomic_path',
-           'atomic_write', 'atomic_write_json', 'atomic_torch_save', 'file_digest', 'file_digests', 'package_versions',
-           'git_commit', 'environment_info', 'project_root', 'portable_paths']
+           'atomic_write', 'atomic_write_json', 'atomic_torch_save', 'file_digest', 'file_stamp', 'file_digests',
+           'tree_digest', 'package_versions', 'git_commit', 'environment_info', 'project_root', 'portable_paths']
 
 # %% ../nbs/00_core.ipynb #4dcd11ab
 LAYOUT = ("B", "T", "C", "H", "W")  # the one tensor layout of s2kd
@@ -237,7 +237,8 @@ def file_digest(path:str|os.PathLike,  # file to hash
 # %% ../nbs/00_core.ipynb #6d6e0251
 DIGESTS = "file_digests.json"  # in the cache folder: {resolved path: [stamp, digest]}
 
-def _stamp(s:os.stat_result) -> list:  # what changes whenever a file's bytes may have changed
+def file_stamp(s:os.stat_result) -> list:  # a file's `os.stat`
+    "What changes whenever a file's bytes may have changed: size, modification and change times, inode, device."
     return [s.st_size, s.st_mtime_ns, s.st_ctime_ns, s.st_ino, s.st_dev]
 
 def file_digests(paths,                                   # files
@@ -248,11 +249,22 @@ def file_digests(paths,                                   # files
     except (FileNotFoundError, json.JSONDecodeError): memo = {}  # a torn or missing memo: every file is read again
     out, new = [], False
     for p in map(Path, paths):
-        p = p.resolve(); stamp = _stamp(p.stat())  # stamped before reading: a write during the read changes it for next time
+        p = p.resolve(); stamp = file_stamp(p.stat())  # stamped before reading: a write during the read changes it for next time
         if (old := memo.get(str(p))) is None or old[0] != stamp: old = memo[str(p)] = [stamp, file_digest(p, 32)]; new = True
         out.append(old[1])
     if new: atomic_write_json(memo_path, memo)
     return out
+
+def tree_digest(path:str|os.PathLike,            # a folder, or one file
+                hidden:bool=True,                 # False: leave out files under a name starting with "." (a hub's metadata)
+                root:str|os.PathLike|None=None) -> str:  # the s2kd cache folder of `file_digests`
+    "Short sha256 of the relative names and the bytes of the files under `path` (of the file: its name and bytes)."
+    path = Path(path)
+    if path.is_file(): files, names = [path], [path.name]
+    else:
+        files = sorted(p for p in path.rglob("*") if p.is_file() and (hidden or not any(s.startswith(".") for s in p.relative_to(path).parts)))
+        names = [p.relative_to(path).as_posix() for p in files]
+    return hashlib.sha256(json.dumps(list(zip(names, file_digests(files, root)))).encode()).hexdigest()[:16]
 
 
 # %% ../nbs/00_core.ipynb #39389e9a

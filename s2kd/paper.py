@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .core import ENV_THREADS_FILE, _alive, _host, sweep_temps, atomic_path, atomic_write, atomic_write_json, cache_dir, defer_busy, file_digest, file_digests, share_among
+from .core import ENV_THREADS_FILE, _alive, _host, sweep_temps, atomic_path, atomic_write, atomic_write_json, cache_dir, defer_busy, file_digest, share_among, tree_digest
 
 # %% auto #0
 __all__ = ['PRESETS', 'PRESET_CONFIG', 'PRESET_SEEDS', 'ARTEFACT_CONFIG', 'NOISE_K', 'NOISE_RULE', 'DATASETS_DIFFER',
@@ -823,14 +823,10 @@ def package_hash(pkg=None) -> str:  # pkg: a package folder; None -> the install
     return h.hexdigest()[:16]
 
 def data_fingerprint(data_dir) -> str:  # None = embedded data; a folder, or one file (.nc)
-    "`embedded`, or a hash of the relative names and the bytes (`file_digests`) of the files under `data_dir` (or of the file)."
+    "`embedded`, or a hash of the relative names and the bytes (`tree_digest`) of the files under `data_dir` (or of the file)."
     if data_dir is None: return "embedded"
-    d = Path(data_dir)
-    if d.is_file(): files, names = [d], [d.name]
-    elif d.is_dir():
-        files = sorted(p for p in d.rglob("*") if p.is_file()); names = [p.relative_to(d).as_posix() for p in files]
-    else: raise FileNotFoundError(f"data_dir={str(data_dir)!r}: no such file or folder")
-    return "files:" + _sha(json.dumps(list(zip(names, file_digests(files)))).encode())[:16]  # bytes, not stamps: a copy keys alike
+    if not (Path(data_dir).is_file() or Path(data_dir).is_dir()): raise FileNotFoundError(f"data_dir={str(data_dir)!r}: no such file or folder")
+    return "files:" + tree_digest(data_dir)  # bytes, not stamps: a copy keys alike; hidden files kept (zarr's .zarray)
 
 def artefact_key(nb:Path, params:dict, data_dir=None) -> tuple:  # params: the notebook's parameters
     "The key of one artefact run and what went into it (not where things go, not `threads`)."

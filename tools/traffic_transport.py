@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from _checks import write
+
 MARK = "traffic_transport.json"  # in the cache folder: the framing its data was made with
 
 
@@ -121,7 +123,7 @@ def main():
     for r in rows: print(f"{r['model']:24s} seed {r['seed']:3d} test MSE {r['test']:9.2f}  skill {1 - r['test'] / refs[best]['test']:+.1%}")
     print(f"references (test): {out['references']}; best on validation: {best}")
     print(f"teacher leads the best student ({bs}) by {out['teacher_lead_over_best_student']:+.1%} (gate 3: +10 %)")
-    if a.out: sys.path.insert(0, str(Path(__file__).parent)); from _checks import write; write(a.out, out)
+    write(a.out, out)  # None: nothing written
 
 
 if __name__ == "__main__": main()

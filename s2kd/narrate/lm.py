@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..core import cache_dir as _cache_dir, num_threads, DataError, file_digests
+from ..core import cache_dir as _cache_dir, num_threads, DataError, tree_digest
 from .core import Narrator, summarize, render_prompt, PROMPT_VERSION, PROMPT_TEMPLATE, SUMMARY_REVISIONS
 from .encoders import MissingModelError, package_dir, file_digest, hf_offline
 
@@ -175,11 +175,8 @@ def frame_strip(sample:dict,       # {"x": (T_in, C, H, W), "info": ...}
 
 # %% ../../nbs/21_narrate.lm.ipynb #d6ad63b5
 def folder_fingerprint(folder:str|os.PathLike) -> str:  # a local model folder
-    "Short hash of a model folder: every file's relative name and bytes (`file_digests`: a file is read again only when it changed)."
-    folder = Path(folder)  # weights, tokenizer, chat template, processor: all of them shape the text; hidden files (a hub's metadata) do not
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and not any(s.startswith(".") for s in p.relative_to(folder).parts))
-    names = [p.relative_to(folder).as_posix() for p in files]
-    return hashlib.sha256(json.dumps(list(zip(names, file_digests(files)))).encode()).hexdigest()[:16]
+    "Short hash of a model folder: every file's relative name and bytes (`tree_digest`: a file is read again only when it changed)."
+    return tree_digest(folder, hidden=False)  # weights, tokenizer, chat template, processor shape the text; a hub's hidden metadata does not
 
 class VLMNarrator(Narrator):
     "A local vision-language model captions the rendered input frames, guided by the standardized prompt."

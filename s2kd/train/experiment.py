@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from ..core import (DataError, atomic_torch_save, atomic_write, atomic_write_json, cache_dir, environment_info, file_lock,
+from ..core import (DataError, atomic_torch_save, atomic_write, atomic_write_json, cache_dir, environment_info, file_lock, file_stamp,
                        follow_thread_share, get_device, portable_paths, project_root, retain_freed_memory, seed_everything)
 from ..distill import Distiller, freeze, run_model
 from .cache import build_teacher_cache, state_hash
@@ -154,13 +154,13 @@ def holds_weights(r:dict, state:dict) -> bool:  # a result dict; a state dict lo
     want = (r.get("fit") or {}).get("weights")
     return want is None or weights_hash(state) == want
 
-_STORED_WEIGHTS = {}  # (path, mtime, ctime, size, inode) -> weights_hash: a table's runs share a few teachers
+_STORED_WEIGHTS = {}  # (path, *file_stamp) -> weights_hash: a table's runs share a few teachers
 
 def stored_weights(path) -> str|None:  # a stored checkpoint (a teacher's .pt)
     "`weights_hash` of the state dict stored at `path`, read once per version of the file; None when it is absent or unreadable."
     try: s = Path(path).stat()
     except OSError: return None
-    key = (str(Path(path).resolve()), s.st_mtime_ns, s.st_ctime_ns, s.st_size, s.st_ino)  # a retrained teacher is a new file (atomic write)
+    key = (str(Path(path).resolve()), *file_stamp(s))  # a retrained teacher is a new file (atomic write)
     if key not in _STORED_WEIGHTS:
         try: _STORED_WEIGHTS[key] = weights_hash(torch.load(path, map_location="cpu", weights_only=True))
         except Exception: return None

@@ -23,10 +23,10 @@ def _items(root:Path) -> dict:  # {part: [paths]} of the cache at `root`
     "Each part's entries; hidden ones are left out: `.<target>.s2kd-<host>-<pid>-*.tmp` is a build in progress (`s2kd.core`)."
     from s2kd.train.experiment import REPLACED
     g = lambda pattern: sorted(p for p in root.glob(pattern) if not p.name.startswith("."))
-    runs, teachers = [p for p in g("runs/*/")], [p for p in g("teachers/*/") if p.name != TEACHER_CKPT]
+    runs, teachers = g("runs/*/"), [p for p in g("teachers/*/") if p.name != TEACHER_CKPT]
     return {"datasets": g("data/*.nc"), "narratives": g("narratives/*/"), "evaluations": g("evals/*.json"),
-            "stored teachers": g(f"teachers/{TEACHER_CKPT}/*.pt"), "teacher outputs": sorted(teachers),
-            "runs": sorted(p for p in runs if REPLACED not in p.name), "set-aside runs": sorted(p for p in runs if REPLACED in p.name),
+            "stored teachers": g(f"teachers/{TEACHER_CKPT}/*.pt"), "teacher outputs": teachers,
+            "runs": [p for p in runs if REPLACED not in p.name], "set-aside runs": [p for p in runs if REPLACED in p.name],
             "results": g("results/*/"), "models": g("models/*/"), "file digests": g(DIGESTS)}
 
 PARTS = {"datasets": "embedded datasets, made once per size and seed (generated again when removed)",
@@ -76,15 +76,19 @@ def prune(root=None,                      # the cache folder; None: `s2kd.core.c
     return out
 
 # %% ../../nbs/46_train.store.ipynb #6ac2657c
+def _cache_root(cache) -> Path:  # --cache, or None for the default (made when absent)
+    from s2kd.core import cache_dir
+    root = Path(cache) if cache else cache_dir()
+    if not root.is_dir(): raise FileNotFoundError(f"--cache {root}: no such folder")  # a mistyped folder: said, not made
+    return root
+
 def cli_cache(argv:list[str]|None=None):
     "`s2kd cache [--cache DIR]`: what the cache holds, part by part."
     from s2kd.cli import DefaultsHelpFormatter
-    from s2kd.core import cache_dir
     p = argparse.ArgumentParser(prog="s2kd cache", formatter_class=DefaultsHelpFormatter,
                                 description="What the s2kd cache holds, part by part (`s2kd cache prune` removes set-aside runs and teacher outputs).")
     p.add_argument("--cache", default=None, help="the cache folder (default: $S2KD_CACHE, else ~/.cache/s2kd)")
-    a = p.parse_args(argv); root = Path(a.cache) if a.cache else cache_dir()
-    if not root.is_dir(): raise FileNotFoundError(f"--cache {root}: no such folder")
+    root = _cache_root(p.parse_args(argv).cache)
     rows = cache_parts(root); w = max(len(r["part"]) for r in rows)
     print(f"s2kd cache {root} ({_human(sum(r['bytes'] for r in rows))})")
     for r in rows: print(f"  {r['part']:<{w}}  {r['items']:>6}  {_human(r['bytes']):>9}  {r['what']}")
@@ -99,11 +103,10 @@ def cli_cache_prune(argv:list[str]|None=None):
     p.add_argument("--teacher-outputs", action="store_true", help="teachers/<hash>/: stored teacher forecasts and features (rebuilt when needed)")
     p.add_argument("--yes", action="store_true", help="remove them (without it: list what would be removed)")
     p.add_argument("--cache", default=None, help="the cache folder (default: $S2KD_CACHE, else ~/.cache/s2kd)")
-    a = p.parse_args(argv)
-    if a.cache and not Path(a.cache).is_dir(): raise FileNotFoundError(f"--cache {a.cache}: no such folder")
+    a = p.parse_args(argv); root = _cache_root(a.cache)
     parts = [k for k, on in (("set-aside runs", a.set_aside), ("teacher outputs", a.teacher_outputs)) if on]
     if not parts: p.error("name what to remove: --set-aside and/or --teacher-outputs")
-    r = prune(a.cache, parts, dry_run=not a.yes)
+    r = prune(root, parts, dry_run=not a.yes)
     for x in r["removed"]: print(("removed " if a.yes else "would remove ") + x)
     for x in r["busy"]: print(f"left {x}: another process holds its lock", file=sys.stderr)
     print(f"{'removed' if a.yes else 'would remove'} {len(r['removed'])} folders, {_human(r['bytes'])}"
