@@ -21,10 +21,12 @@ def test_wrong_rank_named():
         validate_dataset(ds, "f.nc")
 
 
-@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
-def test_nonfinite_named(bad):
+@pytest.mark.parametrize("bad, says", [(np.nan, "has 1 NaN/inf values in cells that hold data at other times"),
+                                       (np.inf, "has 1 infinite values"), (-np.inf, "has 1 infinite values")])
+def test_nonfinite_named(bad, says):
+    "Which dataset, which variable, how many and the first place: member, time and cell."
     ds = toy_dataset(); ds["v"].values[1, 2, 0, 0] = bad
-    with pytest.raises(DataError, match="variable 'v' has 1 NaN/inf"):
+    with pytest.raises(DataError, match=rf"mine: variable 'v' {says} \(first: member 1, time 2000-01-03T00:00:00, y=0, x=0\)"):
         WindowDataset(ds, 2, 2, name="mine")
 
 

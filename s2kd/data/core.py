@@ -85,11 +85,16 @@ def missing_layout(ds:xr.Dataset, where:str|None=None):
     if given and set(ds["mask"].dims) != {Y, X}:
         raise DataError(f"{where}: the 'mask' coordinate has dims {ds['mask'].dims}, expected ({Y}, {X})")
     cells = ds["mask"].transpose(Y, X).values.astype(bool) if given else np.ones((ds.sizes[Y], ds.sizes[X]), bool)
+    def first(m, t, iy, ix):  # where a bad value sits, in the dataset's own coordinates
+        return f"member {ds.member.values[m]}, time {_tstr(ds.time.values[t])}, {Y}={ds[Y].values[iy]}, {X}={ds[X].values[ix]}"
     nans = {}
     for name in variables(ds):
-        a = ds[name].values
-        n_inf = int(np.isinf(a).sum())
-        if n_inf: raise DataError(f"{where}: variable {name!r} has {n_inf} NaN/inf values ({n_inf} infinite)")
+        a = ds[name].transpose("member", "time", Y, X).values
+        inf = np.isinf(a)
+        if inf.any():
+            raise DataError(f"{where}: variable {name!r} has {int(inf.sum())} infinite values (first: "
+                            f"{first(*np.argwhere(inf)[0])}); s2kd reads NaN as missing, never inf: replace them "
+                            f"(ds.where(np.isfinite(ds)))")
         isn = np.isnan(a)  # (M, T, H, W)
         if not isn.any(): continue
         nans[name] = isn
@@ -100,10 +105,9 @@ def missing_layout(ds:xr.Dataset, where:str|None=None):
     for name, isn in nans.items():
         gap = isn[:, :, cells] & ~frames[:, :, None]
         if gap.any():
-            m, t, k = (int(i[0]) for i in np.nonzero(gap)); (iy, ix) = np.argwhere(cells)[k]
-            first = f"member {ds.member.values[m]}, time {_tstr(ds.time.values[t])}, {Y}={ds[Y].values[iy]}, {X}={ds[X].values[ix]}"
+            m, t, k = (int(i[0]) for i in np.nonzero(gap))
             raise DataError(f"{where}: variable {name!r} has {int(gap.sum())} NaN/inf values in cells that hold data at "
-                            f"other times (first: {first}); s2kd masks only cells missing at every time and whole missing "
+                            f"other times (first: {first(m, t, *np.argwhere(cells)[k])}); s2kd masks only cells missing at every time and whole missing "
                             f"frames: fill the gaps (e.g. ds.interpolate_na('time')) or exclude the cells with a `mask` "
                             f"coordinate ({Y}, {X})")
     return cells, frames
@@ -356,6 +360,8 @@ def _disjoint(out, name):
 def split_dataset(ds:xr.Dataset, spec:dict|str|None=None):  # spec: defaults to `ds.attrs["splits"]`
     "Split `ds` into `{'train', 'val', 'test'}` by time range, member id, parameter value or member and time."
     spec = spec if spec is not None else ds.attrs.get("splits")
+    try: time_gaps(ds.time.values)  # out of order, a split would cut by position and its error say nonsense
+    except DataError as e: raise DataError(f"{_name(ds)}: {e}") from None
     if spec is None:
         spec = default_splits(ds)
         warnings.warn(f"{_name(ds)}: no 'splits' attribute: a default time split {DEFAULT_FRACTIONS} of every member: "
