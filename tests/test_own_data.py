@@ -217,8 +217,8 @@ def test_irregular_time_steps_reported(tmp_path):
 
 def test_time_going_backwards_refused():
     ds = toy_dataset(n_time=20); ds = ds.isel(time=[0, 1, 2, 4, 3] + list(range(5, 20)))
-    with pytest.raises(DataError, match="time is not increasing at 2000-01-05"):
-        WindowDataset(ds, 2, 2)
+    with pytest.raises(DataError, match="mine: time is not increasing at 2000-01-05"):
+        WindowDataset(ds, 2, 2, name="mine")
 
 
 # ---- item 4: member and time combined

@@ -479,7 +479,8 @@ class WindowDataset(Dataset):
     def _skip(self, frames, need):
         "Keep the windows clear of missing frames and time gaps; name what was skipped."
         t, mem = self.ds.time.values, self.ds.member.values
-        step, gaps = time_gaps(t)
+        try: step, gaps = time_gaps(t)
+        except DataError as e: raise DataError(f"{self.name}: {e}") from None
         self.windows = _usable(frames, gaps, len(t), need, self.stride)
         self.present = torch.from_numpy(~frames)  # (M, T) bool, True = the frame has data (`data` holds 0 where not)
         self.missing_frames = [(mem[m].item(), time_str(t[k])) for m, k in np.argwhere(frames)]
