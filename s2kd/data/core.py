@@ -18,8 +18,8 @@ from ..core import DataError
 # %% auto #0
 __all__ = ['FILL_SENTINELS', 'FILL_FAR_ONLY', 'FILL_HUGE', 'FILL_MIN_COUNT', 'DIM_ALIASES', 'SPLITS', 'DEFAULT_FRACTIONS',
            'Windows', 'toy_dataset', 'spatial_dims', 'validate_dataset', 'variables', 'to_array', 'missing_layout',
-           'check_fill_values', 'mask_fill_values', 'conform_dataset', 'time_str', 'parse_time', 'time_gaps',
-           'default_splits', 'split_dataset', 'Normalizer', 'WindowDataset', 'load_windows']
+           'check_fill_values', 'mask_fill_values', 'conform_dataset', 'grid_coords', 'check_grid', 'time_str',
+           'parse_time', 'time_gaps', 'default_splits', 'split_dataset', 'Normalizer', 'WindowDataset', 'load_windows']
 
 # %% ../../nbs/01_data.core.ipynb #7623f681
 def toy_dataset(n_member:int=2, n_time:int=12, h:int=4, w:int=6, seed:int=0, geo:bool=False):
@@ -228,6 +228,30 @@ def _conform(ds, where):
 def conform_dataset(ds:xr.Dataset, where:str|None=None):  # `where`: a file or dataset name for messages
     "Bring a third-party layout into the convention, warning what was inferred: dim names, member, fill values, mask."
     return _conform(ds, where or ds.attrs.get("title", "dataset"))[0]
+
+# %% ../../nbs/01_data.core.ipynb #8775c894
+def grid_coords(ds:xr.Dataset) -> dict:
+    "The spatial coordinates `{'dims': [Y, X], Y: [...], X: [...]}` of `ds` (index values where a dim has no coordinate)."
+    Y, X = spatial_dims(ds)
+    return {"dims": [Y, X], **{d: np.asarray(ds[d].values, dtype=float).tolist() for d in (Y, X)}}
+
+def _span(v): return f"{v[0]:g}..{v[-1]:g} ({len(v)} points)"
+
+def check_grid(grid:dict, ds:xr.Dataset, where:str):  # `grid_coords` of the training data; the data to check; who asks
+    "Refuse `ds` when its spatial coordinates are not `grid`'s: flipped, shifted, in another longitude convention or another region."
+    for want_dim, have_dim in zip(grid["dims"], spatial_dims(ds)):
+        want, have = np.asarray(grid[want_dim], float), np.asarray(ds[have_dim].values, float)
+        step = np.abs(np.diff(want)).min() if len(want) > 1 else 1.0
+        same = lambda h: len(h) == len(want) and np.allclose(h, want, rtol=0, atol=1e-3 * step)
+        if same(have): continue
+        said = f"{where}: the model was trained on {want_dim} = {_span(want)}; the data has {have_dim} = {_span(have)}"
+        if same(have[::-1]): hint = f"it runs the other way: ds.sortby('{have_dim}', ascending={bool(want[-1] > want[0])})"
+        elif have_dim == "lon" and same(np.sort(have % 360)): hint = "longitudes from -180: ds.assign_coords(lon=ds.lon % 360).sortby('lon')"
+        elif have_dim == "lon" and same(np.sort((have + 180) % 360 - 180)): hint = "longitudes from 0: ds.assign_coords(lon=(ds.lon + 180) % 360 - 180).sortby('lon')"
+        else: hint = ("another grid or region: select the model's region or regrid to its grid (s2kd.data.winds.regrid_conservative)"
+                      + (f"; or, if the file has no {have_dim} values, assign them (ds.assign_coords({have_dim}=...))" if np.array_equal(have, np.arange(len(have))) else ""))
+        raise DataError(f"{said}: {hint}")
+
 
 # %% ../../nbs/01_data.core.ipynb #18335130
 def _is_cftime(times): return times.dtype == object and times.size > 0 and hasattr(times.flat[0], "calendar")
