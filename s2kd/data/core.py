@@ -19,7 +19,8 @@ from ..core import DataError
 __all__ = ['FILL_SENTINELS', 'FILL_FAR_ONLY', 'FILL_HUGE', 'FILL_MIN_COUNT', 'DIM_ALIASES', 'SPLITS', 'DEFAULT_FRACTIONS',
            'Windows', 'toy_dataset', 'spatial_dims', 'validate_dataset', 'variables', 'to_array', 'missing_layout',
            'check_fill_values', 'mask_fill_values', 'conform_dataset', 'grid_coords', 'check_grid', 'time_str',
-           'parse_time', 'time_gaps', 'default_splits', 'split_dataset', 'Normalizer', 'WindowDataset', 'load_windows']
+           'parse_time', 'time_gaps', 'data_meta', 'check_data_meta', 'default_splits', 'split_dataset', 'Normalizer',
+           'WindowDataset', 'load_windows']
 
 # %% ../../nbs/01_data.core.ipynb #7623f681
 def toy_dataset(n_member:int=2, n_time:int=12, h:int=4, w:int=6, seed:int=0, geo:bool=False):
@@ -325,6 +326,26 @@ def time_gaps(times:np.ndarray):  # the time coordinate's values
     monthly = dated and step >= 27 * 86400  # months (and years) differ in seconds: count calendar months instead
     if monthly: d = np.diff(_months(times)).astype(float); step = mode(d)
     return _fmt_step(float(step), monthly, dated), np.flatnonzero(~np.isclose(d, step, rtol=1e-6, atol=0)).tolist()
+
+# %% ../../nbs/01_data.core.ipynb #bd3fb801
+def data_meta(ds:xr.Dataset) -> dict:
+    "What a model trained on `ds` takes for granted in new data: `grid` (`grid_coords`), the usual time `step`, each variable's `units`."
+    return dict(grid=grid_coords(ds), step=time_gaps(ds.time.values)[0],
+                units={v: str(ds[v].attrs.get("units", "")) for v in variables(ds)})
+
+def check_data_meta(meta:dict, ds:xr.Dataset, where:str):  # `data_meta` of the training data (keys may be missing); the data; who asks
+    "Refuse `ds` when its grid, time step or a variable's units are not those the model was trained on (what `meta` records)."
+    if meta.get("grid"): check_grid(meta["grid"], ds, where)
+    step = time_gaps(ds.time.values)[0]
+    if meta.get("step") and step and step != meta["step"]:
+        raise DataError(f"{where}: the model was trained on time steps of {meta['step']}; the data's step is {step}: "
+                        f"resample it to {meta['step']} (e.g. ds.resample(time=...).mean()) or select every n-th step")
+    for v, want in (meta.get("units") or {}).items():
+        have = str(ds[v].attrs.get("units", "")) if v in ds.data_vars else ""
+        if want and have and have != want:
+            raise DataError(f"{where}: variable {v!r} is in {have!r}; the model was trained on {want!r}: convert it, or, if "
+                            f"both name one unit, say so (ds[{v!r}].attrs['units'] = {want!r})")
+
 
 # %% ../../nbs/01_data.core.ipynb #3bc65b4f
 SPLITS = ("train", "val", "test")

@@ -14,7 +14,7 @@ import xarray as xr
 from torch import nn
 
 from ..core import DataError, atomic_write_json, cache_dir
-from ..data.core import Normalizer, WindowDataset, check_grid, conform_dataset, split_dataset
+from ..data.core import Normalizer, WindowDataset, check_data_meta, conform_dataset, split_dataset
 from ..distill import freeze
 from ..references import Calendared
 from .config import ConfigError, RunConfig
@@ -34,7 +34,7 @@ class TrainedOn:
     in_shape: tuple          # (T_in, C, H, W) the model was built for
     t_out: int               # output frames
     run_dir: str             # the results folder it was loaded from
-    grid: dict|None = None   # the training grid's coordinates (`grid_coords`); None for runs recorded before it was kept
+    meta: dict|None = None   # `data_meta` of the training data (grid, time step, units); None for runs recorded before it was kept
 
 def read_run(run_dir):  # results/<name>/ (or its result.json)
     "The `result.json` of a finished run, as a dict; a missing folder or file is named."
@@ -48,7 +48,8 @@ def read_run(run_dir):  # results/<name>/ (or its result.json)
 def _trained_on(r:dict, run_dir):
     d = r["data"]
     return TrainedOn(RunConfig.from_dict(r["config"]), Normalizer.from_dict(d["normalizer"]), list(d["data_range"]),
-                     tuple(d["in_shape"]), int(d["t_out"]), str(run_dir), d.get("grid"))
+                     tuple(d["in_shape"]), int(d["t_out"]), str(run_dir),
+                     {k: d[k] for k in ("grid", "step", "units") if k in d} or None)
 
 # %% ../../nbs/45_train.api.ipynb #ae879c36
 def run_cache(cfg:RunConfig, cache:str|None=None):  # cache: the cache folder the run used, when not the default
@@ -177,7 +178,7 @@ def evaluate(model:nn.Module,       # a loaded model (`load_student`/`load_teach
     w, nrm, train = eval_windows(ds, split, t_in, t_out, stride, normalizer or (info.normalizer if info else None))
     if info and tuple(w.in_shape) != tuple(info.in_shape):
         raise DataError(f"evaluate: the model takes windows (T_in, C, H, W) = {tuple(info.in_shape)}; the data gives {tuple(w.in_shape)}")
-    if info and info.grid: check_grid(info.grid, ds, f"evaluate ({info.run_dir})")  # same shape, other cells: refused, never scored
+    if info and info.meta: check_data_meta(info.meta, ds, f"evaluate ({info.run_dir})")  # same shape, other cells, steps or units: refused
     rng = info.data_range if info else _valid_range(train)
     lat = torch.tensor(ds["lat"].values, dtype=torch.float64) if "lat" in ds.dims else None
     return evaluate_split(model.to(device), w, nrm, data_range=rng, lat=lat, batch_size=batch_size, device=device)

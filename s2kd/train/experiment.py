@@ -20,7 +20,7 @@ from .cache import build_teacher_cache, state_hash
 from .config import RunConfig
 from .loop import checkpoint_config, fit, init_distributed, local_device, resume_diff, weights_hash, world, to_device
 from ..references import REFERENCES, add_skill, best_reference, fit_references
-from ..data.core import grid_coords
+from ..data.core import data_meta
 
 # %% auto #0
 __all__ = ['REPLACED', 'load_data', 'data_fingerprint', 'data_key', 'evaluate_split', 'data_range', 'teacher_identity',
@@ -384,7 +384,7 @@ def run(cfg:RunConfig,        # the run
                   data=dict(key=dkey, n_train=len(w.train), n_val=len(w.val), n_test=len(w.test), in_shape=list(w.train.in_shape),
                             t_out=w.train.t_out, normalizer=w.normalizer.to_dict(), data_range=kw["data_range"],
                             build=model_build_kw(cfg, w),  # how the models were built (residual, calendar): load_student reads it
-                            grid=grid_coords(w.ds)),  # the cells the models learnt, by coordinate: `evaluate` holds new data to them
+                            **data_meta(w.ds)),  # grid, time step, units: `evaluate` holds new data to them
                   **({"models": fcfg["models"]} if "models" in fcfg else {}),  # models registered from outside s2kd (`model_identity`)
                   params=dict(student=sum(p.numel() for p in student.parameters()),
                               projectors=sum(p.numel() for p in d.projectors.parameters())),
