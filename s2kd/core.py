@@ -252,7 +252,7 @@ def file_digests(paths,                                   # files
         p = p.resolve(); stamp = file_stamp(p.stat())  # stamped before reading: a write during the read changes it for next time
         if (old := memo.get(str(p))) is None or old[0] != stamp: old = memo[str(p)] = [stamp, file_digest(p, 32)]; new = True
         out.append(old[1])
-    if new: atomic_write_json(memo_path, memo)
+    if new: atomic_write_json(memo_path, {k: v for k, v in memo.items() if os.path.exists(k)})  # files gone: their entries go too
     return out
 
 def tree_digest(path:str|os.PathLike,            # a folder, or one file
