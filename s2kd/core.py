@@ -245,14 +245,17 @@ def file_digests(paths,                                   # files
                  root:str|os.PathLike|None=None) -> list:  # the s2kd cache folder; None: `cache_dir()`
     "`file_digest(p, 32)` of each file, read again only when its stamp (size, times, inode, device) changed since it was read."
     memo_path = cache_dir(root)/DIGESTS
-    try: memo = json.loads(memo_path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError): memo = {}  # a torn or missing memo: every file is read again
-    out, new = [], False
+    def read():
+        try: return json.loads(memo_path.read_text())
+        except (FileNotFoundError, json.JSONDecodeError): return {}  # a torn or missing memo: every file is read again
+    memo, out, new = read(), [], {}
     for p in map(Path, paths):
         p = p.resolve(); stamp = file_stamp(p.stat())  # stamped before reading: a write during the read changes it for next time
-        if (old := memo.get(str(p))) is None or old[0] != stamp: old = memo[str(p)] = [stamp, file_digest(p, 32)]; new = True
+        if (old := memo.get(str(p))) is None or old[0] != stamp: old = new[str(p)] = [stamp, file_digest(p, 32)]
         out.append(old[1])
-    if new: atomic_write_json(memo_path, {k: v for k, v in memo.items() if os.path.exists(k)})  # files gone: their entries go too
+    if new:  # another process may have written the memo while these files were read: merge into what is there now
+        with file_lock(memo_path.with_name(DIGESTS + ".lock"), "the file digests"):
+            atomic_write_json(memo_path, {k: v for k, v in (read() | new).items() if os.path.exists(k)})  # files gone: entries go
     return out
 
 def tree_digest(path:str|os.PathLike,            # a folder, or one file
