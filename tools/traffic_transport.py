@@ -111,8 +111,8 @@ def commute_room(cfg, memory:float, amplitude:float, counts, lam0, steps, t_out:
     scale = _commute_scale(raw)[0]
     err = {k: [] for k in ("per_cell", "map", "rate", "rate_and_frame")}
     for s in steps:  # forecast times: the last input step of each test window
+        now_in, now_out = a[L + s - lag, P], a[L + s]  # each commute's demand arriving and leaving now
         for k in range(1, t_out + 1):
-            now_in, now_out = a[L + s - lag, P], a[L + s]
             arr = np.where(k <= lag, a[L + s + k - lag, P], now_out * memory ** (k - lag))
             truth, lam = counts[s + k], lam0[s + k]
             for name, f in (("per_cell", _commute_maps(now_in * memory**k, now_out * memory**k, B_src, B_dst) / scale),

@@ -48,8 +48,7 @@ def read_run(run_dir):  # results/<name>/ (or its result.json)
 def _trained_on(r:dict, run_dir):
     d = r["data"]
     return TrainedOn(RunConfig.from_dict(r["config"]), Normalizer.from_dict(d["normalizer"]), list(d["data_range"]),
-                     tuple(d["in_shape"]), int(d["t_out"]), str(run_dir),
-                     {k: d[k] for k in ("grid", "step", "units") if k in d} or None)
+                     tuple(d["in_shape"]), int(d["t_out"]), str(run_dir), d.get("meta"))
 
 # %% ../../nbs/45_train.api.ipynb #ae879c36
 def run_cache(cfg:RunConfig, cache:str|None=None):  # cache: the cache folder the run used, when not the default
