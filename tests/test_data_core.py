@@ -21,7 +21,7 @@ def test_wrong_rank_named():
         validate_dataset(ds, "f.nc")
 
 
-@pytest.mark.parametrize("bad, says", [(np.nan, "has 1 NaN/inf values in cells that hold data at other times"),
+@pytest.mark.parametrize("bad, says", [(np.nan, "has 1 NaN value in cells that hold data at other times"),
                                        (np.inf, "has 1 infinite values"), (-np.inf, "has 1 infinite values")])
 def test_nonfinite_named(bad, says):
     "Which dataset, which variable, how many and the first place: member, time and cell."

@@ -106,8 +106,8 @@ def missing_layout(ds:xr.Dataset, where:str|None=None):
     for name, isn in nans.items():
         gap = isn[:, :, cells] & ~frames[:, :, None]
         if gap.any():
-            m, t, k = (int(i[0]) for i in np.nonzero(gap))
-            raise DataError(f"{where}: variable {name!r} has {int(gap.sum())} NaN/inf values in cells that hold data at "
+            m, t, k = (int(i[0]) for i in np.nonzero(gap)); n = int(gap.sum())
+            raise DataError(f"{where}: variable {name!r} has {n} NaN value{'s' * (n != 1)} in cells that hold data at "
                             f"other times (first: {first(m, t, *np.argwhere(cells)[k])}); s2kd masks only cells missing at every time and whole missing "
                             f"frames: fill the gaps (e.g. ds.interpolate_na('time')) or exclude the cells with a `mask` "
                             f"coordinate ({Y}, {X})")
