@@ -462,7 +462,7 @@ def _stored(cfg, dkeys:dict):
     "The stored result of run `cfg` when its config and data key still match and its checkpoint holds its weights; else None."
     import torch
     from s2kd.core import portable_paths, project_root
-    from s2kd.train.experiment import data_key, holds_weights, load_data, read_result, stored_weights
+    from s2kd.train.experiment import _own_models, data_key, holds_weights, load_data, read_result, stored_weights
     r, ck = read_result(Path(cfg.results_dir)/cfg.name), cache_dir(cfg.cache_dir or None, "runs", cfg.name)
     if r is None or not (ck/"last.pt").exists() or not (ck/"best.pt").exists(): return None
     by = Path(cfg.results_dir)/cfg.name/"evaluated_by.json"
@@ -470,11 +470,12 @@ def _stored(cfg, dkeys:dict):
     same = lambda d: {k: v for k, v in d.items() if k not in SHARED_FREE}
     roots = {"": project_root(), "<cache>": cache_dir(cfg.cache_dir or None)}; mine = portable_paths(cfg.to_dict(), roots)  # as run() wrote it
     if same(r["config"]) != same(mine): return None
+    if r.get("models") != (portable_paths(_own_models(cfg), roots) or None): return None  # a model registered from outside s2kd, edited since
     text = "multimodal" in cfg.teachers and cfg.method != "baseline"
     k = json.dumps([cfg.dataset, cfg.size, cfg.data_seed, cfg.t_in, cfg.t_out, cfg.stride, cfg.cache_dir, text] +
                    ([cfg.narrator, cfg.encoder, cfg.text_tokens] if text else []))
     if k not in dkeys: dkeys[k] = data_key(cfg, *load_data(cfg))  # the data's values and the narratives, as run() keys them
-    if r["data"]["key"] != portable_paths(dkeys[k], roots): return None  # as run() wrote it: a data file's absolute path made portable
+    if r["data"]["key"] != dkeys[k]: return None  # as run() wrote it (a data file's path is portable in the key itself: key_name)
     if not holds_weights(r, torch.load(ck/"best.pt", map_location="cpu", weights_only=True)):
         return None  # another run of this name retrained the folder: `run` trains it again (results without the hash: as before)
     root = cache_dir(cfg.cache_dir or None)  # stored with `<cache>/…` paths: back to this machine's, as run() returns them

@@ -162,7 +162,8 @@ def evaluate(model:nn.Module,       # a loaded model (`load_student`/`load_teach
              data,                  # an embedded dataset's name, an xr.Dataset, or a .nc/.zarr path
              *, split:str="test",   # train | val | test | all (every window of `data`)
              t_in:int|None=None, t_out:int|None=None,  # windows; default: the model's, else the dataset's attributes
-             stride:int=1, normalizer:Normalizer|None=None,  # default: the model's training normaliser, else fitted on train
+             stride:int|None=None,  # windows every `stride` steps; default: the run's (as `run` scored it), else 1
+             normalizer:Normalizer|None=None,  # default: the model's training normaliser, else fitted on train
              batch_size:int=32, device="cpu",
              size:str|None=None, seed:int|None=None, cache:str|None=None):  # for embedded names: default the run's
     "Metrics of `model` on `data` in physical units, overall and per lead time (as `run` reports them)."
@@ -174,6 +175,7 @@ def evaluate(model:nn.Module,       # a loaded model (`load_student`/`load_teach
     t_in = t_in or (info.in_shape[0] if info else int(ds.attrs.get("t_in", 0)) or None)
     t_out = t_out or (info.t_out if info else int(ds.attrs.get("t_out", 0)) or None)
     if not t_in or not t_out: raise DataError("evaluate: pass t_in= and t_out= (the data has no 't_in'/'t_out' attributes)")
+    stride = stride or (c.stride if c else 1)  # a run with stride 4 scored every fourth test window: so does this
     w, nrm, train = eval_windows(ds, split, t_in, t_out, stride, normalizer or (info.normalizer if info else None))
     if info and tuple(w.in_shape) != tuple(info.in_shape):
         raise DataError(f"evaluate: the model takes windows (T_in, C, H, W) = {tuple(info.in_shape)}; the data gives {tuple(w.in_shape)}")

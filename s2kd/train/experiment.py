@@ -23,10 +23,10 @@ from ..references import REFERENCES, add_skill, best_reference, fit_references
 from ..data.core import data_meta
 
 # %% auto #0
-__all__ = ['REPLACED', 'load_data', 'data_fingerprint', 'data_key', 'evaluate_split', 'data_range', 'teacher_identity',
-           'evaluate_once', 'metrics_rows', 'write_result', 'read_result', 'holds_weights', 'stored_weights',
-           'check_teacher', 'check_weights', 'model_build_kw', 'init_climatology', 'get_teacher', 'warm_start',
-           'set_aside', 'run']
+__all__ = ['REPLACED', 'load_data', 'data_fingerprint', 'key_name', 'data_key', 'evaluate_split', 'data_range',
+           'teacher_identity', 'evaluate_once', 'metrics_rows', 'write_result', 'read_result', 'holds_weights',
+           'stored_weights', 'check_teacher', 'check_weights', 'model_build_kw', 'init_climatology', 'get_teacher',
+           'warm_start', 'set_aside', 'run']
 
 # %% ../../nbs/43_train.experiment.ipynb #71a6350a
 def load_data(cfg:RunConfig, data=None):  # data: an xr.Dataset to use instead of the embedded `cfg.dataset`
@@ -68,11 +68,16 @@ def data_fingerprint(ds):
     h.update(b"splits"); h.update(json.dumps(json.loads(spec) if isinstance(spec, str) else spec, sort_keys=True).encode())
     return h.hexdigest()[:10]
 
+def key_name(cfg:RunConfig) -> str:
+    "`cfg.dataset` as a data key names it: a file's absolute path made portable as result.json records paths (`portable_paths`)."
+    if not Path(cfg.dataset).is_absolute(): return cfg.dataset  # an embedded name, `memory:…`, or a path relative to the project
+    return portable_paths(cfg.dataset, {"": project_root(), "<cache>": cache_dir(cfg.cache_dir or None)})
+
 def data_key(cfg:RunConfig, w, narratives:str|None=None):
     "What a teacher's outputs depend on, as a string: dataset, size, seed, values, windows, calendar phases, narratives."
     from s2kd.references import PHASES_VERSION
     kind = getattr(w.train, "kind", None); v = PHASES_VERSION.get(kind, 1)  # calendars never changed (v1) add no tag
-    return (f"{cfg.dataset}-{cfg.size}-seed{cfg.data_seed}-{data_fingerprint(w.ds)}-{w.train.t_in}to{w.train.t_out}"
+    return (f"{key_name(cfg)}-{cfg.size}-seed{cfg.data_seed}-{data_fingerprint(w.ds)}-{w.train.t_in}to{w.train.t_out}"
             f"-stride{cfg.stride}{f'-phases:{kind}v{v}' if v > 1 else ''}-text:{narratives}")
 
 # %% ../../nbs/43_train.experiment.ipynb #815a4ab1
@@ -238,8 +243,13 @@ def get_teacher(name:str, cfg:RunConfig, w, dkey:str, *, progress:bool=False,  #
         if not (path.exists() and _load_stored(t, path, arch)):  # absent, unreadable or another architecture: train it
             t = new()  # fresh weights (a failed load may have filled some)
             if init: warm_start(t, base)
-            run_dir = store/f".run-{path.stem}"
-            r = fit(Distiller(t, method="baseline"), w.train, w.val, out_dir=run_dir, progress=progress, **loop)
+            run_dir = store/f".run-{path.stem}"  # its training checkpoints: a killed training resumes from them
+            own = spec | dict(arch=arch) | (dict(init_weights=weights_hash(base.state_dict())) if init else {})
+            old, done = checkpoint_config(run_dir)
+            if done and old != own:  # another build of the preset, another start, or written before they were kept
+                warnings.warn(f"{run_dir}: a partial training of another build or start of teacher {name!r}; training it from scratch")
+                shutil.rmtree(run_dir, ignore_errors=True)
+            r = fit(Distiller(t, method="baseline"), w.train, w.val, out_dir=run_dir, config=own, progress=progress, **loop)
             if world()[0] == 0:
                 atomic_torch_save(t.state_dict(), path); atomic_write_json(path.with_suffix(".json"), spec | dict(arch=arch, fit=r))
                 shutil.rmtree(run_dir, ignore_errors=True)  # stored: its training checkpoints are not kept twice
