@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .core import ENV_THREADS_FILE, _alive, _host, sweep_temps, atomic_path, atomic_write, atomic_write_json, cache_dir, defer_busy, file_digest, share_among, tree_digest
+from .core import ENV_THREADS_FILE, _alive, _host, sweep_temps, atomic_path, atomic_write, atomic_write_json, cache_dir, defer_busy, file_digest, file_digests, share_among, tree_digest
 
 # %% auto #0
 __all__ = ['PRESETS', 'PRESET_CONFIG', 'PRESET_SEEDS', 'ARTEFACT_CONFIG', 'NOISE_K', 'NOISE_RULE', 'DATASETS_DIFFER',
@@ -267,7 +267,10 @@ def summary_table(results:list,                 # run() result dicts (any studen
     sr, rows = seed_rows(results, metrics, split), _ref_rows(results, metrics, split)
     for (model, method), g in sr.groupby(["model", "method"], sort=False):
         row = dict(model=model, method=method, n_seeds=len(g))
-        for m in metrics: row[f"{m}_mean"], row[f"{m}_std"] = g[m].mean(), g[m].std(ddof=1) if len(g) > 1 else math.nan
+        for m in metrics:
+            if (k := int(g[m].notna().sum())) < len(g):  # a run scored before the metric existed: the mean covers fewer seeds than n_seeds
+                warnings.warn(f"summary_table: {model} + {method}: {len(g) - k} of {len(g)} runs have no {m!r}; its mean ± std covers {k}")
+            row[f"{m}_mean"], row[f"{m}_std"] = g[m].mean(), g[m].std(ddof=1) if k > 1 else math.nan
         base = sr[(sr.model == model) & (sr.method == baseline)]
         if method != baseline and len(base):
             d = paired_differences(sr, model, method, baseline, "mse")
@@ -823,9 +826,12 @@ def package_hash(pkg=None) -> str:  # pkg: a package folder; None -> the install
         b = p.read_bytes(); h.update(f"{r.as_posix()}\0{len(b)}\0".encode()); h.update(b)
     return h.hexdigest()[:16]
 
-def data_fingerprint(data_dir) -> str:  # None = embedded data; a folder, or one file (.nc)
-    "`embedded`, or a hash of the relative names and the bytes (`tree_digest`) of the files under `data_dir` (or of the file)."
-    if data_dir is None: return "embedded"
+def data_fingerprint(data_dir, preset:str|None=None) -> str:  # None = embedded data; a folder, or one file (.nc)
+    "A hash of the data an artefact reads: the relative names and bytes (`tree_digest`) of the files under `data_dir` (or of the file); for the embedded data, of the preset's datasets built in the cache (`embedded` while none is)."
+    if data_dir is None:  # built by the package, but its bytes follow the machine's numerics and `--regenerate`
+        size = PRESET_CONFIG[preset]["size"] if preset in PRESET_CONFIG else None
+        fs = sorted(cache_dir(None, "data").glob(f"*-{size}-seed*.nc")) if size else []
+        return "embedded" + (f":{_sha(json.dumps([[f.name, h] for f, h in zip(fs, file_digests(fs))]).encode())[:16]}" if fs else "")
     if not (Path(data_dir).is_file() or Path(data_dir).is_dir()): raise FileNotFoundError(f"data_dir={str(data_dir)!r}: no such file or folder")
     return "files:" + tree_digest(data_dir)  # bytes, not stamps: a copy keys alike; hidden files kept (zarr's .zarray)
 
@@ -834,7 +840,7 @@ def artefact_key(nb:Path, params:dict, data_dir=None) -> tuple:  # params: the n
     import s2kd
     parts = dict(notebook=nb.name, notebook_sha=_sha(nb.read_bytes())[:16], s2kd=s2kd.__version__, package=package_hash(),
                  parameters={k: v for k, v in params.items() if k not in ("out_dir", "data_dir", "threads")},
-                 data=data_fingerprint(data_dir))
+                 data=data_fingerprint(data_dir, params.get("preset")))
     return _sha(json.dumps(parts, sort_keys=True).encode())[:16], parts
 
 # %% ../nbs/60_paper.ipynb #173e9f74
@@ -972,6 +978,7 @@ def run_artefact(name:str, *, preset:str="quick", out_dir=".", data_dir=None, de
                             share and str(share.path(name))).result()
         if err is not None: raise NotebookFailed(_failure(name, nb, err, executed), _where(err, executed), time.time() - t0)
         placed = _promote(stage, out)
+        key, parts = artefact_key(nb, params, data_dir if "data_dir" in params else None)  # with the embedded data it built, if any
     except NotebookFailed: raise
     except Exception as e: raise NotebookFailed(_failure(name, nb, e, executed), _where(e, executed), time.time() - t0) from e
     finally: shutil.rmtree(stage, ignore_errors=True)

@@ -244,11 +244,15 @@ def build_embeddings(windows_ds,                # the windows the narratives des
     else: cache = NarrativeCache(root, dataset_key, split, narrator, data=windows_ds)
     path = cache.embeddings_path(encoder.identity())
     with file_lock(f"{path}.lock", path.name):  # a second process waits, then loads what the first encoded
-        if path.exists():
-            e = load_embeddings(path)
-            if len(e["index"]) == n: return e
-            warnings.warn(f"{path}: holds {len(e['index'])} samples, the split has {n}; re-encoding")
         texts, parts, cut = cache.texts(n), [], 0
+        said = hashlib.sha256(json.dumps(texts).encode()).hexdigest()[:16]  # the embeddings serve these very texts only
+        if path.exists():
+            e, side = load_embeddings(path), path.with_suffix(".json")
+            rec = json.loads(side.read_text()) if side.exists() else {}
+            if len(e["index"]) != n: warnings.warn(f"{path}: holds {len(e['index'])} samples, the split has {n}; re-encoding")
+            elif rec.get("texts") != said:  # narratives rebuilt under the same identity (another LM run), or recorded before session 32
+                warnings.warn(f"{path}: encoded from other texts than the narratives hold now (or not recorded); re-encoding")
+            else: return e
         for i in tqdm(range(0, n, batch_size), disable=not progress, desc=f"encode {split}"):
             parts.append(encoder.encode(texts[i:i + batch_size])); cut += int(getattr(encoder, "last_truncated", 0) or 0)
         if cut: warnings.warn(f"{path.name}: {cut} of {n} narratives of {split} are longer than the encoder's max_length="
@@ -264,7 +268,7 @@ def build_embeddings(windows_ds,                # the windows the narratives des
         e = {"tokens": tokens, "mask": mask, "pooled": torch.cat([p for _, _, p in parts]).to(dtype), "index": torch.arange(n)}
         atomic_torch_save(e, path)
         atomic_write_json(path.with_suffix(".json"), {"encoder": encoder.identity(), "narrator": cache.narrator_id,
-                          "dataset": dataset_key, "data": cache.data, "split": split, "n": n, "tokens": list(tokens.shape), "dtype": str(dtype), "truncated": cut,
+                          "dataset": dataset_key, "data": cache.data, "split": split, "n": n, "texts": said, "tokens": list(tokens.shape), "dtype": str(dtype), "truncated": cut,
                           "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "s2kd": s2kd.__version__})
         return e
 
