@@ -16,11 +16,11 @@ from torch.utils.data import Dataset
 from ..core import DataError
 
 # %% auto #0
-__all__ = ['FILL_SENTINELS', 'FILL_FAR_ONLY', 'FILL_HUGE', 'FILL_MIN_COUNT', 'DIM_ALIASES', 'SPLITS', 'DEFAULT_FRACTIONS',
-           'Windows', 'toy_dataset', 'spatial_dims', 'validate_dataset', 'variables', 'to_array', 'missing_layout',
-           'check_fill_values', 'mask_fill_values', 'conform_dataset', 'grid_coords', 'check_grid', 'time_str',
-           'parse_time', 'time_gaps', 'data_meta', 'check_data_meta', 'default_splits', 'split_dataset', 'Normalizer',
-           'WindowDataset', 'load_windows']
+__all__ = ['FILL_SENTINELS', 'FILL_FAR_ONLY', 'FILL_HUGE', 'FILL_MIN_COUNT', 'DIM_ALIASES', 'VALID', 'SPLITS',
+           'DEFAULT_FRACTIONS', 'Windows', 'toy_dataset', 'spatial_dims', 'validate_dataset', 'variables', 'to_array',
+           'missing_layout', 'check_fill_values', 'mask_fill_values', 'conform_dataset', 'grid_coords', 'check_grid',
+           'time_str', 'parse_time', 'time_gaps', 'data_meta', 'check_data_meta', 'default_splits', 'split_dataset',
+           'Normalizer', 'WindowDataset', 'load_windows']
 
 # %% ../../nbs/01_data.core.ipynb #7623f681
 def toy_dataset(n_member:int=2, n_time:int=12, h:int=4, w:int=6, seed:int=0, geo:bool=False):
@@ -184,16 +184,31 @@ def mask_fill_values(ds:xr.Dataset, fill_values=()):  # values that stand for "n
 DIM_ALIASES = {"latitude": "lat", "longitude": "lon", "valid_time": "time", "Time": "time", "times": "time",
                "rlat": "y", "rlon": "x"}  # rotated-pole grids (CORDEX): a grid in y, x; their 2-D lat/lon stay coordinates
 
+VALID = ("valid_range", "valid_min", "valid_max")  # CF: values outside them are missing (xarray leaves them in)
+
+def _valid_bounds(da):
+    "CF `valid_range` / `valid_min` / `valid_max` of `da` as `(lo, hi)` (None where not given), in the units of `da.values` now."
+    a = da.attrs
+    lo, hi = np.ravel(a["valid_range"])[:2].tolist() if "valid_range" in a else (a.get("valid_min"), a.get("valid_max"))
+    if "scale_factor" not in a and "add_offset" not in a:  # unpacked by xarray already: the bounds are in the packed units
+        sc, off = float(da.encoding.get("scale_factor", 1.0)), float(da.encoding.get("add_offset", 0.0))
+        lo, hi = (None if b is None else float(b) * sc + off for b in (lo, hi))
+        if sc < 0: lo, hi = hi, lo
+    return lo, hi
+
 def _decode_fill(da):
-    "CF decoding of one variable opened with mask_and_scale=False: `_Unsigned` integers, fill values → NaN, scale and offset."
+    "CF decoding of one variable opened with mask_and_scale=False: `_Unsigned` integers, fill values and values outside the valid range → NaN, scale and offset."
     fv = [np.ravel(da.attrs[k]) for k in ("_FillValue", "missing_value") if k in da.attrs]
     sc, off = da.attrs.get("scale_factor", 1.0), da.attrs.get("add_offset", 0.0)
     raw, us = da.values, str(da.attrs.get("_Unsigned", "")).lower()  # netCDF3 has no unsigned types: bytes 0..255 as int8
     v = raw.view(f"{'u' if us == 'true' else 'i'}{raw.itemsize}") if raw.dtype.kind in "iu" and us in ("true", "false") else raw
     miss = np.isin(raw, np.concatenate(fv)) | np.isin(v, np.concatenate(fv)) if fv else np.zeros(da.shape, bool)  # either reading
+    lo, hi = _valid_bounds(da)
+    if lo is not None: miss |= v < lo
+    if hi is not None: miss |= v > hi
     a = v.astype("float32") * np.float32(sc) + np.float32(off)
     a[miss] = np.nan
-    attrs = {k: v for k, v in da.attrs.items() if k not in ("_FillValue", "missing_value", "scale_factor", "add_offset", "_Unsigned")}
+    attrs = {k: v for k, v in da.attrs.items() if k not in ("_FillValue", "missing_value", "scale_factor", "add_offset", "_Unsigned", *VALID)}
     return xr.DataArray(a, dims=da.dims, coords=da.coords, attrs=attrs)
 
 def _conform(ds, where):
@@ -211,10 +226,11 @@ def _conform(ds, where):
     if any(ds[v].dims != want and set(ds[v].dims) == set(want) for v in ds.data_vars):
         ds = ds.transpose(*want, ...); said.append(f"transposed to {want}")
     packed = [v for v in ds.data_vars if not np.issubdtype(ds[v].dtype, np.floating)
-              or {"_FillValue", "missing_value", "scale_factor", "add_offset"} & set(ds[v].attrs)]
+              or {"_FillValue", "missing_value", "scale_factor", "add_offset", *VALID} & set(ds[v].attrs)]
     if packed:
         ds = ds.assign({v: _decode_fill(ds[v]) for v in packed})
-        said.append(f"decoded {packed} (fill values → missing, scale_factor/add_offset applied, float32)")
+        said.append(f"decoded {packed} (fill values and values outside valid_range/valid_min/valid_max → missing, "
+                    "scale_factor/add_offset applied, float32)")
     half = [v for v in ds.data_vars if ds[v].dtype == np.float16]  # float16 sums overflow at 65504: stats in float32
     if half: ds = ds.assign({v: ds[v].astype("float32") for v in half}); said.append(f"cast {half} from float16 to float32")
     validate_dataset(ds, where, values=False)
@@ -342,6 +358,8 @@ def check_data_meta(meta:dict, ds:xr.Dataset, where:str):  # `data_meta` of the 
                         f"resample it to {meta['step']} (e.g. ds.resample(time=...).mean()) or select every n-th step")
     for v, want in (meta.get("units") or {}).items():
         have = str(ds[v].attrs.get("units", "")) if v in ds.data_vars else ""
+        if want and not have:  # a file that does not say: the caller's to know
+            warnings.warn(f"{where}: variable {v!r} has no units; the model was trained on {want!r}: check that it holds {want!r}", stacklevel=2)
         if want and have and have != want:
             raise DataError(f"{where}: variable {v!r} is in {have!r}; the model was trained on {want!r}: convert it, or, if "
                             f"both name one unit, say so (ds[{v!r}].attrs['units'] = {want!r})")

@@ -34,6 +34,9 @@ def _splits_by_time(times, years=None):
     if years is None and {2016, 2017} <= set(ys) and ys[0] < 2016:
         rng = lambda a, b: [str(t[(t.year >= a) & (t.year <= b)][i].isoformat()) for i in (0, -1)]
         return {"kind": "time", "train": rng(ys[0], 2015), "val": rng(2016, 2016), "test": rng(2017, ys[-1])}
+    if years is None and {2016, 2017} & set(ys):  # part of WeatherBench's split years: say why it is not the split
+        warnings.warn(f"the data hold the years {ys[0]}..{ys[-1]} without {sorted({2016, 2017} - set(ys)) or 'a year before 2016'}: "
+                      "the default split is 70/15/15 by time, not WeatherBench's (val 2016, test 2017 on)", stacklevel=3)
     n = len(t); a, b = int(n * .7), int(n * .85)
     iso = lambda i: str(t[i].isoformat())
     return {"kind": "time", "train": [iso(0), iso(a - 1)], "val": [iso(a), iso(b - 1)], "test": [iso(b), iso(n - 1)]}
@@ -61,6 +64,10 @@ def _wb_one(root, short, years):
     files = _wb_files(root, folder, years)
     if not files and folder in FULL_LEVEL: files = _wb_files(root, FULL_LEVEL[folder], years)
     if not files: raise DataError(f"WeatherBench: no files for {short!r} under {Path(root)/folder} (years {years})")
+    year = lambda f: int(re.search(r"_(\d{4})_5\.625deg\.nc$", f.name).group(1))
+    if years is not None and (gone := sorted(set(years) - {year(f) for f in files})):  # asked for: never dropped in silence
+        raise DataError(f"WeatherBench: no {short!r} file of the years {gone} under {files[0].parent} (asked for {min(years)}..{max(years)}): "
+                        f"add them, or pass years= of the files there")
     parts, grid = [], None
     for f in files:
         ds = _open_nc(f)
