@@ -90,7 +90,7 @@ def _wb_one(root, short, years):
 def load_weatherbench(root,                      # folder holding one sub-folder per variable
                       variables=("z500", "t850"), # short names, see `WB_VARS`
                       years=None,                 # e.g. range(1979, 2019); None: every file present
-                      time_step:int=1,            # keep every n-th time (WB is hourly; 6 gives 6-hourly)
+                      time_step:int=1,            # keep the times n hours apart by the clock (WB is hourly; 6 keeps 00, 06, 12, 18)
                       t_in:int=12, t_out:int=12,
                       fill_values=()):  # values that stand for "no data" without a _FillValue: made NaN
     "WeatherBench 5.625° netCDF files (a folder per variable, a file per year) as an s2kd dataset."
@@ -106,7 +106,9 @@ def load_weatherbench(root,                      # folder holding one sub-folder
             raise DataError(f"WeatherBench: {v!r} ({folder}) has other {d} values than {r!r}: {len(a)} against {len(b)}, first "
                             f"difference at index {i}: {at(a)} against {at(b)}; every variable needs the same years and grid "
                             f"(lon 0..360, as WeatherBench ships it)")
-    ds = xr.Dataset({v: da.isel(time=slice(None, None, time_step)).expand_dims(member=[0]) for v, (da, _) in das.items()})
+    h = (pd.DatetimeIndex(ref.time.values) - pd.Timestamp(ref.time.values[0]).normalize()) // pd.Timedelta("1h")
+    keep = np.flatnonzero(h % time_step == 0)  # by the clock (00, 06, 12, 18 for 6), not by position: a missing hour shifts nothing
+    ds = xr.Dataset({v: da.isel(time=keep).expand_dims(member=[0]) for v, (da, _) in das.items()})
     ds.attrs = dict(title=f"WeatherBench 5.625deg {'/'.join(variables)}", source=str(root), synthetic="no",
                     provenance=f"s2kd.data.loaders.load_weatherbench(years={sorted(years) if years else 'all'}, time_step={time_step})",
                     license="see WeatherBench (ERA5, Copernicus licence)", t_in=t_in, t_out=t_out, domain="weather",
