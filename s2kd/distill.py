@@ -4,7 +4,7 @@
 
 # %% ../nbs/35_distill.ipynb #adcc9d11
 from __future__ import annotations
-import inspect
+import inspect, warnings
 from dataclasses import fields
 
 import torch
@@ -96,6 +96,12 @@ class Distiller(nn.Module):
             if not hasattr(ts[0], "branch_paths"): raise ValueError("Distiller: sdkd_branch needs a teacher with `branch_paths` (ST-AlterNet)")
             paths = [[ts[0].branch_paths["low"], ts[0].branch_paths["high"]]]
         self.taps = [([p] if isinstance(p, str) else list(p)) if self.uses_feat else [] for p in paths]  # per teacher
+        if method == "sdkd" and sdkd_kind == "3d":  # the (t, h, w) FFT reads a latent's channels as T_in stacked frames
+            for t, tap in zip(ts, self.taps):
+                if tap != [getattr(t, "frames_path", None)]:  # SimVP's and EarthFarseer's latents stack frames; others mix them
+                    warnings.warn(f"Distiller(sdkd_kind='3d'): the latent of teacher {type(t).__name__} at {tap} is not declared as "
+                                  "T_in stacked frames (`frames_path`; SimVP and EarthFarseer declare theirs): its channels are "
+                                  "read as frames all the same; use sdkd_kind='2d' unless they are", stacklevel=2)
         self.caches = caches
         self.projectors = nn.ModuleList(self._make_projectors(example) if self.uses_feat else [])
 

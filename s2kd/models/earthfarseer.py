@@ -102,6 +102,7 @@ class TeDev(nn.Module):
 class EarthFarseer(nn.Module):
     "EarthFarseer teacher: per-frame FoTF (local CNN ∥ global Fourier transformer) → TeDev on stacked frames → per-frame decoder."
     feature_path = "tedev"  # evolved latent: (B, T_in·hid_s, H_p/s, W_p/s), s = 2^(number of stride-2 layers)
+    frames_path = "tedev"   # its channels are T_in frames of hid_s, frame-major (SDKD's 3-D FFT reads them so)
     def __init__(self, *, in_shape:tuple=(12, 2, 32, 32),  # (T_in, C, H, W)
                  t_out:int=12,              # output frames
                  hid_s:int=32,              # per-frame latent channels

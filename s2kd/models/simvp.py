@@ -87,6 +87,7 @@ TRANSLATORS = {"incepu": IncepU, "gsta": GSTA}
 class SimVP(nn.Module):
     "SimVP teacher: per-frame CNN encoder → translator on stacked frame latents → per-frame decoder."
     feature_path = "translator"  # evolved latent: (B, T_in·hid_s, H_p/2^(n_s//2), W_p/2^(n_s//2))
+    frames_path = "translator"   # its channels are T_in frames of hid_s, frame-major (SDKD's 3-D FFT reads them so)
     def __init__(self, *, in_shape:tuple=(12, 2, 32, 64),  # (T_in, C, H, W)
                  t_out:int=12,              # output frames
                  hid_s:int=64,              # per-frame latent channels
