@@ -835,12 +835,14 @@ def data_fingerprint(data_dir, preset:str|None=None) -> str:  # None = embedded 
     if not (Path(data_dir).is_file() or Path(data_dir).is_dir()): raise FileNotFoundError(f"data_dir={str(data_dir)!r}: no such file or folder")
     return "files:" + tree_digest(data_dir)  # bytes, not stamps: a copy keys alike; hidden files kept (zarr's .zarray)
 
-def artefact_key(nb:Path, params:dict, data_dir=None) -> tuple:  # params: the notebook's parameters
+def artefact_key(nb:Path, params:dict, data_dir=None,  # params: the notebook's parameters
+                 before:dict|None=None) -> tuple:  # before: this run's parts as read before it ran: only the data is read again
     "The key of one artefact run and what went into it (not where things go, not `threads`)."
     import s2kd
-    parts = dict(notebook=nb.name, notebook_sha=_sha(nb.read_bytes())[:16], s2kd=s2kd.__version__, package=package_hash(),
-                 parameters={k: v for k, v in params.items() if k not in ("out_dir", "data_dir", "threads")},
-                 data=data_fingerprint(data_dir, params.get("preset")))
+    parts = dict(before) if before is not None else dict(  # after a run: the code and notebook it ran, not what they are now
+        notebook=nb.name, notebook_sha=_sha(nb.read_bytes())[:16], s2kd=s2kd.__version__, package=package_hash(),
+        parameters={k: v for k, v in params.items() if k not in ("out_dir", "data_dir", "threads")})
+    parts["data"] = data_fingerprint(data_dir, params.get("preset"))
     return _sha(json.dumps(parts, sort_keys=True).encode())[:16], parts
 
 # %% ../nbs/60_paper.ipynb #173e9f74
@@ -978,7 +980,9 @@ def run_artefact(name:str, *, preset:str="quick", out_dir=".", data_dir=None, de
                             share and str(share.path(name))).result()
         if err is not None: raise NotebookFailed(_failure(name, nb, err, executed), _where(err, executed), time.time() - t0)
         placed = _promote(stage, out)
-        key, parts = artefact_key(nb, params, data_dir if "data_dir" in params else None)  # with the embedded data it built, if any
+        # with the embedded data it built, if any; the notebook and package as they were when it started (an edit made
+        # while it ran must not key these results as the edited code's: the next call would skip it)
+        key, parts = artefact_key(nb, params, data_dir if "data_dir" in params else None, before=parts)
     except NotebookFailed: raise
     except Exception as e: raise NotebookFailed(_failure(name, nb, e, executed), _where(e, executed), time.time() - t0) from e
     finally: shutil.rmtree(stage, ignore_errors=True)

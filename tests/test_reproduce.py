@@ -1,5 +1,6 @@
 """`s2kd reproduce`, the main job: the runner on tiny fake notebooks (unchanged artefacts skipped, a failing notebook keeps
-the last good figure and is named with its cell, --only validated, --jobs 2 runs two notebooks at once), student runs
+the last good figure and is named with its cell, --only validated, --jobs 2 runs two notebooks at once, a notebook edited
+while it runs is run again), student runs
 shared between notebooks (a finished run is resumed, not retrained; a run being trained is put off, then waited for; a
 notebook left alone gets the freed threads), and the whole
 job at the smoke preset over every notebook that exists (what CI runs; ≤ 5 minutes on 2 cores)."""
@@ -216,3 +217,17 @@ def test_smoke_job_every_notebook(smoke_job):
     gallery = (root/"out"/"figures"/"README.md").read_text()
     assert all(f"--only {a} --preset smoke" in gallery for a in names if artefact_paths(root/"out", a)["png"].exists()), gallery
     print(f"smoke job, {len(names)} notebooks ({', '.join(names)}): {wall:.0f} s")
+
+
+def test_notebook_edited_while_it_runs_is_run_again(tmp_path):
+    "The key a finished run records is the notebook and package it ran, not what they became while it ran."
+    nbs, out = tmp_path/"nbs", tmp_path/"out"
+    path = nbs/"efficiency.ipynb"
+    edit = (f"import nbformat\nnb = nbformat.read({str(path)!r}, as_version=4)\n"  # the user saves an edit mid-run
+            f"nb.cells.append(nbformat.v4.new_code_cell('x = 2')); nb.cells[-1].id = 'edited'\nnbformat.write(nb, {str(path)!r})")
+    fake(nbs, "efficiency", writes("efficiency"), edit)
+    first = reproduce_notebooks(["efficiency"], preset="smoke", out_dir=out, nbs_dir=nbs, progress=False, jobs=1, threads=1)
+    assert first[0]["status"] == "ok" and "x = 2" in path.read_text()
+    again = reproduce_notebooks(["efficiency"], preset="smoke", out_dir=out, nbs_dir=nbs, progress=False, jobs=1, threads=1)
+    assert again[0]["status"] == "ok", "results of the notebook as it was were kept as the edited notebook's"
+    assert again[0]["key"] != first[0]["key"]
