@@ -51,12 +51,14 @@ WB_VARS = {  # short name: (folder, netCDF variable, pressure level or None)
 }
 FULL_LEVEL = {"geopotential_500": "geopotential", "temperature_850": "temperature"}
 
+def _wb_year(f:Path) -> int|None:  # WeatherBench's <folder>_<year>_5.625deg.nc; None for any other name
+    m = re.search(r"_(\d{4})_5\.625deg\.nc$", f.name); return int(m.group(1)) if m else None
+
 def _wb_files(root, folder, years):
     d = Path(root) / folder
     if not d.is_dir(): return []
     files = sorted(d.glob("*_5.625deg.nc"))
-    pick = lambda f: int(re.search(r"_(\d{4})_5\.625deg\.nc$", f.name).group(1)) if re.search(r"_(\d{4})_5\.625deg\.nc$", f.name) else None
-    return [f for f in files if pick(f) is not None and (years is None or pick(f) in years)]
+    return [f for f in files if _wb_year(f) is not None and (years is None or _wb_year(f) in years)]
 
 def _wb_one(root, short, years):
     if short not in WB_VARS: raise DataError(f"WeatherBench: unknown variable {short!r}; known: {sorted(WB_VARS)}")
@@ -64,8 +66,7 @@ def _wb_one(root, short, years):
     files = _wb_files(root, folder, years)
     if not files and folder in FULL_LEVEL: files = _wb_files(root, FULL_LEVEL[folder], years)
     if not files: raise DataError(f"WeatherBench: no files for {short!r} under {Path(root)/folder} (years {years})")
-    year = lambda f: int(re.search(r"_(\d{4})_5\.625deg\.nc$", f.name).group(1))
-    if years is not None and (gone := sorted(set(years) - {year(f) for f in files})):  # asked for: never dropped in silence
+    if years is not None and (gone := sorted(set(years) - {_wb_year(f) for f in files})):  # asked for: never dropped in silence
         raise DataError(f"WeatherBench: no {short!r} file of the years {gone} under {files[0].parent} (asked for {min(years)}..{max(years)}): "
                         f"add them, or pass years= of the files there")
     parts, grid = [], None
@@ -290,7 +291,7 @@ def _read_mat(path, var):
 def load_ns_mat(path, var:str="u", viscosity:float|None=None, dt:float=1.0,
                 t_in:int=10, t_out:int=10, val_fraction:float=0.1, test_fraction:float=0.1,
                 fill_values=()):  # values that stand for "no data" without a _FillValue: made NaN
-    "FNO Navier–Stokes `.mat` (variable `u`, (N, 64, 64, T); MATLAB v5 or v7.3) as an s2kd dataset."
+    "FNO Navier–Stokes `.mat` (variable `u`, (N, 64, 64, T); MATLAB v5 or v7.3) as an s2kd dataset; times from the file's `t` when it has one, else steps of `dt`."
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"{path}: no such file")
     u = _read_mat(path, var)
@@ -304,8 +305,12 @@ def load_ns_mat(path, var:str="u", viscosity:float|None=None, dt:float=1.0,
     n = len(u); n_te, n_va = max(1, int(n * test_fraction)), max(1, int(n * val_fraction))
     if n < 3: raise DataError(f"{path}: {n} trajectories; need at least 3 for train/val/test")
     m = np.arange(n)
+    try: t = np.asarray(_read_mat(path, "t"), dtype="float64").ravel()  # FNO's record times: u[..., 0] is at t[0] = dt, not 0
+    except DataError: t = None
+    if t is not None and (len(t) != T or not np.all(np.diff(t) > 0)):
+        warnings.warn(f"{path}: its 't' ({len(t)} values) is not {T} increasing times of {var!r}; times are steps of dt={dt}", stacklevel=2); t = None
     ds = xr.Dataset({"vorticity": (("member", "time", "y", "x"), u, {"units": "1/s"})},
-                    coords=dict(member=m, time=np.arange(u.shape[1]) * dt, y=np.arange(u.shape[2]), x=np.arange(u.shape[3])))
+                    coords=dict(member=m, time=np.arange(T) * dt if t is None else t, y=np.arange(u.shape[2]), x=np.arange(u.shape[3])))
     if viscosity is not None: ds = ds.assign_coords(viscosity=("member", np.full(n, viscosity)))
     sp = {"kind": "member", "train": m[:n - n_te - n_va].tolist(), "val": m[n - n_te - n_va:n - n_te].tolist(), "test": m[n - n_te:].tolist()}
     ds.attrs = dict(title=f"FNO Navier-Stokes {path.name}", source=str(path), synthetic="no", domain="fluid",
