@@ -17,7 +17,8 @@ __all__ = ['LAYOUT', 'ENV_THREADS_FILE', 'ENV_THREADS_WORKERS', 'ENV_MALLOC', 'M
            'follow_thread_share', 'share_among', 'glibc_version', 'malloc_user_settings', 'retain_freed_memory',
            'cache_dir', 'sweep_temps', 'temp_path', 'LockBusy', 'file_lock', 'defer_busy', 'atomic_path',
            'atomic_write', 'atomic_write_json', 'atomic_torch_save', 'file_digest', 'file_stamp', 'file_digests',
-           'tree_digest', 'package_versions', 'git_commit', 'environment_info', 'project_root', 'portable_paths']
+           'tree_digest', 'package_versions', 'git_commit', 'cpu_model', 'environment_info', 'project_root',
+           'portable_paths']
 
 # %% ../nbs/00_core.ipynb #4dcd11ab
 LAYOUT = ("B", "T", "C", "H", "W")  # the one tensor layout of s2kd
@@ -296,13 +297,23 @@ def git_commit(path:str|os.PathLike|None=None):  # a file or folder inside the c
                                                                 ":(top,exclude)results", ":(top,exclude)figures")))
     except (OSError, subprocess.SubprocessError): return None
 
+def cpu_model() -> str|None:
+    "The CPU's model name with its family and model numbers (Linux: /proc/cpuinfo), else `platform`'s; None when unknown."
+    # a VM's name can be as vague as 'Intel(R) Xeon(R) Processor'; timings mean little without the numbers
+    try: head = Path("/proc/cpuinfo").read_text().split("\n\n")[0]  # the first processor's block
+    except OSError: head = ""
+    f = {k.strip(): v.strip() for k, _, v in (l.partition(":") for l in head.splitlines())}
+    if "model name" not in f: return platform.processor() or None
+    return f["model name"] + (f" (family {f['cpu family']}, model {f['model']})" if "cpu family" in f and "model" in f else "")
+
 def environment_info(device:str|torch.device|None=None):
-    "Versions (s2kd, its git commit, the stack), device and thread count, for recording beside results."
+    "Versions (s2kd, its git commit, the stack), device, CPU and thread count, for recording beside results."
     import s2kd
     dev = get_device(device or "auto")
     return dict(s2kd=s2kd.__version__, git=git_commit(), torch=torch.__version__, numpy=np.__version__,
                 python=platform.python_version(), packages=package_versions(),
                 platform=platform.platform(), device=str(dev), threads=torch.get_num_threads(),
+                cpu=cpu_model(), cpu_capability=torch.backends.cpu.get_cpu_capability(),  # AVX2 / AVX512: what kernels torch runs
                 cuda=torch.cuda.get_device_name(dev) if dev.type == "cuda" else None)
 
 

@@ -16,6 +16,7 @@ from contextlib import nullcontext
 import torch
 from torch.utils.data import DataLoader
 
+from s2kd.core import cpu_model
 from s2kd.distill import run_model
 from s2kd.models.registry import build_model
 from s2kd.paper import s2kd_config
@@ -73,7 +74,7 @@ def main(argv=None):
     for ds in a.datasets:
         for model in a.models or (TEACHERS[ds], "unet", "resnet", "mixer"):
             rows.append(bench(ds, model, a.modes, a.steps, a.warmup)); print(json.dumps(rows[-1]), flush=True)
-    out = dict(threads=a.threads, torch=torch.__version__, cpu_capability=torch.backends.cpu.get_cpu_capability(),
+    out = dict(threads=a.threads, torch=torch.__version__, cpu=cpu_model(), cpu_capability=torch.backends.cpu.get_cpu_capability(),
                batch_size=16, steps=a.steps, warmup=a.warmup, rows=rows)
     if a.out: open(a.out, "w").write(json.dumps(out, indent=1) + "\n")
     return 0
