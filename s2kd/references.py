@@ -15,9 +15,9 @@ from torch.utils.data import Dataset
 from .core import DataError
 
 # %% auto #0
-__all__ = ['CALENDARS', 'PHASES_VERSION', 'REFERENCES', 'ERROR_METRICS', 'calendar_kind', 'n_phases', 'calendar_phase',
-           'exogenous', 'exogenous_features', 'calendar_features', 'Calendared', 'Persistence', 'Climatology',
-           'DampedPersistence', 'fit_references', 'best_reference', 'add_skill', 'linear_ceiling']
+__all__ = ['CALENDARS', 'PHASES_VERSION', 'REFERENCES', 'ERROR_METRICS', 'calendar_kind', 'phases_version', 'n_phases',
+           'calendar_phase', 'exogenous', 'exogenous_features', 'calendar_features', 'Calendared', 'Persistence',
+           'Climatology', 'DampedPersistence', 'fit_references', 'best_reference', 'add_skill', 'linear_ceiling']
 
 # %% ../nbs/52_references.ipynb #6cca3182
 CALENDARS = ("month", "week", "none")
@@ -33,12 +33,20 @@ def _step_s(t): return int(np.median(np.diff(t).astype("timedelta64[s]").astype(
 
 PHASES_VERSION = {"week": 2}  # calendars whose phases changed since data keys were first written (week: 2, day types)
 
+def _slots(step:int) -> int: return max(1, -(-86400 // step))  # a day's slots: 24 h / step, rounded up (7 h: 00, 07, 14, 21)
+
+def phases_version(times, kind:str) -> int:
+    "The version of `kind`'s phases for `times` (a data key's tag): `PHASES_VERSION`, and 3 for sub-daily steps that do not divide a day."
+    v = PHASES_VERSION.get(kind, 1)
+    if kind == "week" and (step := _step_s(np.asarray(times))) < 86400 and 86400 % step: v = 3  # their days had a slot too few
+    return v
+
 def n_phases(times, kind:str) -> int:
     "Number of calendar phases of `kind` for `times`: 12 months; 7 days (daily data) or a day's slots twice (sub-daily); 1."
     if kind == "month": return 12
     if kind == "week":
         step = _step_s(np.asarray(times))
-        return 7 if step >= 86400 else 2 * max(1, 86400 // step)
+        return 7 if step >= 86400 else 2 * _slots(step)
     return 1
 
 def calendar_phase(times, kind:str,  # kind: one of CALENDARS
@@ -49,7 +57,7 @@ def calendar_phase(times, kind:str,  # kind: one of CALENDARS
     if kind == "week":
         step = _step_s(np.asarray(times))
         if step >= 86400: return t.day_of_week.values.astype(np.int64)  # daily data: 0 = Monday
-        per_day, sec = max(1, 86400 // step), t.hour.values * 3600 + t.minute.values * 60 + t.second.values
+        per_day, sec = _slots(step), t.hour.values * 3600 + t.minute.values * 60 + t.second.values
         off = t.day_of_week.values >= 5
         if holiday is not None: off = off | (np.asarray(holiday) > 0)
         return (sec // step + per_day * off).astype(np.int64)
@@ -98,7 +106,7 @@ class Calendared(Dataset):
         self.phases = torch.from_numpy(calendar_phase(times, self.kind, hol))       # (T,)
         self.exogenous = exogenous(windows_ds.ds)                                   # external factors' names
         self.features = torch.from_numpy(calendar_features(times, self.kind, exogenous_features(windows_ds.ds, self.exogenous)))  # (T, K)
-        self.n_phases = n_phases(times, self.kind)
+        self.n_phases, self.phases_version = n_phases(times, self.kind), phases_version(times, self.kind)
     def __len__(self): return len(self.base)
     def __getitem__(self, i):
         m, t0 = self.base.windows[i]; sl = slice(t0, t0 + self.base.t_in + self.base.t_out)

@@ -75,8 +75,7 @@ def key_name(cfg:RunConfig) -> str:
 
 def data_key(cfg:RunConfig, w, narratives:str|None=None):
     "What a teacher's outputs depend on, as a string: dataset, size, seed, values, windows, calendar phases, narratives."
-    from s2kd.references import PHASES_VERSION
-    kind = getattr(w.train, "kind", None); v = PHASES_VERSION.get(kind, 1)  # calendars never changed (v1) add no tag
+    kind = getattr(w.train, "kind", None); v = getattr(w.train, "phases_version", 1)  # calendars never changed (v1) add no tag
     return (f"{key_name(cfg)}-{cfg.size}-seed{cfg.data_seed}-{data_fingerprint(w.ds)}-{w.train.t_in}to{w.train.t_out}"
             f"-stride{cfg.stride}{f'-phases:{kind}v{v}' if v > 1 else ''}-text:{narratives}")
 
