@@ -171,3 +171,18 @@ def test_table_reads_a_user_file(tmp_path, monkeypatch):
     md = p["md"].read_text()
     assert "on plume_user.nc" in md and "Out of distribution: trained on heat_release" in md, md
     assert str(tmp_path) not in "".join(f.read_text() for f in p["results"].rglob("*.json"))
+
+
+def test_evaluate_gives_the_multimodal_teacher_its_narratives(ran):
+    "`evaluate` of a table's multimodal teacher, loaded from one of its S²-KD runs, is the score the run recorded."
+    from s2kd.train.api import evaluate, load_teacher
+    root, _, _ = ran
+    name = next(r["name"] for r in json.loads((artefact_paths(root/"out", "table2_traffic")["results"]/"runs.json").read_text())
+                if r["method"] == "s2kd")
+    run_dir = next(p.parent for p in (root/"cache").rglob("result.json") if p.parent.name == name)
+    r = json.loads((run_dir/"result.json").read_text())
+    want = r["metrics"]["teacher:multimodal"]["test"]["mse"]
+    t = load_teacher(run_dir, "multimodal", cache=str(root/"cache"))
+    got = evaluate(t, t.trained_on.config.dataset, cache=str(root/"cache"))["mse"]
+    assert abs(got - want) <= 1e-5 * want, (got, want)  # the same windows and texts; float32 sums batched otherwise
+    assert evaluate(t, t.trained_on.config.dataset, cache=str(root/"cache"), text="none")["mse"] != got  # without: another forecast

@@ -15,7 +15,7 @@ from torch import nn
 
 from ..core import DataError, atomic_write_json, cache_dir
 from ..data.core import Normalizer, WindowDataset, check_data_meta, conform_dataset, split_dataset
-from ..distill import freeze
+from ..distill import freeze, reads_text
 from ..references import Calendared
 from .config import ConfigError, RunConfig
 from .experiment import REPLACED, check_teacher, check_weights, evaluate_split, run
@@ -158,6 +158,19 @@ def _valid_range(train:xr.Dataset) -> list:  # the training split, physical unit
     ok = train["mask"].astype(bool) if "mask" in train.coords else None
     return [float(d.max() - d.min()) for d in (train[v] if ok is None else train[v].where(ok) for v in train.data_vars)]
 
+def _with_narratives(w, ds:xr.Dataset, split:str, stride:int, c:RunConfig|None, cache:str|None):
+    "`w` with each window's narrative embedding, from `c`'s narrator and encoder (built once per data, windows and split)."
+    if c is None: raise DataError("evaluate: the model reads narrative text and is not a run's model (no narrator to describe the "
+                                  "windows): pass text='none' to score it without text, or load it with load_teacher")
+    from s2kd.narrate.cache import TextConditioned, build_embeddings
+    from s2kd.narrate.core import get_narrator
+    from s2kd.narrate.encoders import get_encoder
+    from s2kd.train.experiment import data_fingerprint
+    key = f"evaluate-{data_fingerprint(ds)[:16]}-{w.t_in}to{w.t_out}-stride{stride}"  # the values themselves: other data, other texts
+    e = build_embeddings(w, get_narrator(c.narrator), get_encoder(c.encoder, max_length=c.text_tokens), split=split,
+                         dataset_key=key, root=run_cache(c, cache), progress=False)
+    return TextConditioned(w, e)
+
 def evaluate(model:nn.Module,       # a loaded model (`load_student`/`load_teacher`) or any module `run_model` can call
              data,                  # an embedded dataset's name, an xr.Dataset, or a .nc/.zarr path
              *, split:str="test",   # train | val | test | all (every window of `data`)
@@ -165,8 +178,10 @@ def evaluate(model:nn.Module,       # a loaded model (`load_student`/`load_teach
              stride:int|None=None,  # windows every `stride` steps; default: the run's (as `run` scored it), else 1
              normalizer:Normalizer|None=None,  # default: the model's training normaliser, else fitted on train
              batch_size:int=32, device="cpu",
-             size:str|None=None, seed:int|None=None, cache:str|None=None):  # for embedded names: default the run's
+             size:str|None=None, seed:int|None=None, cache:str|None=None,  # for embedded names: default the run's
+             text:str="run"):      # a model that reads narratives: run (its run's narrator and encoder) | none (scored without)
     "Metrics of `model` on `data` in physical units, overall and per lead time (as `run` reports them)."
+    if text not in ("run", "none"): raise DataError(f"evaluate: text={text!r}; use 'run' or 'none'")
     info = getattr(model, "trained_on", None)
     c = info.config if info else None
     ds = _open(data, size or (c.size if c else "tiny"), c.data_seed if seed is None and c else seed or 0,
@@ -180,6 +195,7 @@ def evaluate(model:nn.Module,       # a loaded model (`load_student`/`load_teach
     if info and tuple(w.in_shape) != tuple(info.in_shape):
         raise DataError(f"evaluate: the model takes windows (T_in, C, H, W) = {tuple(info.in_shape)}; the data gives {tuple(w.in_shape)}")
     if info and info.meta: check_data_meta(info.meta, ds, f"evaluate ({info.run_dir})")  # same shape, other cells, steps or units: refused
+    if reads_text(model) and text == "run": w = _with_narratives(w, ds, split, stride, c, cache)  # as `run` scored it
     rng = info.data_range if info else _valid_range(train)
     lat = torch.tensor(ds["lat"].values, dtype=torch.float64) if "lat" in ds.dims else None
     return evaluate_split(model.to(device), w, nrm, data_range=rng, lat=lat, batch_size=batch_size, device=device)
@@ -284,6 +300,8 @@ def cli_evaluate(argv:list[str]|None=None):
     p.add_argument("--data", default=None, help="a .nc/.zarr file or an embedded name (default: the run's dataset)")
     p.add_argument("--split", default="test", help="train | val | test | all")
     p.add_argument("--model", default="student", help="student | teacher | teacher:NAME")
+    p.add_argument("--text", default="run", choices=("run", "none"),
+                   help="a teacher that reads narratives: run (its run's narrator and encoder describe the windows) | none (without text)")
     p.add_argument("--json", default=None, help="also write the full metrics (per lead time) to this JSON file (default: none)")
     p.add_argument("--cache", default=None, help="the cache folder the run used (default: $S2KD_CACHE or ~/.cache/s2kd)")
     _add_import(p)
@@ -291,7 +309,7 @@ def cli_evaluate(argv:list[str]|None=None):
     try:
         for m in a.imports: import_models(m)
         model = load_model(a.run_dir, a.model, cache=a.cache)
-        m = evaluate(model, a.data or model.trained_on.config.dataset, split=a.split, cache=a.cache)
+        m = evaluate(model, a.data or model.trained_on.config.dataset, split=a.split, cache=a.cache, text=a.text)
     except (ConfigError, DataError, FileNotFoundError) as e: return _fail(e, "evaluate")
     print(f"{a.model} on {a.data or model.trained_on.config.dataset} ({a.split}): {_scalars(m)}")
     if a.json: print(f"wrote {atomic_write_json(a.json, dict(run=str(a.run_dir), model=a.model, data=str(a.data), split=a.split, metrics=m))}")
