@@ -305,6 +305,49 @@ def test_killed_checkpoint_write_is_swept_by_the_next_run(tmp_path):
     assert leftovers(out) == [] and sorted(p.name for p in out.iterdir()) == ["best.pt", "last.pt"]
 
 
+FIT3 = FIT.replace("epochs=2", "epochs=3") + """
+import warnings
+print("RUN", r["epochs_this_call"], r["weights"], flush=True)
+"""
+
+# kill the 2nd epoch's checkpointing where it hurt: between the new best and last.pt (the 4th torch.save: best, last, best,
+# last), or after last.pt before the new best replaces best.pt
+KILL_AT_LAST = """
+import os, signal, torch
+_save, _n = torch.save, [0]
+def dying_save(obj, f, *a, **k):
+    _n[0] += 1; _save(obj, f, *a, **k)
+    if _n[0] == 4: open(f, "r+b").truncate(64); os.kill(os.getpid(), signal.SIGKILL)
+torch.save = dying_save
+"""
+KILL_AT_REPLACE = """
+import os, signal
+_replace, _n = os.replace, [0]
+def dying_replace(src, dst, *a, **k):
+    if str(src).endswith("best.next.pt"):
+        _n[0] += 1
+        if _n[0] == 2: os.kill(os.getpid(), signal.SIGKILL)
+    return _replace(src, dst, *a, **k)
+os.replace = dying_replace
+"""
+
+
+@pytest.mark.parametrize("kill, ran", [(KILL_AT_LAST, 2), (KILL_AT_REPLACE, 1)])
+def test_kill_between_best_and_last_resumes(tmp_path, kill, ran):
+    "A run killed while checkpointing an improved epoch resumes from its last epoch, with the best weights last.pt names."
+    whole = py(FIT3, tmp_path/"whole")
+    assert whole.returncode == 0, whole.stderr[-2000:]
+    out = tmp_path/"run"
+    r = py(kill + FIT3, out)
+    assert r.returncode == -9, r.stderr[-2000:]
+    r = py(FIT3, out)
+    assert r.returncode == 0 and "training from scratch" not in r.stderr, r.stderr[-2000:]
+    done, weights = r.stdout.split("RUN ")[1].split()
+    assert int(done) == ran, r.stdout                            # the epochs left, not all 3 again (before: 3, best.pt lost)
+    assert weights == whole.stdout.split("RUN ")[1].split()[1]   # the best weights of an uninterrupted run
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["best.pt", "last.pt"]
+
+
 def test_killed_dataset_write_is_swept(tmp_path):
     cache = tmp_path / "cache"
     kill = """

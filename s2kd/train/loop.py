@@ -147,6 +147,7 @@ def fit(m:nn.Module,            # m(batch) -> (loss, parts); m.predict(batch) ->
     for epoch in range(st["epoch"] + 1, epochs):
         if st["stopped"]: break
         sampler.set_epoch(epoch); m.train(); _warmup(opt, lr, epoch, warmup_epochs, lr_schedule)
+        lr_now = opt.param_groups[0]["lr"]  # the rate this epoch trains at (the scheduler steps after it: that is the next epoch's)
         if hasattr(m, "set_epoch"): m.set_epoch(epoch)
         sums, n = {}, 0
         bar = tqdm(dl, desc=f"epoch {epoch}", disable=not (progress and main), leave=False)
@@ -170,15 +171,16 @@ def fit(m:nn.Module,            # m(batch) -> (loss, parts); m.predict(batch) ->
         improved = v < st["best_val"]
         if improved: st.update(best_val=v, best_epoch=epoch, bad_epochs=0); best = trainable_state(m); st["best_weights"] = weights_hash(best)
         elif epoch >= select_from: st["bad_epochs"] += 1  # a hint stage never stops the run: it does not train the forecast
-        rec = dict(epoch=epoch, val_mse=v, lr=opt.param_groups[0]["lr"], **{f"train_{k}": x for k, x in train_parts.items()})
+        rec = dict(epoch=epoch, val_mse=v, lr=lr_now, **{f"train_{k}": x for k, x in train_parts.items()})
         st["history"].append(rec); st["epoch"] = epoch
         st["stopped"] = st["bad_epochs"] >= patience or bool(max_steps and st["steps"] >= max_steps) or not math.isfinite(v)
         st["wall_s"] = wall0 + time.time() - t0
         if threads not in st.setdefault("threads", []): st["threads"].append(threads)  # [1]; [1, 2] after a resume on 2
         if out is not None and main:
-            if improved: atomic_torch_save(best, out/"best.pt")
+            if improved: atomic_torch_save(best, out/"best.next.pt")  # staged: last.pt names it before it replaces best.pt
             atomic_torch_save(dict(model=trainable_state(m), optim=opt.state_dict(), sched=sched.state_dict(),
                                    scaler=scaler.state_dict(), state=st, rng=rng_state(), config=config), out/"last.pt")
+            if improved: os.replace(out/"best.next.pt", out/"best.pt")  # a kill before this line: `read_checkpoint` finishes it
             if config is not None: atomic_write_json(out/"config.json", config)  # after last.pt: never beside another config's
         if callback is not None: callback(epoch, rec)
     load_trainable_state(m, best)
@@ -231,10 +233,22 @@ def _check_same_run(old:dict|None, new:dict|None, out, done:int):  # done: the e
         raise ValueError(f"{out}/last.pt was written by another run config (differs in {diff}); "
                          "use another out_dir or resume=False")
 
+def _finish_best(out):  # a fit out_dir
+    "A new best staged as best.next.pt by a run killed before it replaced best.pt: put in place when last.pt names it, else dropped."
+    nxt = out/"best.next.pt"
+    if not nxt.exists(): return
+    try:
+        named = torch.load(out/"last.pt", map_location="cpu", weights_only=True)["state"].get("best_weights")
+        ok = named is not None and weights_hash(torch.load(nxt, map_location="cpu", weights_only=True)) == named
+    except Exception: ok = False  # a torn last.pt: `read_checkpoint` says so
+    if ok: os.replace(nxt, out/"best.pt")  # killed after last.pt was written: the best it names
+    else: nxt.unlink()                      # killed before: last.pt and best.pt still agree
+
 def read_checkpoint(out, m:nn.Module, device):  # out: a fit out_dir
     "`(last, best)` of `out` when both load, match `m`'s trainable weights and best.pt is the best last.pt names; else None, with a warning naming the file."
     want = {k: tuple(v.shape) for k, v in trainable_state(m).items()}
     if not (out/"last.pt").exists(): return None
+    _finish_best(out)
     for name in ("last.pt", "best.pt"):
         try:
             sd = torch.load(out/name, map_location=device, weights_only=True)
