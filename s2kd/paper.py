@@ -279,10 +279,10 @@ def summary_table(results:list,                 # run() result dicts (any studen
                               f"change and paired difference over the {len(d)} common seed(s)")
             row["change_pct"] = 100 * (g[g.seed.isin(d.index)]["mse"].mean() / base[base.seed.isin(d.index)]["mse"].mean() - 1)
             row["diff_mean"], row["diff_sd"] = d.mean(), d.std(ddof=1) if len(d) > 1 else math.nan
-            row["within_noise"] = within_noise(d)
+            row["within_noise"], row["n_pairs"] = within_noise(d), len(d)
         rows.append(row)
     df = pd.DataFrame(rows)
-    for c in ("change_pct", "diff_mean", "diff_sd", "within_noise"):
+    for c in ("change_pct", "diff_mean", "diff_sd", "within_noise", "n_pairs"):
         if c not in df: df[c] = None
     refs = df[df.method == "reference"]
     if len(refs):
@@ -315,6 +315,11 @@ def _pct(v:float|None) -> str:  # a change in percent
     if v is None or (isinstance(v, float) and math.isnan(v)): return "—"
     return f"{v:+.1f} %" if v == 0 or abs(v) >= 0.05 else f"{v:+.2g} %"
 
+def _pairs(r) -> str:  # a summary_table row
+    "The seeds its paired difference covers: those the method and the baseline both have (`n_pairs`), of its `n_seeds`."
+    n = r.get("n_pairs"); n = r.n_seeds if n is None or pd.isna(n) else int(n)
+    return f"{n} seeds" if n == r.n_seeds else f"{n} seeds paired of {r.n_seeds}"
+
 def verdict(df:pd.DataFrame, paper_label:str="the paper") -> str:  # a summary_table; e.g. "S²-KD Table 1"
     "A generated verdict: which of the paper's claims in `df` our numbers support, which not, and by how much."
     lines, students = [], df[~df.method.isin(["reference", "teacher"])]
@@ -329,7 +334,7 @@ def verdict(df:pd.DataFrame, paper_label:str="the paper") -> str:  # a summary_t
         elif not r.within_noise: status = "not supported: ours is worse than the baseline"
         else: status = "not supported: within seed noise"
         lines.append(f"- {r.model} + {r.method}: {claim}; ours {_pct(ours)} (paired difference {r.diff_mean:+.3g} ± "
-                     f"{r.diff_sd:.2g}, {r.n_seeds} seeds) — {status}.")
+                     f"{r.diff_sd:.2g}, {_pairs(r)}) — {status}.")
     if "skill" in df and df.skill.notna().any() and len(students):
         name = df.best_reference.iloc[0]; rb = df[(df.method == "reference") & (df.model == name)].mse_mean
         ref = rb.iloc[0] if len(rb) else (students.mse_mean / (1 - students.skill)).dropna().iloc[0]  # skill = 1 − mse/ref
