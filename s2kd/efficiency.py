@@ -18,7 +18,7 @@ from .core import DataError, atomic_write_json, environment_info, get_device, nu
 
 # %% auto #0
 __all__ = ['BENCH_SHAPES', 'BENCH_PRESETS', 'count_params', 'count_flops', 'batched', 'latency', 'latencies', 'peak_memory',
-           'profile', 'forward_inputs', 'bench_latency', 'format_latency_table', 'cli_bench_latency']
+           'profile', 'forward_inputs', 'forecast_call', 'bench_latency', 'format_latency_table', 'cli_bench_latency']
 
 # %% ../nbs/51_efficiency.ipynb #7fb5baff
 def _as_tuple(inputs):
@@ -177,6 +177,20 @@ def forward_inputs(model:nn.Module, x, text_len:int=64):
     d = getattr(model, "d_text", 384)
     return (x, torch.randn(x.shape[0], text_len, d, device=x.device), torch.ones(x.shape[0], text_len, dtype=torch.bool, device=x.device))
 
+class _Keywords(nn.Module):  # `latencies` and `profile` call model(*inputs): positional inputs -> the model's keyword inputs
+    def __init__(self, m:nn.Module, keys:list): super().__init__(); self.m, self.keys = m, keys
+    def forward(self, x, *rest): return self.m(x, **dict(zip(self.keys, rest)))
+
+def forecast_call(model:nn.Module, x, t_out:int, text_len:int=64):  # x (B, T_in, C, H, W)
+    "`(callable, inputs)` of one forecast as `run` makes it: narrative embeddings, calendar features and phases (zeros) for a model that reads them."
+    from s2kd.distill import batch_keys
+    keys, n = batch_keys(model), x.shape[1] + t_out
+    extra = dict(zip(("text", "text_mask"), forward_inputs(model, x, text_len)[1:]))
+    if "calendar" in keys: extra["calendar"] = torch.zeros(x.shape[0], n, model.calendar_head.in_features, device=x.device)
+    if "phase" in keys: extra["phase"] = torch.zeros(x.shape[0], n, dtype=torch.long, device=x.device)
+    ks = [k for k in keys if k in extra]
+    return (_Keywords(model, ks), (x, *[extra[k] for k in ks])) if ks else (model, (x,))
+
 def bench_latency(datasets=None,           # names in BENCH_SHAPES; None = all
                   preset:str="quick",      # model size and data shape: paper | quick | smoke
                   threads:int=1, batch:int=1, device:str="auto", min_run_time:float=0.3, warmup:int=3,
@@ -184,6 +198,8 @@ def bench_latency(datasets=None,           # names in BENCH_SHAPES; None = all
                   models=None,             # model names; None = every teacher and student
                   registry=None,           # anything with ROLE and build_model; None imports s2kd.models.registry
                   log=None,                # called with a progress line per model (e.g. print)
+                  builds:dict|None=None,   # dataset -> `build_model` keywords as `run` builds its models (`model_build_kw`: residual,
+                                           # calendar head); None: the architectures alone
                   text_len:int=64) -> dict:  # narrative tokens given to text-conditioned teachers
     "Latency, params and FLOPs of each teacher and student on each dataset's shape; student/teacher ratios."
     reg = registry or importlib.import_module("s2kd.models.registry")
@@ -199,10 +215,10 @@ def bench_latency(datasets=None,           # names in BENCH_SHAPES; None = all
         for name in names:
             row = dict(dataset=ds, model=name, role=reg.ROLE[name], in_shape=list(in_shape), t_out=t_out)
             try:
-                m = reg.build_model(name, in_shape=in_shape, t_out=t_out, preset=preset).to(dev)
-                inp = forward_inputs(m, x, text_len)
-                row.update(params=count_params(m), flops=count_flops(m, *(a[:1] for a in inp)))  # a forward: a shape it cannot take fails here
-                calls[name] = (m, inp)
+                m = reg.build_model(name, in_shape=in_shape, t_out=t_out, preset=preset, **(builds or {}).get(ds, {})).to(dev)
+                f, inp = forecast_call(m, x, t_out, text_len)
+                row.update(params=count_params(m), flops=count_flops(f, *(a[:1] for a in inp)))  # a forward: a shape it cannot take fails here
+                calls[name] = (f, inp)
             except Exception as e:  # a model that cannot take this shape is reported, not fatal
                 row["error"] = f"{type(e).__name__}: {e}"[:200]
             rows.append(row); mine.append(row)

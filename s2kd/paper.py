@@ -678,25 +678,16 @@ def model_costs(results:list,                 # run() result dicts
     "Parameters (M) and batch-1 forward latency (ms) of every student and teacher of `results`, one row per model."
     import torch
     from s2kd.core import get_device
-    from s2kd.efficiency import count_params, forward_inputs, latencies
+    from s2kd.efficiency import count_params, forecast_call, latencies
     from s2kd.models.registry import build_model
     dev, calls = get_device(device), {}
-    class Call(torch.nn.Module):  # latencies calls model(*inputs): positional inputs -> the model's keyword inputs
-        def __init__(self, m, keys): super().__init__(); self.m, self.keys = m, keys
-        def forward(self, x, *rest): return self.m(x, **dict(zip(self.keys, rest)))
     for r in results:
         c, data = r["config"], r["data"]
         specs = [(c["student"], c["student_preset"], data["build"])] + [(t["name"], t["preset"], t["build"]) for t in r.get("teachers") or []]
         for name, preset, build in specs:
             if name in calls: continue
             m = build_model(name, in_shape=tuple(data["in_shape"]), t_out=data["t_out"], preset=preset, **build).to(dev).eval()
-            x = torch.randn(1, *data["in_shape"], device=dev)
-            extra = dict(zip(("text", "text_mask"), forward_inputs(m, x)[1:]))
-            n = x.shape[1] + data["t_out"]
-            if build.get("calendar"): extra["calendar"] = torch.zeros(1, n, build["calendar"], device=dev)
-            if m.residual == "climatology": extra["phase"] = torch.zeros(1, n, dtype=torch.long, device=dev)
-            keys = [k for k in m.batch_keys if k in extra]
-            calls[name] = (Call(m, keys), (x, *[extra[k] for k in keys]))
+            calls[name] = forecast_call(m, torch.randn(1, *data["in_shape"], device=dev), data["t_out"])  # its calendar, phases, text
     lat = latencies(calls, threads=threads, min_run_time=min_run_time)  # in turns: a slow spell of the machine hits every model
     return pd.DataFrame([dict(model=n, params_M=count_params(c) / 1e6, latency_ms=lat[n]["median_ms"], threads=lat[n]["threads"],
                               device=lat[n]["device"]) for n, (c, _) in calls.items()])
