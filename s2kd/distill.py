@@ -93,6 +93,8 @@ class Distiller(nn.Module):
         self.student_path = student_path or getattr(student, "feature_path", None)
         paths = teacher_paths or [getattr(t, "feature_path", None) for t in ts]
         if sdkd_branch:
+            if method != "sdkd": raise ValueError(f"Distiller: sdkd_branch is SDKD's (method='sdkd'); method {method!r} would read the branches "
+                                                    "instead of the teacher's fused latent")
             if not hasattr(ts[0], "branch_paths"): raise ValueError("Distiller: sdkd_branch needs a teacher with `branch_paths` (ST-AlterNet)")
             paths = [[ts[0].branch_paths["low"], ts[0].branch_paths["high"]]]
         self.taps = [([p] if isinstance(p, str) else list(p)) if self.uses_feat else [] for p in paths]  # per teacher
