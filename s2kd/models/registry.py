@@ -4,7 +4,8 @@
 
 # %% ../../nbs/15_models.registry.ipynb #ca255fc0
 from __future__ import annotations
-import argparse, hashlib, inspect, json, sys
+import argparse, hashlib, inspect, json, sys, types, warnings
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -133,14 +134,52 @@ def build_model(name:str,          # a key of MODELS
     if calendar: nn.init.zeros_(m.calendar_head.weight)  # starts as the plain (residual) model
     return m
 
+def _source_files(c:type) -> list:  # a class
+    "The .py files that define `c`: its module's, and every one of its top-level package (helpers, blocks, constants); [] when Python keeps none."
+    mod = sys.modules.get(c.__module__); f = getattr(mod, "__file__", None)
+    if not f or not f.endswith(".py"): return []
+    codes = [getattr(getattr(v, "__func__", getattr(v, "fget", v)), "__code__", None) for v in vars(c).values()]
+    if any(co is not None and Path(co.co_filename).resolve() != Path(f).resolve() for co in codes): return []  # not from that file:
+    top = sys.modules.get(c.__module__.partition(".")[0])  # a notebook cell's class in a __main__ that has a file
+    pkg = [Path(d) for d in getattr(top, "__path__", [])]  # a package: all its files, not only the class's module
+    return sorted({Path(f).resolve(), *(q.resolve() for d in pkg for q in d.rglob("*.py") if "__pycache__" not in q.parts)})
+
+def _code_hash(c:type, h) -> None:  # a class; a hashlib object it updates
+    "The bytecode, constants and names of `c`'s own methods (nested functions included), and its plain class attributes."
+    def walk(co):
+        h.update(co.co_code); h.update(repr((co.co_names, [k for k in co.co_consts if not isinstance(k, types.CodeType)])).encode())
+        for k in co.co_consts:
+            if isinstance(k, types.CodeType): walk(k)
+    for k, v in sorted(vars(c).items()):
+        f = getattr(v, "__func__", getattr(v, "fget", v))  # methods, class and static methods, properties
+        if isinstance(f, types.FunctionType): h.update(k.encode()); walk(f.__code__)
+        elif isinstance(v, (str, int, float, bool, tuple, type(None))) and not k.startswith("__"): h.update(f"{k}={v!r}".encode())
+
+_SAID: set = set()  # classes whose missing source was said once
+_SHA: dict = {}     # path -> (stamp, sha256): a package's files read again only when they change
+
+def _file_sha(f:Path) -> str:
+    st = f.stat(); stamp = (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
+    if (old := _SHA.get(f)) is None or old[0] != stamp: old = _SHA[f] = (stamp, hashlib.sha256(f.read_bytes()).hexdigest())
+    return old[1]
+
 def model_identity(name:str, preset:str="quick"):  # a key of MODELS and its preset
-    "What a model registered from outside s2kd is, for the keys of its runs and stored teachers: its class (qualified name, source hash of it and of its bases from outside torch and s2kd) and preset arguments; None for s2kd's own models, whose keys stay as they were."
+    "What a model registered from outside s2kd is, for the keys of its runs and stored teachers: its class, a hash of the source files that define it (and its bases from outside torch and s2kd) and its preset arguments; None for s2kd's own models, whose keys stay as they were."
     cls = MODELS[name]
     if cls.__module__.partition(".")[0] == "s2kd": return None
-    own = [c for c in cls.__mro__ if c.__module__.partition(".")[0] not in ("s2kd", "torch", "builtins")]
-    try: src = hashlib.sha256("".join(inspect.getsource(c) for c in own).encode()).hexdigest()[:16]
-    except (OSError, TypeError): src = None  # a class whose source Python does not keep: its name and arguments only
-    return json.loads(json.dumps(dict(cls=f"{cls.__module__}.{cls.__qualname__}", source=src, kwargs=model_kwargs(name, preset)), default=str))
+    own = [c for c in cls.__mro__ if c is not object and c.__module__.partition(".")[0] not in ("s2kd", "torch")]
+    h = hashlib.sha256()
+    for c in own:
+        if files := _source_files(c):
+            for f in files: h.update(f"{f.name}\0{_file_sha(f)}".encode())
+        else:  # defined in a notebook cell or by exec: its methods' code, not the helpers they call
+            _code_hash(c, h)
+            if c not in _SAID:
+                _SAID.add(c)
+                warnings.warn(f"model {name!r}: {c.__module__}.{c.__qualname__} has no source file (a notebook cell?): its runs are keyed "
+                              "by its methods' code, not by helper classes or functions it calls; define it in a .py module "
+                              "(then every file of its package keys them), or give it another name when only a helper changes", stacklevel=2)
+    return json.loads(json.dumps(dict(cls=f"{cls.__module__}.{cls.__qualname__}", source=h.hexdigest()[:16], kwargs=model_kwargs(name, preset)), default=str))
 
 def param_count(name:str, *, in_shape:tuple, t_out:int, preset:str="quick", **overrides):
     "Parameters of `build_model(...)`, counted on the meta device (no memory, no time)."
