@@ -523,6 +523,34 @@ def test_shipped_narratives_only_for_the_values_they_describe(tmp_path):
     assert c2.texts(len(w2.val))[0].startswith("fresh text")
 
 
+def test_shipped_narratives_for_the_windows_whose_frames_they_describe(tmp_path):
+    "Some frames with other values (a simulation that parted on another CPU): their windows are narrated again, the rest shipped."
+    from s2kd.data.core import load_windows
+    from s2kd.narrate.cache import build_narratives
+    from s2kd.narrate.core import Narrator
+    w = load_windows("traffic", size="quick", seed=0, cache_dir=str(tmp_path))
+    shipped = sorted((ROOT / "s2kd" / "narratives" / "traffic-quick-seed0" / "val").glob("*.jsonl"))[0]
+    texts = [json.loads(x)["text"] for x in shipped.read_text().splitlines()]
+    calls = []
+
+    class Fresh(Narrator):  # the language model that wrote the shipped file (same identity)
+        name = "fresh"
+        def identity(self): return shipped.stem
+        def narrate_one(self, sample, i=0): calls.append(i); return "fresh text"
+
+    late = w.val.ds.time.values[150:]  # the last 42 frames of the validation day(s)
+    v = list(w.ds.data_vars)[0]
+    changed = w.ds.assign({v: w.ds[v].where(~w.ds.time.isin(late), w.ds[v] * 1.5)})
+    w2 = load_windows(changed)
+    need = w2.val.t_in + w2.val.t_out
+    touched = [i for i, (m, t0) in enumerate(w2.val.windows) if t0 + need > 150]
+    with pytest.warns(UserWarning, match=f"{len(touched)} of {len(w2.val)} windows touch frames whose values differ"):
+        c = build_narratives(w2.val, Fresh(), split="val", dataset_key="traffic-quick-seed0", root=tmp_path, progress=False)
+    assert 0 < len(touched) < len(w2.val) and len(calls) == len(touched)  # only those narrated again
+    got = c.texts(len(w2.val))
+    assert all(got[i] == ("fresh text" if i in touched else texts[i]) for i in range(len(w2.val)))
+
+
 @pytest.mark.parametrize("name, change", [
     ("traffic", lambda ds: ds.assign(inflow=ds.inflow.assign_attrs(units="vehicles per hour"))),
     ("winds", lambda ds: ds.assign_coords(time=ds.time + np.timedelta64(12, "h"))),  # the same days: the same splits

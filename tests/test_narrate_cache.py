@@ -188,16 +188,24 @@ def test_cli_narrate_other_windows_are_what_training_reads(tmp_path):
     assert all("traffic-tiny-seed0-4to3-stride2" in str(f) for f in built[0])
 
 def test_shipped_narratives_match_the_quick_data(tmp_path):
-    "The shipped SmolLM2 texts are used on the embedded quick data they were written about: same values, same `info_hash`."
+    """The shipped SmolLM2 texts are used on the embedded quick data they were written about: same values, same `info_hash`.
+    The plume is chaotic: on a CPU whose float rounding differs from the shipping machine's, its simulation parts after some
+    steps (an AVX-512 Xeon: 81 of 900 frames), and the texts are used for the windows before that, the rest narrated again."""
     from s2kd.narrate.lm import narratives_dir
     for name in ("traffic", "winds", "plume", "navier_stokes", "convection"):  # every shipped dataset
         w = load_windows(name, size="quick")
         for split in ("train", "val", "test"):
             f, = (narratives_dir() / f"{name}-quick-seed0" / split).glob("*.jsonl")
             c = NarrativeCache(tmp_path, f"{name}-quick-seed0", split, f.stem, data=getattr(w, split))
-            with warnings.catch_warnings():
-                warnings.simplefilter("error")  # a refusal says why in a warning
-                assert c.shipped_matches(), (name, split)
+            with warnings.catch_warnings(record=True) as ws:
+                warnings.simplefilter("always")  # a refusal or a partial use says why in a warning
+                keep = c.shipped_windows()
+            said = [str(x.message) for x in ws]
+            if name == "plume" and keep is not None and len(keep) < len(c.windows):
+                print(f"plume {split}: shipped texts for {len(keep)} of {len(c.windows)} windows on this CPU")
+                assert len(keep) >= len(c.windows) // 3 and len(said) == 1 and "diverged on this CPU" in said[0], said
+            else:
+                assert keep is not None and len(keep) == len(c.windows) and not said, (name, split, said)
 
 def test_throughput_report(windows):
     "Narratives per second with one thread (printed, not asserted)."

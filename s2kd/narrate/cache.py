@@ -17,9 +17,10 @@ from ..core import DataError, atomic_torch_save, atomic_write, atomic_write_json
 from .core import NARRATE_FORMAT, PROMPT_VERSION, Narrator, _slug, get_narrator
 
 # %% auto #0
-__all__ = ['SIGNATURE_RTOL', 'EMB_KEYS', 'info_hash', 'data_fingerprint', 'data_signature', 'same_values', 'identity_str',
-           'NarrativeCache', 'window_sample', 'check_windows', 'build_narratives', 'write_data_signature',
-           'load_embeddings', 'build_embeddings', 'TextConditioned', 'narratives_key', 'cli_narrate']
+__all__ = ['SIGNATURE_RTOL', 'EMB_KEYS', 'info_hash', 'data_fingerprint', 'data_signature', 'differing_frames', 'same_values',
+           'identity_str', 'NarrativeCache', 'window_sample', 'check_windows', 'build_narratives',
+           'write_data_signature', 'load_embeddings', 'build_embeddings', 'TextConditioned', 'narratives_key',
+           'cli_narrate']
 
 # %% ../../nbs/23_narrate.cache.ipynb #174e0ba6
 SIGNATURE_RTOL = 1e-4  # frame statistics agree far closer across CPUs (float32 rounding, ~1e-6); changed data moves them far more
@@ -63,13 +64,17 @@ def data_signature(windows_ds) -> dict|None:
     # 6 significant digits (`_six`): 5e-7 relative, far inside the tolerance
     return {"variables": [str(v) for v in ds.data_vars], "stats": _six(np.asarray(stats, np.float64))}
 
+def differing_frames(a:dict, b:dict, rtol:float=SIGNATURE_RTOL):  # two `data_signature`s
+    "(member, time) bool: the frames whose statistics differ by more than `rtol` of their variable's scale; None for other variables or frames."
+    if a is None or b is None or a["variables"] != b["variables"]: return None
+    x, y = np.asarray(a["stats"], np.float64), np.asarray(b["stats"], np.float64)  # (variable, mean|std, member, time)
+    if x.shape != y.shape: return None
+    scale = np.abs(y).reshape(len(y), -1).max(1).reshape(-1, *[1] * (y.ndim - 1)) + 1e-12  # per variable
+    return (np.abs(x - y) > rtol * scale).any(axis=(0, 1))
+
 def same_values(a:dict, b:dict, rtol:float=SIGNATURE_RTOL) -> bool:  # two `data_signature`s
     "Whether two signatures describe the same values: same variables and frames, statistics within `rtol` of each variable's scale."
-    if a is None or b is None or a["variables"] != b["variables"]: return False
-    x, y = np.asarray(a["stats"], np.float64), np.asarray(b["stats"], np.float64)
-    if x.shape != y.shape: return False
-    scale = np.abs(y).reshape(len(y), -1).max(1).reshape(-1, *[1] * (y.ndim - 1)) + 1e-12  # per variable
-    return bool((np.abs(x - y) <= rtol * scale).all())
+    bad = differing_frames(a, b, rtol); return bad is not None and not bad.any()
 
 # %% ../../nbs/23_narrate.cache.ipynb #280d25b4
 def identity_str(ident) -> str:  # an identity: a string, or a dict (e.g. a text encoder's config)
@@ -96,24 +101,37 @@ class NarrativeCache:
     def shipped_path(self) -> Path:
         "Where the package ships versioned narratives for this key (language-model text, so quick runs need no LM)."
         return Path(s2kd.__file__).parent / "narratives" / _slug(self.dataset_key) / _slug(self.split) / self.path.name
-    def shipped_matches(self) -> bool:
-        "Whether shipped narratives exist for this key and describe these windows: their `data.json` has these values and `info_hash`."
+    def shipped_windows(self) -> set|None:
+        """The windows whose shipped narratives describe them: all when `data.json` has these values and `info_hash`; those that
+        touch no frame whose statistics differ (a simulation that diverged on another CPU) when only some do; None (said) otherwise."""
         sp = self.shipped_path(); sig = sp.parent / "data.json"
-        if self.windows is None or not sp.exists(): return False
+        if self.windows is None or not sp.exists(): return None
         rec = json.loads(sig.read_text()) if sig.exists() else {}
-        if not same_values(data_signature(self.windows), rec.get("signature")): why = "describe other data values than these windows"
+        a, b, why = data_signature(self.windows), rec.get("signature"), None
+        if (bad := differing_frames(a, b)) is None or bad.all(): why = "describe other data values than these windows"
         elif "info" not in rec:  # signed before the info hash was recorded: the units, times and events they describe are unknown
             why = "have no info hash in their data.json (re-sign them: tools/sign_shipped_narratives.py)"
         elif rec["info"] != self.info: why = "describe other names, units, time stamps, grid, parameters or events (info) than these windows"
-        else: return True
-        warnings.warn(f"{sp}: shipped narratives {why}; not used")
-        return False
+        if why is not None:
+            warnings.warn(f"{sp}: shipped narratives {why}; not used"); return None
+        need = self.windows.t_in + self.windows.t_out
+        keep = {i for i, (m, t0) in enumerate(self.windows.windows) if not bad[m, t0:t0 + need].any()}
+        if len(keep) < len(self.windows):
+            warnings.warn(f"{sp}: {len(self.windows) - len(keep)} of {len(self.windows)} windows touch frames whose values differ from those "
+                          f"the shipped narratives describe ({int(bad.sum())} of {bad.size} frames, e.g. member {int(np.argwhere(bad)[0][0])} "
+                          f"from step {int(np.argwhere(bad)[0][1])}: a simulation that diverged on this CPU); those are narrated again, "
+                          f"the other {len(keep)} use the shipped texts")
+        return keep
+    def shipped_matches(self) -> bool:
+        "Whether shipped narratives describe every one of these windows (`shipped_windows`)."
+        keep = self.shipped_windows(); return keep is not None and len(keep) == len(self.windows)
 
 # %% ../../nbs/23_narrate.cache.ipynb #bbcf9501
 def _load(self) -> dict:
     "All records by sample index; a torn last line is dropped (and truncated away)."
-    if not self.path.exists() and self.shipped_matches():  # seed from the package's versioned narratives of these values
-        atomic_write(self.path, self.shipped_path().read_bytes())
+    if not self.path.exists() and (keep := self.shipped_windows()) is not None:  # seed from the package's narratives of these values
+        lines = self.shipped_path().read_bytes().decode().splitlines(True)  # only the windows whose frames they describe
+        atomic_write(self.path, "".join(l for l in lines if l.strip() and int(json.loads(l)["index"]) in keep).encode())
     if not self.path.exists(): return {}
     raw = self.path.read_bytes()
     if raw and not raw.endswith(b"\n"):
@@ -151,9 +169,10 @@ NarrativeCache.__len__ = lambda self: len(self.load())
 
 # %% ../../nbs/23_narrate.cache.ipynb #c05e0e08
 def window_sample(windows_ds, i:int, future:bool=False):  # a dataset with `frames(i)` and `info(i)`; future: add "y"
-    "The narrator sample of window `i`: physical-unit frames and metadata."
+    "The narrator sample of window `i`: physical-unit frames and metadata, and the valid cells (`mask`) of a masked grid."
     x, y = windows_ds.frames(i)
     s = {"x": np.asarray(x), "info": windows_ds.info(i)}
+    if (m := getattr(windows_ds, "mask", None)) is not None: s["mask"] = np.asarray(m)  # its masked cells decode to the training mean: no data
     if future: s["y"] = np.asarray(y)
     return s
 

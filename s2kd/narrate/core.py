@@ -43,6 +43,20 @@ def _check_sample(sample, i=None):
     if not np.isfinite(x).all(): raise DataError(f"{where}['x']: {int((~np.isfinite(x)).sum())} NaN/inf values")
     return x, dict(sample.get("info") or {})
 
+def _valid(sample, H:int, W:int):
+    "The sample's (H, W) valid cells (`mask`, True = data), None when every cell is valid; a specific error when malformed."
+    m = sample.get("mask")
+    if m is None: return None
+    m = np.asarray(m, dtype=bool)
+    if m.shape != (H, W): raise DataError(f"sample['mask']: expected ({H}, {W}) like the frames, got shape {m.shape}")
+    if not m.any(): raise DataError("sample['mask']: no valid cell")
+    return None if m.all() else m
+
+def _filled(sample):
+    "The input frames with masked cells set to their frame's mean over the valid cells (what spatial structure is read from)."
+    x, _ = _check_sample(sample); ok = _valid(sample, *x.shape[2:])
+    return x if ok is None else np.where(ok, x, x[..., ok].mean(axis=-1)[..., None, None])
+
 def _grid(info, H, W):
     "('geo', lat, lon) or ('grid', y, x) coordinate vectors matching an H×W frame."
     c = info.get("coords") or {}
@@ -147,8 +161,20 @@ def _trend(means, scale):
     b = np.polyfit(np.arange(len(means)), means, 1)[0]
     return 0.0 if abs(b) < 1e-6 * (scale + np.abs(means).max() + 1e-30) else b
 
-def _var_summary(v, kind, ys, xs, wrap:bool=False):  # wrap: a global grid, the first and last columns neighbours
+def _var_summary(v, kind, ys, xs, wrap:bool=False,  # wrap: a global grid, the first and last columns neighbours
+                 valid=None):  # (H, W) bool, True = a cell with data; None: every cell (the sample's `mask`)
     "Numbers for one variable's (T, H, W) input frames."
+    if valid is not None:  # values over the valid cells; shapes, motion and fronts on frames whose masked cells hold the frame's valid mean
+        st = _var_summary(np.where(valid, v, v[:, valid].mean(axis=1)[:, None, None]), kind, ys, xs, wrap)
+        ok, last, first = v[:, valid], v[-1], v[0]; means = ok.mean(axis=1)
+        hi, lo = np.where(valid, last, -np.inf), np.where(valid, last, np.inf)
+        imax, imin = np.unravel_index(int(np.argmax(hi)), last.shape), np.unravel_index(int(np.argmin(lo)), last.shape)
+        return st | {"mean": _r(ok[-1].mean()), "std": _r(ok[-1].std()),
+                     "max": {"value": _r(ok[-1].max()), **_pos(kind, ys, xs, *imax)},
+                     "min": {"value": _r(ok[-1].min()), **_pos(kind, ys, xs, *imin)},
+                     "trend_per_step": _r(_trend(means, ok[-1].std())),
+                     "change": {"mean": _r(means[-1] - means[0]), "std": _r(ok[-1].std() - ok[0].std()),
+                                "max": _r(ok[-1].max() - ok[0].max())}}
     T = v.shape[0]; last, first = v[-1], v[0]
     means = v.mean(axis=(1, 2))
     imax, imin = np.unravel_index(int(np.argmax(last)), last.shape), np.unravel_index(int(np.argmin(last)), last.shape)
@@ -192,7 +218,7 @@ def summarize(sample:dict,            # {"x": (T_in, C, H, W) physical units, "i
            "time": {"start": tin[0] if tin else None, "end": tin[-1] if tin else None, **_calendar(tin[-1] if tin else "", step)},
            "variables": {}}
     for c, n in enumerate(names):
-        out["variables"][n] = {"unit": units.get(n), **_var_summary(x[:, c], kind, ys, xs, wrap)}
+        out["variables"][n] = {"unit": units.get(n), **_var_summary(x[:, c], kind, ys, xs, wrap, _valid(sample, H, W))}
     if privileged:
         out["params"] = event_params(info)
         out["events"] = [e for e in (info.get("events") or []) if event_phase(e, info) != "future"]
@@ -315,12 +341,15 @@ class Narrator:
         d = {"name": self.name, "version": self.version, "config": self.config(), "prompt": PROMPT_VERSION, "format": NARRATE_FORMAT}
         rev = {t: self.revised[t] for t in text_traits(info) if t in self.revised}
         if rev: d["revised"] = rev   # absent otherwise: identities of untouched data stay as they were
+        if (info or {}).get("masked"): d["masked"] = 1  # data with masked cells: described over the valid ones (session 33)
         blob = json.dumps(d, sort_keys=True, default=str)
         return f"{_slug(self.name)}-{hashlib.sha256(blob.encode()).hexdigest()[:10]}"
     def identity_on(self, windows_ds) -> str:  # a window dataset: len, info(i)
         "`identity` for a dataset's windows, from its first window's traits (grid and time step are the dataset's)."
         if not inspect.signature(self.identity).parameters: return self.identity()  # a subclass's own `identity()`
-        return self.identity(windows_ds.info(0) if len(windows_ds) else None)
+        info = windows_ds.info(0) if len(windows_ds) else None
+        if info is not None and getattr(windows_ds, "mask", None) is not None: info = {**info, "masked": True}
+        return self.identity(info)
     def narrate(self, samples:list[dict]) -> list[str]:
         return [self.narrate_one(s, i) for i, s in enumerate(samples)]
     def narrate_one(self, sample:dict, i:int=0) -> str: raise NotImplementedError(f"{type(self).__name__}.narrate_one")
@@ -406,14 +435,14 @@ class StatisticalNarrator(Narrator):
         return " ".join(o for o in out if o)
     def _domain_sentence(self, s, sample):
         n = next(iter(s["variables"])); v = s["variables"][n]
-        if s["domain"] == "fluid": return _fluid_sentences(s, _check_sample(sample)[0], list(s["variables"]))
+        if s["domain"] == "fluid": return _fluid_sentences(s, _filled(sample), list(s["variables"]))
         if s["domain"] == "traffic":
             tm = s["time"]
             when = ("" if not tm.get("weekday") else f" on a {tm['weekday']}" if "hour" not in tm else
                     f" on a {tm['weekday']} {part_of_day(tm['hour'], tm['weekday'])} (around {int(tm['hour']):02d}:"
                     f"{int(round(tm['hour'] % 1 * 60)):02d})")
             return f"The busiest district{when} is the {district(*v['max']['cell'], *s['grid']['shape'])} district."
-        x, info = _check_sample(sample)
+        x, info = _filled(sample), _check_sample(sample)[1]
         _, lat, _ = _grid(info, *x.shape[2:])
         return _weather_sentences(x, lat, list(s["variables"]), info.get("units") or {})
 

@@ -160,12 +160,13 @@ def frame_strip(sample:dict,       # {"x": (T_in, C, H, W), "info": ...}
     from PIL import Image
     x = np.asarray(sample["x"], dtype=np.float64)
     if x.ndim != 4: raise DataError(f"frame_strip: sample['x'] must be (T_in, C, H, W), got shape {x.shape}")
+    if sample.get("mask") is not None: x = np.where(np.asarray(sample["mask"], dtype=bool), x, np.nan)  # masked: drawn blank, out of the colour range
     T, C = x.shape[:2]
     names = list((sample.get("info") or {}).get("variables") or [f"var{c}" for c in range(C)])
     ts = sorted({0, T // 2, T - 1}); rows = min(C, max_vars)
     fig = Figure(figsize=(panel * len(ts), panel * rows), dpi=dpi); FigureCanvasAgg(fig)
     for r in range(rows):
-        lo, hi = np.percentile(x[:, r], [1, 99])
+        lo, hi = np.nanpercentile(x[:, r], [1, 99])
         for k, t in enumerate(ts):
             ax = fig.add_subplot(rows, len(ts), r * len(ts) + k + 1)
             ax.imshow(x[t, r], origin="lower", cmap="RdBu_r", vmin=lo, vmax=hi if hi > lo else lo + 1)
