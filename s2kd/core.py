@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #49d4c3d3
 from __future__ import annotations
-import hashlib, json, os, platform, random, re, shutil, socket, sys, tempfile
+import hashlib, json, math, os, platform, random, re, shutil, socket, sys, tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -17,8 +17,8 @@ __all__ = ['LAYOUT', 'ENV_THREADS_FILE', 'ENV_THREADS_WORKERS', 'ENV_MALLOC', 'M
            'follow_thread_share', 'share_among', 'glibc_version', 'malloc_user_settings', 'retain_freed_memory',
            'cache_dir', 'sweep_temps', 'temp_path', 'LockBusy', 'file_lock', 'defer_busy', 'atomic_path',
            'atomic_write', 'atomic_write_json', 'atomic_torch_save', 'file_digest', 'file_stamp', 'file_digests',
-           'tree_digest', 'package_versions', 'git_commit', 'cpu_model', 'environment_info', 'project_root',
-           'portable_paths']
+           'tree_digest', 'package_versions', 'git_commit', 'cpu_model', 'usable_cpus', 'environment_info',
+           'project_root', 'portable_paths']
 
 # %% ../nbs/00_core.ipynb #4dcd11ab
 LAYOUT = ("B", "T", "C", "H", "W")  # the one tensor layout of s2kd
@@ -305,6 +305,17 @@ def cpu_model() -> str|None:
     f = {k.strip(): v.strip() for k, _, v in (l.partition(":") for l in head.splitlines())}
     if "model name" not in f: return platform.processor() or None
     return f["model name"] + (f" (family {f['cpu family']}, model {f['model']})" if "cpu family" in f and "model" in f else "")
+
+def usable_cpus() -> int:
+    "The CPUs this process may run on: its affinity (a SLURM job's cores, `taskset`), capped by a cgroup v2 quota (`docker --cpus`)."
+    # os.cpu_count() counts the whole machine: a job given 8 of a node's 128 cores ran 128 threads
+    try: n = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError): n = os.cpu_count() or 1  # macOS, Windows: no affinity call
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max": n = min(n, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError): pass
+    return max(1, n)
 
 def environment_info(device:str|torch.device|None=None):
     "Versions (s2kd, its git commit, the stack), device, CPU and thread count, for recording beside results."

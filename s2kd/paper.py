@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .core import ENV_THREADS_FILE, _alive, _host, sweep_temps, atomic_path, atomic_write, atomic_write_json, cache_dir, defer_busy, file_digest, file_digests, share_among, tree_digest
+from .core import ENV_THREADS_FILE, _alive, _host, sweep_temps, atomic_path, atomic_write, atomic_write_json, cache_dir, defer_busy, file_digest, file_digests, share_among, tree_digest, usable_cpus
 
 # %% auto #0
 __all__ = ['PRESETS', 'PRESET_CONFIG', 'PRESET_SEEDS', 'ARTEFACT_CONFIG', 'NOISE_K', 'NOISE_RULE', 'DATASETS_DIFFER',
@@ -1092,7 +1092,7 @@ def reproduce_notebooks(names=None,              # artefact names; None = every 
     if preset not in PRESETS: raise ValueError(f"preset={preset!r}: choose one of {PRESETS}")
     if jobs < 1: raise ValueError(f"jobs={jobs}: at least 1")
     names = check_artefacts(names, nbs_dir)
-    total = threads or os.cpu_count() or 1
+    total = threads or usable_cpus()  # the cores this process may use (a SLURM job's, a container's), not the machine's
     jobs = min(jobs, max(1, len(names))); per = max(1, total // jobs)
     saved = {k: os.environ.get(k) for k in THREAD_VARS}; os.environ.update({k: str(per) for k in THREAD_VARS})  # the kernels inherit it
     share = ThreadShare(total, _executed_dir(Path(out_dir)))  # a notebook left alone gets the cores the finished ones freed

@@ -72,7 +72,7 @@ def _parser():
     p.add_argument("--data-dir", default=None, help="folder with real datasets, for the notebooks that read one (default: the embedded data)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:1 | mps")
     p.add_argument("--jobs", type=int, default=1, help="notebooks run at the same time, each in its own kernel process")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads shared by the running notebooks (default: every core)")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads shared by the running notebooks (default: every core this process may use: its affinity, a cgroup quota)")
     p.add_argument("--notebooks", default=None, metavar="DIR", help="folder with the paper notebooks (default: nbs/ of this clone, else the copies in the package)")
     p.add_argument("--out", default=None, help="folder that receives figures/, results/ and executed/ (the executed notebooks, "
                    "git-ignored; default: ., the committed results; --dry-run needs one of its own)")
