@@ -300,11 +300,11 @@ class TextConditioned(Dataset):
         e = load_embeddings(embeddings) if isinstance(embeddings, (str, os.PathLike)) else embeddings
         if len(e["index"]) != len(windows_ds) or not torch.equal(e["index"], torch.arange(len(windows_ds))):
             raise DataError(f"TextConditioned: embeddings cover {len(e['index'])} samples, the dataset has {len(windows_ds)}")
-        self.tokens, self.mask = e["tokens"], e["mask"]
+        self.tokens, self.text_mask = e["tokens"], e["mask"]  # not `mask`: that is the grid's, which `__getattr__` passes on
     def __len__(self): return len(self.ds)
     def __getitem__(self, i):
         item = dict(self.ds[i])
-        return {**item, "text": self.tokens[i].float(), "text_mask": self.mask[i]}
+        return {**item, "text": self.tokens[i].float(), "text_mask": self.text_mask[i]}
     def __getattr__(self, k):  # frames(i), info(i), normalizer, ... of the wrapped dataset
         if k == "ds": raise AttributeError(k)
         return getattr(self.ds, k)
