@@ -21,7 +21,7 @@ __all__ = ['PRESETS', 'PRESET_CONFIG', 'PRESET_SEEDS', 'ARTEFACT_CONFIG', 'NOISE
            'shared_run_name', 'multimodal_start', 's2kd_config', 's2kd_table_runs', 'teacher_walls', 'paper_teacher',
            'teacher_scores', 'skill_runs', 'map_jobs', 'skill_models', 'skill_model', 'train_skill', 'model_costs',
            's2kd_table', 'plot_methods', 'run_records', 'data_file', 'find_notebook', 'check_artefacts',
-           'notebook_params', 'package_hash', 'data_fingerprint', 'artefact_key', 'artefact_manifests',
+           'notebook_params', 'package_hash', 'data_fingerprint', 'machine_id', 'artefact_key', 'artefact_manifests',
            'NotebookFailed', 'cache_id', 'run_artefact', 'Progress', 'summary', 'ThreadShare', 'reproduce_notebooks',
            'verdict_block', 'training_cost', 'write_gallery']
 
@@ -831,13 +831,21 @@ def data_fingerprint(data_dir, preset:str|None=None) -> str:  # None = embedded 
     if not (Path(data_dir).is_file() or Path(data_dir).is_dir()): raise FileNotFoundError(f"data_dir={str(data_dir)!r}: no such file or folder")
     return "files:" + tree_digest(data_dir)  # bytes, not stamps: a copy keys alike; hidden files kept (zarr's .zarray)
 
+def machine_id(device:str="auto") -> dict:  # an artefact's `device` parameter
+    "The machine an artefact's timings (and last float bits) come from: the CPU, torch, and the device `device` resolves to."
+    import torch
+    from s2kd.core import cpu_model, get_device
+    dev = get_device(device)
+    return dict(cpu=cpu_model(), torch=torch.__version__, device=dev.type, gpu=torch.cuda.get_device_name(dev) if dev.type == "cuda" else None)
+
 def artefact_key(nb:Path, params:dict, data_dir=None,  # params: the notebook's parameters
                  before:dict|None=None) -> tuple:  # before: this run's parts as read before it ran: only the data is read again
     "The key of one artefact run and what went into it (not where things go, not `threads`)."
     import s2kd
     parts = dict(before) if before is not None else dict(  # after a run: the code and notebook it ran, not what they are now
         notebook=nb.name, notebook_sha=_sha(nb.read_bytes())[:16], s2kd=s2kd.__version__, package=package_hash(),
-        parameters={k: v for k, v in params.items() if k not in ("out_dir", "data_dir", "threads")})
+        parameters={k: v for k, v in params.items() if k not in ("out_dir", "data_dir", "threads")},
+        machine=machine_id(params.get("device", "auto")))  # a shared out folder and cache on another machine: timed again
     parts["data"] = data_fingerprint(data_dir, params.get("preset"))
     return _sha(json.dumps(parts, sort_keys=True).encode())[:16], parts
 
