@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..core import DataError, UnknownNameError
+from ..core import DataError, UnknownNameError, file_digests
 from ..efficiency import count_params  # one parameter counter for the library
 from .students import UNet, ResNet, MLPMixer
 from .simvp import SimVP
@@ -156,12 +156,6 @@ def _code_hash(c:type, h) -> None:  # a class; a hashlib object it updates
         elif isinstance(v, (str, int, float, bool, tuple, type(None))) and not k.startswith("__"): h.update(f"{k}={v!r}".encode())
 
 _SAID: set = set()  # classes whose missing source was said once
-_SHA: dict = {}     # path -> (stamp, sha256): a package's files read again only when they change
-
-def _file_sha(f:Path) -> str:
-    st = f.stat(); stamp = (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
-    if (old := _SHA.get(f)) is None or old[0] != stamp: old = _SHA[f] = (stamp, hashlib.sha256(f.read_bytes()).hexdigest())
-    return old[1]
 
 def model_identity(name:str, preset:str="quick"):  # a key of MODELS and its preset
     "What a model registered from outside s2kd is, for the keys of its runs and stored teachers: its class, a hash of the source files that define it (and its bases from outside torch and s2kd) and its preset arguments; None for s2kd's own models, whose keys stay as they were."
@@ -171,7 +165,7 @@ def model_identity(name:str, preset:str="quick"):  # a key of MODELS and its pre
     h = hashlib.sha256()
     for c in own:
         if files := _source_files(c):
-            for f in files: h.update(f"{f.name}\0{_file_sha(f)}".encode())
+            for f, d in zip(files, file_digests(files)): h.update(f"{f.name}\0{d}".encode())  # read again only when changed
         else:  # defined in a notebook cell or by exec: its methods' code, not the helpers they call
             _code_hash(c, h)
             if c not in _SAID:

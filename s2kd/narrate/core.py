@@ -52,10 +52,13 @@ def _valid(sample, H:int, W:int):
     if not m.any(): raise DataError("sample['mask']: no valid cell")
     return None if m.all() else m
 
+def _fill(a, valid):  # (..., H, W) frames; (H, W) bool or None
+    "`a` with masked cells set to their frame's mean over the valid cells (what spatial structure is read from)."
+    return a if valid is None else np.where(valid, a, a[..., valid].mean(axis=-1)[..., None, None])
+
 def _filled(sample):
-    "The input frames with masked cells set to their frame's mean over the valid cells (what spatial structure is read from)."
-    x, _ = _check_sample(sample); ok = _valid(sample, *x.shape[2:])
-    return x if ok is None else np.where(ok, x, x[..., ok].mean(axis=-1)[..., None, None])
+    "The sample's input frames, masked cells filled (`_fill`)."
+    x, _ = _check_sample(sample); return _fill(x, _valid(sample, *x.shape[2:]))
 
 def _grid(info, H, W):
     "('geo', lat, lon) or ('grid', y, x) coordinate vectors matching an H×W frame."
@@ -165,8 +168,8 @@ def _var_summary(v, kind, ys, xs, wrap:bool=False,  # wrap: a global grid, the f
                  valid=None):  # (H, W) bool, True = a cell with data; None: every cell (the sample's `mask`)
     "Numbers for one variable's (T, H, W) input frames."
     if valid is not None:  # values over the valid cells; shapes, motion and fronts on frames whose masked cells hold the frame's valid mean
-        st = _var_summary(np.where(valid, v, v[:, valid].mean(axis=1)[:, None, None]), kind, ys, xs, wrap)
-        ok, last, first = v[:, valid], v[-1], v[0]; means = ok.mean(axis=1)
+        st = _var_summary(_fill(v, valid), kind, ys, xs, wrap)
+        ok, last = v[:, valid], v[-1]; means = ok.mean(axis=1)
         hi, lo = np.where(valid, last, -np.inf), np.where(valid, last, np.inf)
         imax, imin = np.unravel_index(int(np.argmax(hi)), last.shape), np.unravel_index(int(np.argmin(lo)), last.shape)
         return st | {"mean": _r(ok[-1].mean()), "std": _r(ok[-1].std()),

@@ -158,15 +158,14 @@ def _valid_range(train:xr.Dataset) -> list:  # the training split, physical unit
     ok = train["mask"].astype(bool) if "mask" in train.coords else None
     return [float(d.max() - d.min()) for d in (train[v] if ok is None else train[v].where(ok) for v in train.data_vars)]
 
-def _with_narratives(w, ds:xr.Dataset, split:str, stride:int, c:RunConfig|None, cache:str|None):
+def _with_narratives(w, split:str, stride:int, c:RunConfig|None, cache:str|None):
     "`w` with each window's narrative embedding, from `c`'s narrator and encoder (built once per data, windows and split)."
     if c is None: raise DataError("evaluate: the model reads narrative text and is not a run's model (no narrator to describe the "
                                   "windows): pass text='none' to score it without text, or load it with load_teacher")
     from s2kd.narrate.cache import TextConditioned, build_embeddings
     from s2kd.narrate.core import get_narrator
     from s2kd.narrate.encoders import get_encoder
-    from s2kd.train.experiment import data_fingerprint
-    key = f"evaluate-{data_fingerprint(ds)[:16]}-{w.t_in}to{w.t_out}-stride{stride}"  # the values themselves: other data, other texts
+    key = f"evaluate-{w.t_in}to{w.t_out}-stride{stride}"  # the cache's folder below it is keyed by the windows' values and info
     e = build_embeddings(w, get_narrator(c.narrator), get_encoder(c.encoder, max_length=c.text_tokens), split=split,
                          dataset_key=key, root=run_cache(c, cache), progress=False)
     return TextConditioned(w, e)
@@ -195,7 +194,7 @@ def evaluate(model:nn.Module,       # a loaded model (`load_student`/`load_teach
     if info and tuple(w.in_shape) != tuple(info.in_shape):
         raise DataError(f"evaluate: the model takes windows (T_in, C, H, W) = {tuple(info.in_shape)}; the data gives {tuple(w.in_shape)}")
     if info and info.meta: check_data_meta(info.meta, ds, f"evaluate ({info.run_dir})")  # same shape, other cells, steps or units: refused
-    if reads_text(model) and text == "run": w = _with_narratives(w, ds, split, stride, c, cache)  # as `run` scored it
+    if reads_text(model) and text == "run": w = _with_narratives(w, split, stride, c, cache)  # as `run` scored it
     rng = info.data_range if info else _valid_range(train)
     lat = torch.tensor(ds["lat"].values, dtype=torch.float64) if "lat" in ds.dims else None
     return evaluate_split(model.to(device), w, nrm, data_range=rng, lat=lat, batch_size=batch_size, device=device)
