@@ -5,6 +5,7 @@
 # %% ../nbs/52_references.ipynb #63c9bbd6
 from __future__ import annotations
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -15,9 +16,10 @@ from torch.utils.data import Dataset
 from .core import DataError
 
 # %% auto #0
-__all__ = ['CALENDARS', 'PHASES_VERSION', 'REFERENCES', 'ERROR_METRICS', 'calendar_kind', 'phases_version', 'n_phases',
-           'calendar_phase', 'exogenous', 'exogenous_features', 'calendar_features', 'Calendared', 'Persistence',
-           'Climatology', 'DampedPersistence', 'fit_references', 'best_reference', 'add_skill', 'linear_ceiling']
+__all__ = ['CALENDARS', 'PHASES_VERSION', 'EXOGENOUS_ROLE', 'REFERENCES', 'ERROR_METRICS', 'calendar_kind', 'phases_version',
+           'n_phases', 'calendar_phase', 'time_coords', 'exogenous', 'exogenous_features', 'calendar_features',
+           'Calendared', 'Persistence', 'Climatology', 'DampedPersistence', 'fit_references', 'best_reference',
+           'add_skill', 'linear_ceiling']
 
 # %% ../nbs/52_references.ipynb #6cca3182
 CALENDARS = ("month", "week", "none")
@@ -65,9 +67,22 @@ def calendar_phase(times, kind:str,  # kind: one of CALENDARS
     raise DataError(f"calendar kind {kind!r}: expected one of {CALENDARS}")
 
 # %% ../nbs/52_references.ipynb #6be342c3
-def exogenous(ds) -> list:  # an xr.Dataset in the s2kd convention
-    "Names of `ds`'s external factors: its numeric, non-index coordinates along `time` alone (e.g. `rain`, `is_holiday`)."
+EXOGENOUS_ROLE = ("s2kd_role", "exogenous")  # the attribute that marks a coordinate as an external factor known ahead
+
+def time_coords(ds) -> list:  # an xr.Dataset in the s2kd convention
+    "Names of `ds`'s numeric, non-index coordinates along `time` alone: the candidates for external factors."
     return sorted(k for k, c in ds.coords.items() if k != "time" and c.dims == ("time",) and c.dtype.kind in "biuf")
+
+def exogenous(ds, warn:bool=False) -> list:  # warn: name the numeric time coordinates left out
+    """Names of `ds`'s external factors: numeric coordinates along `time` alone marked `attrs["s2kd_role"] = "exogenous"`.
+    Models read them at every lead, so only what is known ahead (a rain forecast, a holiday) may be marked."""
+    a, v = EXOGENOUS_ROLE; names = time_coords(ds)
+    marked = [k for k in names if str(ds[k].attrs.get(a, "")) == v]
+    if warn and (left := [k for k in names if k not in marked]):
+        warnings.warn(f"{ds.attrs.get('name', 'dataset')}: coordinate(s) {left} along time are not read as external factors: "
+                      f"models read those at every lead, the forecast's included, so only values known ahead may be; "
+                      f"if {left[0]!r} is (a rain forecast, a holiday), mark it: ds[{left[0]!r}].attrs[{a!r}] = {v!r}", stacklevel=3)
+    return marked
 
 def exogenous_features(ds, names=None) -> np.ndarray:  # names: default `exogenous(ds)`
     "Float `(T, E)` external factors of `ds`: integer flags as they are, continuous values as sign(v)·log(1+|v|)."
@@ -104,7 +119,7 @@ class Calendared(Dataset):
         if self.kind not in CALENDARS: raise DataError(f"Calendared: kind {self.kind!r}: expected one of {CALENDARS}")
         hol = windows_ds.ds["is_holiday"].values if "is_holiday" in windows_ds.ds.coords and windows_ds.ds["is_holiday"].dims == ("time",) else None
         self.phases = torch.from_numpy(calendar_phase(times, self.kind, hol))       # (T,)
-        self.exogenous = exogenous(windows_ds.ds)                                   # external factors' names
+        self.exogenous = exogenous(windows_ds.ds, warn=True)                        # external factors' names
         self.features = torch.from_numpy(calendar_features(times, self.kind, exogenous_features(windows_ds.ds, self.exogenous)))  # (T, K)
         self.n_phases, self.phases_version = n_phases(times, self.kind), phases_version(times, self.kind)
     def __len__(self): return len(self.base)

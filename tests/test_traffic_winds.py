@@ -30,6 +30,8 @@ def test_traffic_netcdf_roundtrip(tmp_path):
         assert r.time.dtype.kind == "M" and r.attrs["synthetic"] == "yes"
         assert json.loads(r.attrs["events"]) == json.loads(ds.attrs["events"])
         np.testing.assert_array_equal(r.is_holiday.values, ds.is_holiday.values)
+        from s2kd.references import exogenous  # the mark that makes rain and holidays inputs survives the file
+        assert exogenous(r) == exogenous(ds) == ["is_holiday", "rain"]
 
 def test_traffic_deterministic_and_seeded():
     a, b, c = make_traffic(size="tiny", seed=7), make_traffic(size="tiny", seed=7), make_traffic(size="tiny", seed=8)

@@ -345,13 +345,21 @@ def time_gaps(times:np.ndarray):  # the time coordinate's values
 
 # %% ../../nbs/01_data.core.ipynb #bd3fb801
 def data_meta(ds:xr.Dataset) -> dict:
-    "What a model trained on `ds` takes for granted in new data: `grid` (`grid_coords`), the usual time `step`, each variable's `units`."
+    "What a model trained on `ds` takes for granted in new data: `grid`, the usual time `step`, each variable's `units`, the `exogenous` factors."
+    from s2kd.references import exogenous  # the external factors a calendar head reads (s2kd.references imports this module)
     return dict(grid=grid_coords(ds), step=time_gaps(ds.time.values)[0],
-                units={v: str(ds[v].attrs.get("units", "")) for v in variables(ds)})
+                units={v: str(ds[v].attrs.get("units", "")) for v in variables(ds)}, exogenous=exogenous(ds))
 
 def check_data_meta(meta:dict, ds:xr.Dataset, where:str):  # `data_meta` of the training data (keys may be missing); the data; who asks
-    "Refuse `ds` when its grid, time step or a variable's units are not those the model was trained on (what `meta` records)."
+    "Refuse `ds` when its grid, time step, a variable's units or its external factors are not those the model was trained on (what `meta` records)."
     if meta.get("grid"): check_grid(meta["grid"], ds, where)
+    if "exogenous" in meta:  # runs recorded before it was kept: not checked
+        from s2kd.references import exogenous, time_coords
+        if (have := exogenous(ds)) != meta["exogenous"]:
+            hint = [k for k in meta["exogenous"] if k in time_coords(ds) and k not in have]
+            raise DataError(f"{where}: the model reads the external factors {meta['exogenous']} at every lead; the data has "
+                            f"{have}" + (f": if {hint} are known ahead, mark them (ds[{hint[0]!r}].attrs['s2kd_role'] = 'exogenous')"
+                                         if hint else ": give the data the same factors (coordinates along time)"))
     step = time_gaps(ds.time.values)[0]
     if meta.get("step") and step and step != meta["step"]:
         raise DataError(f"{where}: the model was trained on time steps of {meta['step']}; the data's step is {step}: "

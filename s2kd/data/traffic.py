@@ -286,8 +286,9 @@ def make_traffic(*, size:str="tiny",  # "tiny" (1 week 16x16) | "quick" (4 weeks
                  holidays=json.dumps(hol), rain_days=json.dumps(wet), landmarks=json.dumps(info["landmarks"]),
                  zones=json.dumps(list(ZONES)), step_minutes=30)
     coords = dict(member=("member", np.array([0])), time=("time", cal["time"]), y=("y", np.arange(H)), x=("x", np.arange(W)),
-                  is_holiday=("time", cal["is_holiday"].astype(np.int8), dict(long_name="1 on public holidays")),
-                  rain=("time", cal["rain"].astype(np.float32), dict(units="mm/h", long_name="rain intensity")))
+                  is_holiday=("time", cal["is_holiday"].astype(np.int8), dict(long_name="1 on public holidays", s2kd_role="exogenous")),
+                  rain=("time", cal["rain"].astype(np.float32), dict(units="mm/h", long_name="rain intensity",
+                                                                     s2kd_role="exogenous")))  # known ahead: a rain forecast
     return xr.Dataset(dict(inflow=var(0, "inflow"), outflow=var(1, "outflow")), coords=coords, attrs=attrs)
 
 # %% ../../nbs/05_data.traffic.ipynb #aea99654

@@ -64,6 +64,8 @@ def data_fingerprint(ds):
         h.update(json.dumps([v, list(ds[v].dims), list(ds[v].shape)]).encode()); h.update(np.ascontiguousarray(ds[v].values).tobytes())
     for c in sorted(ds.coords):  # every coordinate: the calendar and external factors models read, the mask, the latitudes
         h.update(json.dumps([c, list(ds[c].dims)]).encode()); h.update(_canonical(ds[c].values))  # that weight the metrics, a member's parameter
+    from s2kd.references import exogenous, time_coords
+    if (ex := exogenous(ds)) != time_coords(ds): h.update(json.dumps(["exogenous", ex]).encode())  # which the models read
     spec = ds.attrs.get("splits") or default_splits(ds)  # which windows train, select and score (and the normaliser)
     h.update(b"splits"); h.update(json.dumps(json.loads(spec) if isinstance(spec, str) else spec, sort_keys=True).encode())
     return h.hexdigest()[:10]
