@@ -172,6 +172,18 @@ def test_stored_run_on_an_absolute_data_path_is_reused(toy_run, tmp_path):
     assert P._stored(cfg, {}) is not None
 
 
+def test_run_on_a_data_path_without_a_name_stays_in_its_folders(toy_run, tmp_path):
+    "A run on a file named by its path and no `name`: its checkpoints and result go to the cache and results_dir, not beside the data."
+    from s2kd.train.experiment import run
+    cfg, ds = toy_run
+    (tmp_path / "data").mkdir(); ds.to_netcdf(tmp_path / "data" / "toy.nc")
+    cfg = cfg.replace(dataset=str(tmp_path / "data" / "toy.nc"), method="baseline")  # the run name of an absolute path joined as one
+    r = run(cfg)
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["toy.nc"]  # before: <data>/toy.nc-tiny_baseline_…/ held both
+    assert Path(r["checkpoints"]).parent == tmp_path / "cache" / "runs" and (tmp_path / "results" / cfg.run_name / "result.json").exists()
+    assert "/" not in cfg.run_name and cfg.run_name.startswith("toy.nc-")
+
+
 # ---- a distilled run names the teacher weights it was distilled from: a teacher retrained since is not reused -------
 def _kd_on_file(toy_run, tmp_path, monkeypatch):
     "A finished KD run on a data file (`_stored` reads the data), its config and the stored teacher's checkpoint."

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/40_train.config.ipynb #ba8a0634
 from __future__ import annotations
-import dataclasses, json, sys, warnings
+import dataclasses, hashlib, json, sys, warnings
 from dataclasses import dataclass, asdict, fields, replace
 from pathlib import Path
 
@@ -13,8 +13,8 @@ from ..distill import METHODS, MULTI as MULTI_TEACHER, OPTIONS as DISTILL_OPTION
 from ..distill import METHOD_OPTIONS, config_options, method_reads  # which method reads which option
 
 # %% auto #0
-__all__ = ['AMP_MODES', 'MEMORY', 'TEXT_FIELDS', 'TEACHER_FIELDS', 'ConfigError', 'RunConfig', 'check_names', 'validate',
-           'unread_options', 'warn_unread', 'canonical']
+__all__ = ['AMP_MODES', 'MEMORY', 'TEXT_FIELDS', 'TEACHER_FIELDS', 'ConfigError', 'RunConfig', 'check_names', 'dataset_label',
+           'validate', 'unread_options', 'warn_unread', 'canonical']
 
 # %% ../../nbs/40_train.config.ipynb #b85ec0a7
 AMP_MODES = ("none", "bf16", "fp16")
@@ -94,8 +94,8 @@ class RunConfig:
     @property
     def teachers(self) -> list[str]: return [t.strip() for t in self.teacher.split(",") if t.strip()]
     @property
-    def run_name(self) -> str:
-        return self.name or f"{self.dataset}-{self.size}_{self.method}_{self.student}-{self.student_preset}_" \
+    def run_name(self) -> str:  # the folder under results_dir and <cache>/runs
+        return self.name or f"{dataset_label(self.dataset)}-{self.size}_{self.method}_{self.student}-{self.student_preset}_" \
                             f"{'+'.join(self.teachers)}-{self.teacher_preset}_s{self.seed}"
 
     def to_dict(self) -> dict: return asdict(self)
@@ -145,12 +145,22 @@ _NONNEG = ("t_in", "t_out", "teacher_epochs", "weight_decay", "grad_clip", "num_
 _CHOICES |= dict(residual=("auto", "last", "climatology", "none"), lr_schedule=("plateau", "cosine"))  # forecasting-skill fields
 _NONNEG += ("warmup_epochs", "max_steps", "mm_epochs")
 
+def dataset_label(dataset:str) -> str:  # RunConfig.dataset
+    """`dataset` as a run name shows it: an embedded name as it is; a file path as its file name, a hash of the path
+    after it (a path would make the run's folder nested, or absolute: outside results_dir and the cache)."""
+    if "/" not in dataset and "\\" not in dataset: return dataset
+    name = "".join(c if c.isalnum() or c in "._-" else "_" for c in Path(dataset.rstrip("/\\")).name)
+    return f"{name}-{hashlib.sha256(dataset.encode()).hexdigest()[:6]}"  # two files of one name: two runs
+
 def validate(cfg):  # a RunConfig
     "Raise `ConfigError` naming the first bad field of `cfg`."
     for f in fields(cfg):
         v, t = getattr(cfg, f.name), {"str": str, "int": int, "float": (int, float), "bool": bool}[f.type]
         if not isinstance(v, t) or (f.type in ("int", "float") and isinstance(v, bool)):
             raise ConfigError(f"RunConfig.{f.name}: expected {f.type}, got {type(v).__name__} {v!r}")
+    if Path(cfg.name).is_absolute() or ".." in Path(cfg.name).parts:  # the run's folder would leave results_dir and the cache
+        raise ConfigError(f"RunConfig.name={cfg.name!r}: a run name is a folder inside results_dir and <cache>/runs; "
+                          "give a relative name without '..' (sub-folders are fine: 'exp1/unet-s42')")
     for k, allowed in _CHOICES.items():
         if getattr(cfg, k) not in allowed: raise ConfigError(f"RunConfig.{k}={getattr(cfg, k)!r}: must be one of {allowed}")
     for k in _POSITIVE:

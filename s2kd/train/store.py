@@ -19,11 +19,21 @@ def _size(p:Path) -> int:  # bytes of a file, or of every file under a folder
     if p.is_file(): return p.stat().st_size
     return sum(f.stat().st_size for f in p.rglob("*") if f.is_file()) if p.is_dir() else 0
 
+def _run_folders(top:Path) -> list:  # <cache>/runs, or a folder in it
+    "The run folders under `top`: a run name with '/' (`RunConfig.name='exp1/unet-s42'`) nests its folder in others."
+    from s2kd.train.experiment import REPLACED
+    out = []
+    for p in sorted(top.glob("*/")) if top.is_dir() else []:
+        if p.name.startswith("."): continue
+        if REPLACED in p.name or any(p.glob("*.pt")) or not any(q.is_dir() for q in p.iterdir()): out.append(p)
+        else: out += _run_folders(p)  # a folder of runs
+    return out
+
 def _items(root:Path) -> dict:  # {part: [paths]} of the cache at `root`
     "Each part's entries; hidden ones are left out: `.<target>.s2kd-<host>-<pid>-*.tmp` is a build in progress (`s2kd.core`)."
     from s2kd.train.experiment import REPLACED
     g = lambda pattern: sorted(p for p in root.glob(pattern) if not p.name.startswith("."))
-    runs, teachers = g("runs/*/"), [p for p in g("teachers/*/") if p.name != TEACHER_CKPT]
+    runs, teachers = _run_folders(root/"runs"), [p for p in g("teachers/*/") if p.name != TEACHER_CKPT]
     return {"datasets": g("data/*.nc"), "narratives": g("narratives/*/"), "evaluations": g("evals/*.json"),
             "stored teachers": g(f"teachers/{TEACHER_CKPT}/*.pt"), "teacher outputs": teachers,
             "runs": [p for p in runs if REPLACED not in p.name], "set-aside runs": [p for p in runs if REPLACED in p.name],
