@@ -18,7 +18,8 @@ from .core import DataError, atomic_write_json, environment_info, get_device, nu
 
 # %% auto #0
 __all__ = ['BENCH_SHAPES', 'BENCH_PRESETS', 'count_params', 'count_flops', 'batched', 'latency', 'latencies', 'peak_memory',
-           'profile', 'forward_inputs', 'forecast_call', 'bench_latency', 'format_latency_table', 'cli_bench_latency']
+           'profile', 'forward_inputs', 'forecast_call', 'text_call', 'bench_latency', 'format_latency_table',
+           'cli_bench_latency']
 
 # %% ../nbs/51_efficiency.ipynb #7fb5baff
 def _as_tuple(inputs):
@@ -190,6 +191,18 @@ def forecast_call(model:nn.Module, x, t_out:int, text_len:int=64):  # x (B, T_in
     if "phase" in keys: extra["phase"] = torch.zeros(x.shape[0], n, dtype=torch.long, device=x.device)
     ks = [k for k in keys if k in extra]
     return (_Keywords(model, ks), (x, *[extra[k] for k in ks])) if ks else (model, (x,))
+
+class _Encode(nn.Module):  # a text encoder as a module the timers call, its weights counted by `count_params`
+    def __init__(self, encoder):
+        super().__init__(); self.encoder = encoder
+        self.net = getattr(encoder.load(), "model", None) if hasattr(encoder, "load") else None  # MiniLM's; the hashing encoder has none
+    def forward(self, texts): return self.encoder.encode(list(texts))[0]
+
+def text_call(encoder, text_len:int=64):  # a `s2kd.narrate.encoders` encoder; tokens of the narrative, special ones included
+    """`(module, inputs)` of embedding one narrative of `text_len` tokens, tokenizer included: what a text-reading teacher
+    needs before its forward call (`forecast_call` gives it `text_len` embeddings). Writing the narrative is not in it."""
+    extra = encoder.n_tokens(["calm"])[0] - 1  # the encoder's special tokens ("calm" is one word piece)
+    return _Encode(encoder), ([" ".join(["calm"] * max(text_len - extra, 1))],)
 
 def bench_latency(datasets=None,           # names in BENCH_SHAPES; None = all
                   preset:str="quick",      # model size and data shape: paper | quick | smoke

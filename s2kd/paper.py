@@ -15,15 +15,15 @@ from .core import ENV_THREADS_FILE, _alive, _host, sweep_temps, atomic_path, ato
 # %% auto #0
 __all__ = ['PRESETS', 'PRESET_CONFIG', 'PRESET_SEEDS', 'ARTEFACT_CONFIG', 'NOISE_K', 'NOISE_RULE', 'DATASETS_DIFFER',
            'S2KD_TABLES', 'S2KD_STUDENTS', 'S2KD_METHODS', 'ABLATION', 'SHARED_FREE', 'MM_EPOCHS', 'PAPER_TEACHERS',
-           'ARTEFACTS', 'AFTER', 'THREAD_VARS', 'preset_config', 'preset_seeds', 'artefact_paths', 'save_figure',
-           'to_markdown', 'save_table', 'paper_numbers', 'seed_rows', 'paired_differences', 'within_noise',
-           'summary_table', 'add_paper_columns', 'verdict', 'relative_paths', 'run_models', 'error_spectrum',
-           'shared_run_name', 'multimodal_start', 's2kd_config', 's2kd_table_runs', 'teacher_walls', 'paper_teacher',
-           'teacher_scores', 'skill_runs', 'map_jobs', 'skill_models', 'skill_model', 'train_skill', 'model_costs',
-           's2kd_table', 'plot_methods', 'run_records', 'data_file', 'find_notebook', 'check_artefacts',
-           'notebook_params', 'package_hash', 'data_fingerprint', 'machine_id', 'artefact_key', 'artefact_manifests',
-           'NotebookFailed', 'cache_id', 'run_artefact', 'Progress', 'summary', 'ThreadShare', 'reproduce_notebooks',
-           'verdict_block', 'training_cost', 'write_gallery']
+           'TEXT', 'ARTEFACTS', 'AFTER', 'THREAD_VARS', 'preset_config', 'preset_seeds', 'artefact_paths',
+           'save_figure', 'to_markdown', 'save_table', 'paper_numbers', 'seed_rows', 'paired_differences',
+           'within_noise', 'summary_table', 'add_paper_columns', 'verdict', 'relative_paths', 'run_models',
+           'error_spectrum', 'shared_run_name', 'multimodal_start', 's2kd_config', 's2kd_table_runs', 'teacher_walls',
+           'paper_teacher', 'teacher_scores', 'skill_runs', 'map_jobs', 'skill_models', 'skill_model', 'train_skill',
+           'model_costs', 'text_cost_note', 's2kd_table', 'plot_methods', 'run_records', 'data_file', 'find_notebook',
+           'check_artefacts', 'notebook_params', 'package_hash', 'data_fingerprint', 'machine_id', 'artefact_key',
+           'artefact_manifests', 'NotebookFailed', 'cache_id', 'run_artefact', 'Progress', 'summary', 'ThreadShare',
+           'reproduce_notebooks', 'verdict_block', 'training_cost', 'write_gallery']
 
 # %% ../nbs/60_paper.ipynb #63f37005
 PRESETS = ("smoke", "quick", "paper")
@@ -673,13 +673,20 @@ def train_skill(datasets:dict,  # {dataset: its teacher}, in order of cost (the 
     return map_jobs(skill_model, [c | dict(threads=threads, echo=echo) for c in calls], jobs=jobs, after=after, done=said)
 
 # %% ../nbs/60_paper.ipynb #c49790b1
+TEXT = ":text"  # model_costs' name of a text-reading teacher's encoder call
+
 def model_costs(results:list,                 # run() result dicts
-                *, threads:int=1, min_run_time:float=0.3, device:str="cpu") -> pd.DataFrame:
-    "Parameters (M) and batch-1 forward latency (ms) of every student and teacher of `results`, one row per model."
+                *, threads:int=1, min_run_time:float=0.3, device:str="cpu",
+                text_len:int=64) -> pd.DataFrame:  # narrative tokens of a text-reading teacher's timed call
+    """Parameters (M) and batch-1 forward latency (ms) of every student and teacher of `results`, one row per model.
+    A teacher that reads narratives counts its text encoder too (`text_params_M`, `text_ms`: embedding one narrative of
+    `text_len` tokens, as many as its forward call gets); writing the narrative (the narrator) is not counted."""
     import torch
     from s2kd.core import get_device
-    from s2kd.efficiency import count_params, forecast_call, latencies
+    from s2kd.distill import reads_text
+    from s2kd.efficiency import count_params, forecast_call, latencies, text_call
     from s2kd.models.registry import build_model
+    from s2kd.narrate.encoders import get_encoder
     dev, calls = get_device(device), {}
     for r in results:
         c, data = r["config"], r["data"]
@@ -687,10 +694,26 @@ def model_costs(results:list,                 # run() result dicts
         for name, preset, build in specs:
             if name in calls: continue
             m = build_model(name, in_shape=tuple(data["in_shape"]), t_out=data["t_out"], preset=preset, **build).to(dev).eval()
-            calls[name] = forecast_call(m, torch.randn(1, *data["in_shape"], device=dev), data["t_out"])  # its calendar, phases, text
+            calls[name] = forecast_call(m, torch.randn(1, *data["in_shape"], device=dev), data["t_out"], text_len)  # calendar, phases, text
+            if reads_text(m):  # its narrative must be embedded first: the encoder its run used (a frozen MiniLM: 22.7 M weights)
+                kw = dict(device=dev) if c["encoder"] == "minilm" else {}
+                calls[f"{name}{TEXT}"] = text_call(get_encoder(c["encoder"], max_length=c["text_tokens"], **kw), text_len)
     lat = latencies(calls, threads=threads, min_run_time=min_run_time)  # in turns: a slow spell of the machine hits every model
-    return pd.DataFrame([dict(model=n, params_M=count_params(c) / 1e6, latency_ms=lat[n]["median_ms"], threads=lat[n]["threads"],
-                              device=lat[n]["device"]) for n, (c, _) in calls.items()])
+    rows = []
+    for n, (f, _) in calls.items():
+        if n.endswith(TEXT): continue
+        t = calls.get(f"{n}{TEXT}"); tp, tms = (count_params(t[0]) / 1e6, lat[f"{n}{TEXT}"]["median_ms"]) if t else (None, None)
+        rows.append(dict(model=n, params_M=count_params(f) / 1e6 + (tp or 0), latency_ms=lat[n]["median_ms"] + (tms or 0),
+                         threads=lat[n]["threads"], device=lat[n]["device"], text_params_M=tp, text_ms=tms,
+                         text_encoder=t[0].encoder.name if t else None, text_tokens=text_len if t else None))
+    return pd.DataFrame(rows)
+
+def text_cost_note(costs:pd.DataFrame) -> str:  # `model_costs`
+    "A table note on what the text-reading teachers' params and latency hold; '' when no model of `costs` reads text."
+    t = costs[costs.text_ms.notna()] if "text_ms" in costs else costs.iloc[:0]
+    return " ".join(f"The {r.model} teacher's params_M and latency_ms include embedding its narrative ({r.text_encoder}: "
+                    f"{r.text_params_M:.3g} M params, {r.text_ms:.3g} ms for {int(r.text_tokens)} tokens); writing the narrative "
+                    "(the narrator) is not counted, and the students read no text." for r in t.itertuples())
 
 # %% ../nbs/60_paper.ipynb #15381fe7
 def s2kd_table(results:list, costs:pd.DataFrame|None=None,  # run() results; model_costs of them
