@@ -18,9 +18,9 @@ from ..core import DataError
 # %% auto #0
 __all__ = ['FILL_SENTINELS', 'FILL_FAR_ONLY', 'FILL_HUGE', 'FILL_MIN_COUNT', 'DIM_ALIASES', 'VALID', 'SPLITS',
            'DEFAULT_FRACTIONS', 'Windows', 'toy_dataset', 'spatial_dims', 'validate_dataset', 'variables', 'to_array',
-           'missing_layout', 'check_fill_values', 'mask_fill_values', 'conform_dataset', 'grid_coords', 'check_grid',
-           'time_str', 'parse_time', 'time_gaps', 'data_meta', 'check_data_meta', 'default_splits', 'split_dataset',
-           'Normalizer', 'WindowDataset', 'load_windows']
+           'missing_layout', 'check_fill_values', 'mask_fill_values', 'physical_valid_bounds', 'conform_dataset',
+           'grid_coords', 'check_grid', 'time_str', 'parse_time', 'time_gaps', 'data_meta', 'check_data_meta',
+           'default_splits', 'split_dataset', 'Normalizer', 'WindowDataset', 'load_windows']
 
 # %% ../../nbs/01_data.core.ipynb #7623f681
 def toy_dataset(n_member:int=2, n_time:int=12, h:int=4, w:int=6, seed:int=0, geo:bool=False):
@@ -196,6 +196,22 @@ def _valid_bounds(da):
         if sc < 0: lo, hi = hi, lo
     return lo, hi
 
+def physical_valid_bounds(ds:xr.Dataset) -> xr.Dataset:
+    """`ds` with every CF valid range in the units of its values. A file that xarray unpacked keeps `valid_range` in the
+    packed units and the packing only in `.encoding`, which the first `where`, `concat` or `astype` drops: call this as
+    the file is opened, before anything else touches it."""
+    out = {}
+    for v in ds.data_vars:
+        da = ds[v]
+        if not set(VALID) & set(da.attrs) or {"scale_factor", "add_offset"} & set(da.attrs): continue  # none, or still packed
+        if not {"scale_factor", "add_offset"} & set(da.encoding): continue  # never packed: the bounds are in the values' units
+        lo, hi = _valid_bounds(da)
+        keep = {k: a for k, a in da.attrs.items() if k not in VALID}
+        out[v] = da.copy(deep=False)
+        out[v].attrs = keep | ({"valid_min": lo} if lo is not None else {}) | ({"valid_max": hi} if hi is not None else {})
+        out[v].encoding = {k: e for k, e in da.encoding.items() if k not in ("scale_factor", "add_offset")}
+    return ds.assign(out) if out else ds
+
 def _decode_fill(da):
     "CF decoding of one variable opened with mask_and_scale=False: `_Unsigned` integers, fill values and values outside the valid range → NaN, scale and offset."
     fv = [np.ravel(da.attrs[k]) for k in ("_FillValue", "missing_value") if k in da.attrs]
@@ -213,7 +229,7 @@ def _decode_fill(da):
 
 def _conform(ds, where):
     "`conform_dataset`'s work, also returning the valid cells and missing frames it found: `(ds, cells, frames)`."
-    said = []
+    said, ds = [], physical_valid_bounds(ds)  # while xarray's packing is still in `.encoding`
     ren = {k: v for k, v in DIM_ALIASES.items() if k in ds.dims and v not in ds.dims}
     if ren: ds = ds.rename(ren); said.append(f"renamed dims {ren}")
     Y, X = spatial_dims(ds)

@@ -9,7 +9,7 @@ from pathlib import Path
 import xarray as xr
 
 from ..core import DataError
-from .core import conform_dataset, mask_fill_values, validate_dataset
+from .core import conform_dataset, mask_fill_values, physical_valid_bounds, validate_dataset
 
 # %% auto #0
 __all__ = ['DATA_SUFFIXES', 'is_data_path', 'open_data_file']
@@ -35,5 +35,5 @@ def open_data_file(path,          # a .nc/.nc4/.netcdf/.cdf file or a .zarr stor
     except Exception as e: raise DataError(f"{p}: unreadable as {'zarr' if p.suffix.lower() == '.zarr' else 'netCDF'} "
                                            f"({type(e).__name__}: {e})") from None
     ds.attrs.setdefault("name", p.stem)
-    ds = mask_fill_values(ds, fill_values)
+    ds = mask_fill_values(physical_valid_bounds(ds), fill_values)  # the valid range in physical units before `where` drops the packing
     return validate_dataset(conform_dataset(ds, str(p)), str(p)) if check else ds

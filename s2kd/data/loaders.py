@@ -12,7 +12,7 @@ import pandas as pd
 import xarray as xr
 
 from ..core import DataError
-from .core import mask_fill_values, validate_dataset
+from .core import mask_fill_values, physical_valid_bounds, validate_dataset
 
 # %% auto #0
 __all__ = ['WB_VARS', 'FULL_LEVEL', 'WB2_SHORT', 'ERA5_SHORT', 'WB2_DIMS', 'TAXIBJ_PLUS', 'load_weatherbench',
@@ -24,7 +24,7 @@ def _open_nc(path):
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"{path}: no such file")
     try:
-        with xr.open_dataset(path) as f: return f.load()
+        with xr.open_dataset(path) as f: return physical_valid_bounds(f.load())  # before concat drops the packing
     except Exception as e: raise DataError(f"{path}: unreadable or corrupt netCDF ({type(e).__name__}: {e})") from None
 
 def _splits_by_time(times, years=None):
@@ -180,7 +180,7 @@ def load_weatherbench2(path, variables=("z500", "t850"), time=None,  # time: a s
     "A WeatherBench 2 (or ERA5-style) zarr store as an s2kd dataset (lat ascending, lon 0..360)."
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"{path}: no such zarr store")
-    try: z = xr.open_zarr(path)
+    try: z = physical_valid_bounds(xr.open_zarr(path))  # before `astype` drops the packing
     except Exception as e: raise DataError(f"{path}: unreadable zarr store ({type(e).__name__}: {e})") from None
     dn, out = _wb2_dims(z, path), {}
     for v in variables:
@@ -241,13 +241,20 @@ def load_taxibj(path, val_fraction:float=0.1,  # path: OpenSTL's dataset.npz
     Xtr, Ytr, Xte, Yte = (f[k] for k in ("X_train", "Y_train", "X_test", "Y_test"))
     for s, (X, Y) in {"train": (Xtr, Ytr), "test": (Xte, Yte)}.items(): _check_window_arrays(f"{path}:{s}", X, Y)
     n_val, gap = max(1, int(len(Xtr) * val_fraction)), Xtr.shape[1] + Ytr.shape[1] - 1  # windows slide by one frame
-    if len(Xtr) - n_val - gap < 1:
-        raise DataError(f"{path}: {len(Xtr)} training windows; {n_val} for val and the {gap} before them (sharing frames "
-                        f"with both) leave none to train on")
-    parts = {"train": (Xtr[:-n_val - gap], Ytr[:-n_val - gap]), "val": (Xtr[-n_val:], Ytr[-n_val:]), "test": (Xte, Yte)}
+    if len(Xtr) - n_val - 2 * gap < 1:
+        raise DataError(f"{path}: {len(Xtr)} training windows; {n_val} for val and the {gap} on each side of them (sharing "
+                        f"frames with val) leave none to train on")
+    # val: the last training windows but `gap`; those border the test weeks, which follow training in TaxiBJ, and would
+    # share frames with test windows; the `gap` windows before val share frames with val and train
+    parts = {"train": (Xtr[:-n_val - 2 * gap], Ytr[:-n_val - 2 * gap]), "val": (Xtr[-n_val - gap:-gap], Ytr[-n_val - gap:-gap]),
+             "test": (Xte, Yte)}
+    edges = [i for i in (len(Xtr) - n_val - 2 * gap - 1, len(Xtr) - gap - 1) if 0 <= i < len(Xtr) - 1]
+    if not all(np.array_equal(Xtr[i, 1:], Xtr[i + 1, :-1]) for i in edges):  # the gaps assume windows one frame apart
+        warnings.warn(f"{path}: consecutive training windows do not slide by one frame (X_train[i, 1:] != X_train[i+1, :-1] "
+                      f"at {edges}): the {gap} windows dropped on each side of val may not keep it apart from train and test")
     ds = _windows_to_ds(parts, "TaxiBJ (OpenSTL)", path, Xtr.shape[1], Ytr.shape[1], scaling="[-1, 1] as distributed",
-                        provenance=f"OpenSTL dataset.npz; val = last {n_val} training windows; the {gap} windows before "
-                                   f"them dropped (t_in + t_out - 1: they share frames with both)")
+                        provenance=f"OpenSTL dataset.npz; val = the {n_val} training windows before the last {gap}; "
+                                   f"the {gap} windows on each side of val dropped (t_in + t_out - 1: they share frames with it)")
     return validate_dataset(mask_fill_values(ds, fill_values), str(path))
 
 TAXIBJ_PLUS = "{split}_{io}_data_reshaped.npy"
