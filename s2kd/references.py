@@ -16,20 +16,30 @@ from torch.utils.data import Dataset
 from .core import DataError
 
 # %% auto #0
-__all__ = ['CALENDARS', 'PHASES_VERSION', 'EXOGENOUS_ROLE', 'REFERENCES', 'ERROR_METRICS', 'calendar_kind', 'phases_version',
-           'n_phases', 'calendar_phase', 'time_coords', 'exogenous', 'exogenous_features', 'calendar_features',
-           'Calendared', 'Persistence', 'Climatology', 'DampedPersistence', 'fit_references', 'best_reference',
-           'add_skill', 'linear_ceiling']
+__all__ = ['CALENDARS', 'WEEKLY_DOMAINS', 'PHASES_VERSION', 'EXOGENOUS_ROLE', 'REFERENCES', 'ERROR_METRICS', 'calendar_kind',
+           'dataset_calendar', 'phases_version', 'n_phases', 'calendar_phase', 'time_coords', 'exogenous',
+           'exogenous_features', 'calendar_features', 'Calendared', 'Persistence', 'Climatology', 'DampedPersistence',
+           'fit_references', 'best_reference', 'add_skill', 'linear_ceiling']
 
 # %% ../nbs/52_references.ipynb #6cca3182
-CALENDARS = ("month", "week", "none")
+CALENDARS = ("month", "week", "year", "none")
+WEEKLY_DOMAINS = ("traffic",)  # data made by people: its daily and sub-daily cycle follows the working week
 
-def calendar_kind(times) -> str:  # the dataset's `time` values
-    "`'month'` for monthly steps, `'week'` for daily or finer datetime steps, `'none'` for model time."
+def calendar_kind(times,               # the dataset's `time` values
+                  domain:str|None=None) -> str:  # its `domain` attribute (`s2kd.data.core._domain`)
+    """`'month'` for monthly steps; for daily or finer datetime steps `'week'` in `WEEKLY_DOMAINS` and `'year'` (season
+    and hour) anywhere else; `'none'` for model time."""
     t = np.asarray(times)
     if not np.issubdtype(t.dtype, np.datetime64) or len(t) < 2: return "none"
     step = np.median(np.diff(t).astype("timedelta64[s]").astype(np.int64))
-    return "month" if step >= 27 * 86400 else "week" if step <= 86400 else "none"
+    return "month" if step >= 27 * 86400 else ("week" if domain in WEEKLY_DOMAINS else "year") if step <= 86400 else "none"
+
+def dataset_calendar(ds) -> str:  # an xr.Dataset in the s2kd convention
+    "The calendar of `ds`: its `calendar` attribute when it names one of CALENDARS, else `calendar_kind` of its times and domain."
+    from s2kd.data.core import _domain
+    if (k := ds.attrs.get("calendar")) is not None and k not in CALENDARS:
+        raise DataError(f"{ds.attrs.get('name', 'dataset')}: attribute calendar={k!r}: expected one of {CALENDARS}")
+    return k or calendar_kind(ds.time.values, _domain(ds))
 
 def _step_s(t): return int(np.median(np.diff(t).astype("timedelta64[s]").astype(np.int64)))
 
@@ -44,8 +54,9 @@ def phases_version(times, kind:str) -> int:
     return v
 
 def n_phases(times, kind:str) -> int:
-    "Number of calendar phases of `kind` for `times`: 12 months; 7 days (daily data) or a day's slots twice (sub-daily); 1."
+    "Number of calendar phases of `kind` for `times`: 12 months; 7 days (daily data) or a day's slots twice (sub-daily); 12 × a day's slots; 1."
     if kind == "month": return 12
+    if kind == "year": return 12 * (_slots(step) if (step := _step_s(np.asarray(times))) < 86400 else 1)
     if kind == "week":
         step = _step_s(np.asarray(times))
         return 7 if step >= 86400 else 2 * _slots(step)
@@ -53,9 +64,13 @@ def n_phases(times, kind:str) -> int:
 
 def calendar_phase(times, kind:str,  # kind: one of CALENDARS
                    holiday=None):    # (T,) flags of days off besides weekends (`is_holiday`), or None
-    "Calendar phase of each time: month (0–11); slot of the day, + a day's slots on days off (sub-daily); weekday (daily); or 0."
+    "Calendar phase of each time: month (0–11); slot of the day, + a day's slots on days off (sub-daily); weekday (daily); month × slots + slot; or 0."
     t = pd.DatetimeIndex(np.asarray(times)) if kind != "none" else None
     if kind == "month": return (t.month.values - 1).astype(np.int64)
+    if kind == "year":
+        if (step := _step_s(np.asarray(times))) >= 86400: return (t.month.values - 1).astype(np.int64)  # daily: the month
+        sec = t.hour.values * 3600 + t.minute.values * 60 + t.second.values
+        return ((t.month.values - 1) * _slots(step) + sec // step).astype(np.int64)
     if kind == "week":
         step = _step_s(np.asarray(times))
         if step >= 86400: return t.day_of_week.values.astype(np.int64)  # daily data: 0 = Monday
@@ -93,13 +108,15 @@ def exogenous_features(ds, names=None) -> np.ndarray:  # names: default `exogeno
 
 def calendar_features(times, kind:str,  # kind: one of CALENDARS
                       exog=None):       # (T, E) external factors (`exogenous_features`), or None
-    "Float32 calendar features `(T, K)` of `times`: K = 4 (month), 15 (week), 0 (none), + E (+ 6E on `week`) external factors."
+    "Float32 calendar features `(T, K)` of `times`: K = 4 (month, daily year), 10 (sub-daily year), 15 (week), 0 (none), + E (+ 6E on `week`) external factors."
     e = np.zeros((len(times), 0)) if exog is None else np.asarray(exog, np.float64).reshape(len(times), -1)
     if kind == "none": return e.astype(np.float32)
     t = pd.DatetimeIndex(np.asarray(times)); tau = 2 * math.pi
-    if kind == "month":
-        f = (t.day_of_year.values - 1) / 365.25
-        return np.concatenate([np.stack([g(tau * k * f) for k in (1, 2) for g in (np.sin, np.cos)], 1), e], 1).astype(np.float32)
+    if kind in ("month", "year"):  # the season: 2 annual harmonics; sub-daily `year` data also 3 daily ones
+        f = (t.day_of_year.values - 1) / 365.25; day = (t.hour.values * 3600 + t.minute.values * 60 + t.second.values) / 86400
+        h = [g(tau * k * f) for k in (1, 2) for g in (np.sin, np.cos)]
+        if kind == "year" and _step_s(np.asarray(times)) < 86400: h += [g(tau * k * day) for k in (1, 2, 3) for g in (np.sin, np.cos)]
+        return np.concatenate([np.stack(h, 1), e], 1).astype(np.float32)
     if kind == "week":
         day = (t.hour.values * 3600 + t.minute.values * 60 + t.second.values) / 86400
         wkend = (t.day_of_week.values >= 5).astype(np.float64); week = (t.day_of_week.values + day) / 7
@@ -113,9 +130,9 @@ def calendar_features(times, kind:str,  # kind: one of CALENDARS
 class Calendared(Dataset):
     "A window dataset whose items also carry the calendar `phase` (T_in+T_out,) and `calendar` (T_in+T_out, K)."
     def __init__(self, windows_ds,         # a WindowDataset (items "x", "y", "index"; `.windows`, `.ds`)
-                 kind:str|None=None):      # one of CALENDARS; None -> `calendar_kind` of the time axis
+                 kind:str|None=None):      # one of CALENDARS; None -> `dataset_calendar` of the data
         self.base = windows_ds; times = windows_ds.ds.time.values
-        self.kind = kind or calendar_kind(times)
+        self.kind = kind or dataset_calendar(windows_ds.ds)
         if self.kind not in CALENDARS: raise DataError(f"Calendared: kind {self.kind!r}: expected one of {CALENDARS}")
         hol = windows_ds.ds["is_holiday"].values if "is_holiday" in windows_ds.ds.coords and windows_ds.ds["is_holiday"].dims == ("time",) else None
         self.phases = torch.from_numpy(calendar_phase(times, self.kind, hol))       # (T,)

@@ -79,7 +79,7 @@ def data_key(cfg:RunConfig, w, narratives:str|None=None):
     "What a teacher's outputs depend on, as a string: dataset, size, seed, values, windows, calendar phases, narratives."
     kind = getattr(w.train, "kind", None); v = getattr(w.train, "phases_version", 1)  # calendars never changed (v1) add no tag
     return (f"{key_name(cfg)}-{cfg.size}-seed{cfg.data_seed}-{data_fingerprint(w.ds)}-{w.train.t_in}to{w.train.t_out}"
-            f"-stride{cfg.stride}{f'-phases:{kind}v{v}' if v > 1 else ''}-text:{narratives}")
+            f"-stride{cfg.stride}{f'-phases:{kind}v{v}' if v > 1 or kind == 'year' else ''}-text:{narratives}")
 
 # %% ../../nbs/43_train.experiment.ipynb #815a4ab1
 @torch.no_grad()
