@@ -185,6 +185,10 @@ def load_weatherbench2(path, variables=("z500", "t850"), time=None,  # time: a s
     dn, out = _wb2_dims(z, path), {}
     for v in variables:
         name, lev = _wb2_var(z, v, path); da = z[name]
+        if WB2_SHORT.get(v, v) == "total_precipitation_6hr" and name != "total_precipitation_6hr":  # ERA5's tp: another accumulation
+            warnings.warn(f"{path}: {v!r} is read from the store's {name!r} ({da.attrs.get('long_name', 'no long_name')}, "
+                          f"{da.attrs.get('units', 'no units')}), not WeatherBench 2's 6-hour accumulation: ERA5's tp accumulates "
+                          "over 1 hour, so scores are not comparable with WB2's; sum 6 hourly steps for WB2's field", stacklevel=2)
         if lev is not None:
             if dn["level"] not in da.dims or lev not in da[dn["level"]].values:
                 raise DataError(f"{path}: {name!r} has no level {lev} (dims {da.dims})")
