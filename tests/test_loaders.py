@@ -40,6 +40,17 @@ def test_weatherbench_pressure_level_folder(tmp_path):
     np.testing.assert_allclose(ds.z500.values[0], z[:, 0])
 
 
+def test_weatherbench_scalar_level_is_checked(tmp_path):
+    "A z500 file whose scalar `level` says 850 is refused, not loaded as z500 (a mislabelled file)."
+    d = tmp_path / "geopotential_500"; d.mkdir()
+    xr.Dataset({"z": (("time", "lat", "lon"), np.random.rand(30, 32, 64).astype("float32"))},
+               coords=dict(time=pd.date_range("2000-01-01", periods=30, freq="h"), level=850,
+                           lat=np.linspace(-87.1875, 87.1875, 32), lon=np.arange(64) * 5.625)
+               ).to_netcdf(d / "geopotential_500hPa_2000_5.625deg.nc")
+    with pytest.raises(DataError, match="'z' is at level 850, need 500"):
+        load_weatherbench(tmp_path, ["z500"])
+
+
 def test_weatherbench_inconsistent_grids_across_years(wb):
     f = wb / "2m_temperature" / "2m_temperature_2016_5.625deg.nc"
     ds = xr.open_dataset(f).load(); ds.close()

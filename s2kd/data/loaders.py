@@ -78,6 +78,8 @@ def _wb_one(root, short, years):
             if level is None or level not in da.level.values:
                 raise DataError(f"{f}: {var!r} has levels {da.level.values.tolist()}, need {level}")
             da = da.sel(level=level)
+        elif level is not None and "level" in da.coords and da.level.size == 1 and float(da.level) != level:  # a scalar level
+            raise DataError(f"{f}: {var!r} is at level {da.level.values.item()}, need {level} (the folder says {folder!r})")
         da = da.drop_vars([c for c in da.coords if c not in ("time", "lat", "lon")])
         if set(da.dims) != {"time", "lat", "lon"}: raise DataError(f"{f}: {var!r} has dims {da.dims}, expected (time, lat, lon)")
         da = da.transpose("time", "lat", "lon").sortby("lat")
