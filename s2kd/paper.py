@@ -433,7 +433,8 @@ PAPER_TEACHERS = {"navier_stokes": "alternet", "convection": "alternet", "plume"
 def shared_run_name(cfg) -> str:  # a RunConfig (canonical: `s2kd_config` makes it so)
     "`<dataset>-<size>_<method>_<student>-<preset>[_<teacher>-<preset>]_s<seed>-<hash>`: the hash covers every field but `SHARED_FREE`."
     d = {k: v for k, v in cfg.to_dict().items() if k not in SHARED_FREE}
-    ds = "".join(c if c.isalnum() or c in "._-" else "_" for c in Path(cfg.dataset.rstrip("/\\")).name)  # a file: its name only
+    from s2kd.train.config import file_label
+    ds = file_label(cfg.dataset)  # a file: its name only
     t = f"_{'+'.join(cfg.teachers)}-{cfg.teacher_preset}" if cfg.teachers else ""  # a baseline has none
     return (f"{ds}-{cfg.size}_{cfg.method}_{cfg.student}-{cfg.student_preset}{t}"
             f"_s{cfg.seed}-{hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:10]}")
@@ -687,7 +688,7 @@ def model_costs(results:list,                 # run() result dicts
     from s2kd.efficiency import count_params, forecast_call, latencies, text_call
     from s2kd.models.registry import build_model
     from s2kd.narrate.encoders import get_encoder
-    dev, calls = get_device(device), {}
+    dev, calls, texts = get_device(device), {}, {}
     for r in results:
         c, data = r["config"], r["data"]
         specs = [(c["student"], c["student_preset"], data["build"])] + [(t["name"], t["preset"], t["build"]) for t in r.get("teachers") or []]
@@ -697,12 +698,12 @@ def model_costs(results:list,                 # run() result dicts
             calls[name] = forecast_call(m, torch.randn(1, *data["in_shape"], device=dev), data["t_out"], text_len)  # calendar, phases, text
             if reads_text(m):  # its narrative must be embedded first: the encoder its run used (a frozen MiniLM: 22.7 M weights)
                 kw = dict(device=dev) if c["encoder"] == "minilm" else {}
-                calls[f"{name}{TEXT}"] = text_call(get_encoder(c["encoder"], max_length=c["text_tokens"], **kw), text_len)
-    lat = latencies(calls, threads=threads, min_run_time=min_run_time)  # in turns: a slow spell of the machine hits every model
+                texts[name] = text_call(get_encoder(c["encoder"], max_length=c["text_tokens"], **kw), text_len)
+    lat = latencies(calls | {f"{n}{TEXT}": t for n, t in texts.items()}, threads=threads,  # in turns: a slow spell of the
+                    min_run_time=min_run_time)                                             # machine hits every model
     rows = []
     for n, (f, _) in calls.items():
-        if n.endswith(TEXT): continue
-        t = calls.get(f"{n}{TEXT}"); tp, tms = (count_params(t[0]) / 1e6, lat[f"{n}{TEXT}"]["median_ms"]) if t else (None, None)
+        t = texts.get(n); tp, tms = (count_params(t[0]) / 1e6, lat[f"{n}{TEXT}"]["median_ms"]) if t else (None, None)
         rows.append(dict(model=n, params_M=count_params(f) / 1e6 + (tp or 0), latency_ms=lat[n]["median_ms"] + (tms or 0),
                          threads=lat[n]["threads"], device=lat[n]["device"], text_params_M=tp, text_ms=tms,
                          text_encoder=t[0].encoder.name if t else None, text_tokens=text_len if t else None))

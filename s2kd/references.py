@@ -46,6 +46,7 @@ def _step_s(t): return int(np.median(np.diff(t).astype("timedelta64[s]").astype(
 PHASES_VERSION = {"week": 2}  # calendars whose phases changed since data keys were first written (week: 2, day types)
 
 def _slots(step:int) -> int: return max(1, -(-86400 // step))  # a day's slots: 24 h / step, rounded up (7 h: 00, 07, 14, 21)
+def _seconds_of_day(t): return t.hour.values * 3600 + t.minute.values * 60 + t.second.values  # t: a pd.DatetimeIndex
 
 def phases_version(times, kind:str) -> int:
     "The version of `kind`'s phases for `times` (a data key's tag): `PHASES_VERSION`, and 3 for sub-daily steps that do not divide a day."
@@ -69,12 +70,11 @@ def calendar_phase(times, kind:str,  # kind: one of CALENDARS
     if kind == "month": return (t.month.values - 1).astype(np.int64)
     if kind == "year":
         if (step := _step_s(np.asarray(times))) >= 86400: return (t.month.values - 1).astype(np.int64)  # daily: the month
-        sec = t.hour.values * 3600 + t.minute.values * 60 + t.second.values
-        return ((t.month.values - 1) * _slots(step) + sec // step).astype(np.int64)
+        return ((t.month.values - 1) * _slots(step) + _seconds_of_day(t) // step).astype(np.int64)
     if kind == "week":
         step = _step_s(np.asarray(times))
         if step >= 86400: return t.day_of_week.values.astype(np.int64)  # daily data: 0 = Monday
-        per_day, sec = _slots(step), t.hour.values * 3600 + t.minute.values * 60 + t.second.values
+        per_day, sec = _slots(step), _seconds_of_day(t)
         off = t.day_of_week.values >= 5
         if holiday is not None: off = off | (np.asarray(holiday) > 0)
         return (sec // step + per_day * off).astype(np.int64)
@@ -112,15 +112,15 @@ def calendar_features(times, kind:str,  # kind: one of CALENDARS
     e = np.zeros((len(times), 0)) if exog is None else np.asarray(exog, np.float64).reshape(len(times), -1)
     if kind == "none": return e.astype(np.float32)
     t = pd.DatetimeIndex(np.asarray(times)); tau = 2 * math.pi
+    harmonics = lambda x, ks: [g(tau * k * x) for k in ks for g in (np.sin, np.cos)]
+    day = _seconds_of_day(t) / 86400
     if kind in ("month", "year"):  # the season: 2 annual harmonics; sub-daily `year` data also 3 daily ones
-        f = (t.day_of_year.values - 1) / 365.25; day = (t.hour.values * 3600 + t.minute.values * 60 + t.second.values) / 86400
-        h = [g(tau * k * f) for k in (1, 2) for g in (np.sin, np.cos)]
-        if kind == "year" and _step_s(np.asarray(times)) < 86400: h += [g(tau * k * day) for k in (1, 2, 3) for g in (np.sin, np.cos)]
+        h = harmonics((t.day_of_year.values - 1) / 365.25, (1, 2))
+        if kind == "year" and _step_s(np.asarray(times)) < 86400: h += harmonics(day, (1, 2, 3))
         return np.concatenate([np.stack(h, 1), e], 1).astype(np.float32)
     if kind == "week":
-        day = (t.hour.values * 3600 + t.minute.values * 60 + t.second.values) / 86400
         wkend = (t.day_of_week.values >= 5).astype(np.float64); week = (t.day_of_week.values + day) / 7
-        h = [g(tau * k * day) for k in (1, 2, 3) for g in (np.sin, np.cos)]
+        h = harmonics(day, (1, 2, 3))
         f = h + [wkend * v for v in h] + [wkend, np.sin(tau * week), np.cos(tau * week)]
         f += [e[:, j] for j in range(e.shape[1])] + [e[:, j] * v for j in range(e.shape[1]) for v in h]
         return np.stack(f, 1).astype(np.float32)

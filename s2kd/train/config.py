@@ -13,8 +13,8 @@ from ..distill import METHODS, MULTI as MULTI_TEACHER, OPTIONS as DISTILL_OPTION
 from ..distill import METHOD_OPTIONS, config_options, method_reads  # which method reads which option
 
 # %% auto #0
-__all__ = ['AMP_MODES', 'MEMORY', 'TEXT_FIELDS', 'TEACHER_FIELDS', 'ConfigError', 'RunConfig', 'check_names', 'dataset_label',
-           'validate', 'unread_options', 'warn_unread', 'canonical']
+__all__ = ['AMP_MODES', 'MEMORY', 'TEXT_FIELDS', 'TEACHER_FIELDS', 'ConfigError', 'RunConfig', 'check_names', 'file_label',
+           'dataset_label', 'validate', 'unread_options', 'warn_unread', 'canonical']
 
 # %% ../../nbs/40_train.config.ipynb #b85ec0a7
 AMP_MODES = ("none", "bf16", "fp16")
@@ -145,12 +145,15 @@ _NONNEG = ("t_in", "t_out", "teacher_epochs", "weight_decay", "grad_clip", "num_
 _CHOICES |= dict(residual=("auto", "last", "climatology", "none"), lr_schedule=("plateau", "cosine"))  # forecasting-skill fields
 _NONNEG += ("warmup_epochs", "max_steps", "mm_epochs")
 
+def file_label(dataset:str) -> str:  # RunConfig.dataset
+    "The last part of `dataset` (a file's name, or an embedded name) with anything but letters, digits and `._-` as `_`."
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in Path(dataset.rstrip("/\\")).name)
+
 def dataset_label(dataset:str) -> str:  # RunConfig.dataset
     """`dataset` as a run name shows it: an embedded name as it is; a file path as its file name, a hash of the path
     after it (a path would make the run's folder nested, or absolute: outside results_dir and the cache)."""
     if "/" not in dataset and "\\" not in dataset: return dataset
-    name = "".join(c if c.isalnum() or c in "._-" else "_" for c in Path(dataset.rstrip("/\\")).name)
-    return f"{name}-{hashlib.sha256(dataset.encode()).hexdigest()[:6]}"  # two files of one name: two runs
+    return f"{file_label(dataset)}-{hashlib.sha256(dataset.encode()).hexdigest()[:6]}"  # two files of one name: two runs
 
 def validate(cfg):  # a RunConfig
     "Raise `ConfigError` naming the first bad field of `cfg`."
