@@ -30,10 +30,13 @@ def _mask(mask, shape, device):
     m = torch.as_tensor(mask if torch.is_tensor(mask) else np.asarray(mask), device=device)
     if m.dtype != torch.bool:
         raise DataError(f"mask: expected a bool array (True = valid cell), got {m.dtype}; e.g. ~np.isnan(field)")
+    if m.ndim == 3:  # (B, H, W) as in batch["mask"], or (C, H, W)? Broadcasting would pick (C, H, W) silently
+        raise DataError(f"mask: a 3-D mask {tuple(m.shape)} is ambiguous for y {tuple(shape)}: give a batch's "
+                        "(B, H, W) mask as mask[:, None, None] and a per-channel (C, H, W) one as mask[None, None]")
     try: return torch.broadcast_to(m, tuple(shape))
     except RuntimeError: pass
     raise DataError(f"mask: shape {tuple(m.shape)} does not broadcast to y {tuple(shape)}; "
-                    "give (H, W), (C, H, W) or (B, T, C, H, W)")
+                    "give (H, W), (1, 1, C, H, W), (B, 1, 1, H, W) or (B, T, C, H, W)")
 
 # %% ../nbs/50_metrics.ipynb #3e75156d
 def _pair(y_hat, y, mask=None):
