@@ -230,11 +230,17 @@ def add_skill(metrics:dict, ref:str):  # {model: {split: metrics dict}}; ref: a 
     return metrics
 
 # %% ../nbs/52_references.ipynb #0f74a244
-def _pairs(a, lead:int, lags:int):  # a: (M, T, N) anomalies of one split
+def _pairs(a, lead:int, lags:int, present=None, gaps=()):  # a: (M, T, N) anomalies of one split; present (M, T) bool
     "Inputs (the last `lags` frames, newest first) and targets `lead` steps after the newest, over every member: `([(P, N)] * lags, (P, N))`."
-    M, T, _ = a.shape; t = np.arange(lags - 1, T - lead)
-    if len(t) == 0: return None, None
-    return [a[:, t - l].reshape(-1, a.shape[2]) for l in range(lags)], a[:, t + lead].reshape(-1, a.shape[2])
+    from s2kd.data.core import _usable  # the windows' own rule
+    M, T, _ = a.shape
+    missing = np.zeros((M, T), bool) if present is None else ~np.asarray(present, bool)
+    if missing.shape != (M, T): raise DataError(f"linear_ceiling: present has shape {missing.shape}; the anomalies have (M, T) {(M, T)}")
+    if T < lags + lead: return None, None
+    m, t0 = np.asarray(_usable(missing, gaps, T, lags + lead, 1), int).reshape(-1, 2).T  # runs clear of missing frames and gaps
+    if len(t0) == 0: return None, None
+    t = t0 + lags - 1
+    return [a[m, t - l] for l in range(lags)], a[m, t + lead]
 
 def _damping(x, y, groups):  # x, y: (P, N); groups: (N,) group id of every value
     "Least-squares damping per group of values, clipped to [0, 1], as one coefficient per value: (N,)."
@@ -247,7 +253,9 @@ def linear_ceiling(anoms:dict,             # {"train", "val", "test": (M, T, C, 
                    coarsen:int=1,          # average f×f cells first: a coarser grid (rows and columns cut to a multiple of f)
                    rows:slice|None=None,   # keep these rows first (e.g. a latitude band)
                    n_eofs=(5, 10, 20),     # EOF counts the regression may use (chosen on validation)
-                   alphas=(0.1, 1.0, 10.0)) -> dict:  # ridge strengths, per training pair (chosen on validation)
+                   alphas=(0.1, 1.0, 10.0),  # ridge strengths, per training pair (chosen on validation)
+                   present:dict|None=None,  # {split: (M, T) bool, True = the frame has data}; None = every frame
+                   gaps:dict|None=None) -> dict:  # {split: indices j where the step from time j to j + 1 is a gap}
     "Test MSE of the best reference and of the best linear forecast of one framing, both chosen on validation, and the gain."
     if lead < 1 or lags < 1 or coarsen < 1: raise ValueError(f"linear_ceiling: lead, lags and coarsen must be ≥ 1, got {lead}, {lags}, {coarsen}")
     if missing := {"train", "val", "test"} - set(anoms): raise DataError(f"linear_ceiling: anoms lacks the splits {sorted(missing)}")
@@ -263,8 +271,9 @@ def linear_ceiling(anoms:dict,             # {"train", "val", "test": (M, T, C, 
         a = a[..., :h, :w].reshape(M, T, C, h // coarsen, coarsen, w // coarsen, coarsen).mean((4, 6))
         if s != "train" and a.shape[2:] != shape: raise DataError(f"linear_ceiling: anoms[{s!r}] has (C, H, W) {a.shape[2:]}; train has {shape}")
         shape = a.shape[2:]
-        flat[s] = _pairs(a.reshape(M, T, -1), lead, lags)
-        if flat[s][0] is None: raise DataError(f"linear_ceiling: split {s!r} has {T} steps, too few for lead {lead} and {lags} lag(s)")
+        flat[s] = _pairs(a.reshape(M, T, -1), lead, lags, (present or {}).get(s), (gaps or {}).get(s, ()))
+        if flat[s][0] is None: raise DataError(f"linear_ceiling: split {s!r} has {T} steps, too few for lead {lead} and {lags} lag(s) "
+                                               "between its missing frames and gaps")
     (xtr, ytr), N = flat["train"], flat["train"][1].shape[1]
     chan, cell = np.repeat(np.arange(C), N // C), np.arange(N)
     a_ch, a_cell = _damping(xtr[0], ytr, chan), _damping(xtr[0], ytr, cell)

@@ -572,6 +572,7 @@ class WindowDataset(Dataset):
         self.present = torch.from_numpy(~frames)  # (M, T) bool, True = the frame has data (`data` holds 0 where not)
         self.missing_frames = [(mem[m].item(), time_str(t[k])) for m, k in np.argwhere(frames)]
         self.gaps = [(time_str(t[j]), time_str(t[j + 1])) for j in gaps]
+        self.gap_after = [int(j) for j in gaps]  # the steps j -> j + 1 that are gaps, by position (as `present` is)
         n_all, said = len(mem) * len(range(0, len(t) - need + 1, self.stride)), []
         if self.missing_frames: said.append(f"{len(self.missing_frames)} missing frame(s) (no data in any valid cell): "
                                             + ", ".join(f"member {m} at {s}" for m, s in self.missing_frames[:10]))
