@@ -14,10 +14,11 @@ from .core import DataError
 from .losses.kd import task_mse, kd_output_mse, fitnet_hint, ab_loss, sdkd_loss, sdkd_branch_loss, s2kd_loss
 from .losses.multi import aver_mkd, aekd_combine, camkd_weights, camkd_loss, per_sample_mse
 from .models.features import FeatureTap, make_projector
+from .models.students import padded_size
 
 # %% auto #0
 __all__ = ['METHODS', 'MULTI', 'OPTIONS', 'BATCH_KEYS', 'METHOD_READS', 'METHOD_OPTIONS', 'batch_keys', 'reads_text', 'run_model',
-           'masked_mse', 'freeze', 'Distiller', 'options_for', 'config_options', 'method_reads']
+           'masked_mse', 'freeze', 'Distiller', 'grid_extent', 'options_for', 'config_options', 'method_reads']
 
 # %% ../nbs/35_distill.ipynb #a5a153a5
 METHODS = ("baseline", "kd", "fitnet", "ab", "sdkd", "s2kd", "aver", "aekd", "camkd")
@@ -118,10 +119,10 @@ class Distiller(nn.Module):
         if self.student_path is None: raise ValueError("Distiller: the student has no `feature_path`; pass `student_path=`")
         with torch.no_grad(), FeatureTap(self.student, self.student_path) as tap: run_model(self.student, example)
         fs = _tapped(tap[self.student_path], "student", self.student_path, self.student)
-        projs = []
+        projs, hw = [], example["x"].shape[-2:]
         for m in range(len(self.teachers)):
-            ft = self.teacher_outputs(m, example, live=True)
-            projs += [make_projector(fs, _tapped(ft[p], f"teacher {m}", p, self.teachers[m])) for p in self.taps[m]]
+            ft, ext = self.teacher_outputs(m, example, live=True), (grid_extent(self.student, hw), grid_extent(self.teachers[m], hw))
+            projs += [make_projector(fs, _tapped(ft[p], f"teacher {m}", p, self.teachers[m]), ext) for p in self.taps[m]]
         return projs
 
     def teacher_outputs(self, m:int, batch:dict, live:bool=False):  # teacher index; live=True ignores caches
@@ -206,6 +207,11 @@ class Distiller(nn.Module):
                 parts |= {f"w{m}": _f(v) for m, v in enumerate(a)}
         kd = wt * kd / (frac if mse else 1.0); parts["kd_out" if mse else "kd_feat"] = _f(kd)
         return kd
+
+def grid_extent(model:nn.Module, hw):  # a model; the data grid (H, W)
+    "The (H, W) extent, in grid cells, that `model`'s feature maps cover: the grid padded to its `stride` (or its backbone's)."
+    s = getattr(model, "stride", None) or getattr(getattr(model, "backbone", None), "stride", None) or 1  # no stride: no padding
+    return tuple(padded_size(int(n), int(s)) for n in hw)
 
 def _tapped(f, who:str, path:str, model:nn.Module):  # a tapped output; which model, its path, the model
     "`f` if it is a tensor; else a `DataError` naming the tap (an RNN or attention module returns a tuple)."

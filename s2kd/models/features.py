@@ -4,7 +4,7 @@
 
 # %% ../../nbs/14_models.features.ipynb #036629d2
 from __future__ import annotations
-import difflib
+import difflib, math
 
 import torch
 import torch.nn.functional as F
@@ -13,7 +13,7 @@ from torch import nn
 from ..core import DataError
 
 # %% auto #0
-__all__ = ['REPEATS', 'ModulePathError', 'get_module', 'FeatureTap', 'Projector', 'make_projector']
+__all__ = ['REPEATS', 'ModulePathError', 'get_module', 'FeatureTap', 'resample_matrix', 'Projector', 'make_projector']
 
 # %% ../../nbs/14_models.features.ipynb #8d904076
 class ModulePathError(LookupError):
@@ -77,22 +77,52 @@ class FeatureTap:
         return self.features[path]
 
 # %% ../../nbs/14_models.features.ipynb #5e51b2c9
+def resample_matrix(n_in:int, cell_in:float,    # input cells and their size (in data grid cells)
+                    n_out:int, cell_out:float):  # output cells and their size; both rows start at the same origin
+    "`(n_out, n_in)` float64 weights: the overlap-weighted mean of the input cells where output cells are larger, linear at their centres where smaller."
+    R, end = torch.zeros(n_out, n_in, dtype=torch.float64), n_in * cell_in
+    for j in range(n_out):
+        if cell_out >= cell_in:  # shrinking: every input cell the output cell overlaps, by overlap
+            a, b = j * cell_out, min((j + 1) * cell_out, end)
+            if b <= a: R[j, -1] = 1.0; continue  # wholly in the output's padding: the last input cell, as padding replicates it
+            for i in range(int(a // cell_in), min(n_in, math.ceil(b / cell_in))):
+                R[j, i] = min(b, (i + 1) * cell_in) - max(a, i * cell_in)
+            R[j] /= R[j].sum()
+        else:  # enlarging: linear between the two nearest input centres, held at the edges (as bilinear resizing)
+            u = max((j + 0.5) * cell_out / cell_in - 0.5, 0.0); i0 = min(int(u), n_in - 1); f = min(u - i0, 1.0)
+            R[j, i0] += 1 - f; R[j, min(i0 + 1, n_in - 1)] += f
+    return R
+
 class Projector(nn.Module):
-    "Student → teacher feature projector: 1×1 conv (+ bilinear resize) on maps, linear (+ interpolation over L) on tokens."
+    "Student → teacher feature projector: 1×1 conv (+ resize on the data grid) on maps, linear (+ interpolation over L) on tokens."
     def __init__(self, c_in:int,            # student channels / token width
                  c_out:int,                 # teacher channels / token width
                  *, kind:str="map",         # "map" (B, C, H, W) or "tokens" (B, L, D)
-                 size:tuple|int|None=None): # teacher grid (H, W) or length L; None keeps the student's
+                 size:tuple|int|None=None,  # teacher grid (H, W) or length L; None keeps the student's
+                 in_size:tuple|None=None,   # the student's map (H_s, W_s): with `extents`, the resize is fixed at build time
+                 extents:tuple|None=None):  # ((H, W) the student map covers, (H, W) the teacher's), in data grid cells
         super().__init__()
         if kind not in ("map", "tokens"): raise ValueError(f"Projector: kind={kind!r}, expected 'map' or 'tokens'")
         self.kind, self.size = kind, (tuple(size) if kind == "map" and size is not None else size)
         self.proj = nn.Conv2d(c_in, c_out, 1) if kind == "map" else nn.Linear(c_in, c_out)
+        self.resampled = False  # True: the resize is the `resample_matrix` pair (buffers `rh`, `rw`), not bilinear
+        if kind == "map" and self.size is not None and in_size is not None:
+            (es, et), n_s, n_t = (extents or (in_size, in_size)), tuple(in_size), self.size
+            bilinear_ok = all(es[a] == et[a] and (n_s[a] == n_t[a] or n_s[a] == 2 * n_t[a] or n_t[a] > n_s[a]) for a in (0, 1))
+            if not bilinear_ok:  # the two grids' extents differ, or shrinking by more than 2 (or by a non-integer factor)
+                self.resampled = True
+                for name, a in (("rh", 0), ("rw", 1)):  # not persistent: rebuilt from the shapes, old checkpoints load as they are
+                    self.register_buffer(name, resample_matrix(n_s[a], es[a] / n_s[a], n_t[a], et[a] / n_t[a]).float(), persistent=False)
 
     def forward(self, fs):
         want = 4 if self.kind == "map" else 3
         if fs.ndim != want: raise DataError(f"Projector({self.kind}): fs should have {want} dims, got {tuple(fs.shape)}")
         p = self.proj(fs)
         if self.kind == "map":
+            if self.resampled:
+                if tuple(p.shape[-2:]) != (self.rh.shape[1], self.rw.shape[1]):
+                    raise DataError(f"Projector: built for student maps {(self.rh.shape[1], self.rw.shape[1])}, got {tuple(p.shape[-2:])}")
+                return torch.einsum("ih,bchw,jw->bcij", self.rh.to(p.dtype), p, self.rw.to(p.dtype))  # (B, C_t, H_t, W_t)
             if self.size is not None and tuple(p.shape[-2:]) != self.size:
                 p = F.interpolate(p, size=self.size, mode="bilinear", align_corners=False)   # (B, C_t, H_t, W_t)
             return p
@@ -101,9 +131,10 @@ class Projector(nn.Module):
         return p                                                                             # (B, L_t, D_t)
 
 def make_projector(fs:torch.Tensor,  # example student feature (B, C, H, W) or (B, L, D)
-                   ft:torch.Tensor): # example teacher feature, same rank
+                   ft:torch.Tensor,  # example teacher feature, same rank
+                   extents:tuple|None=None):  # maps: ((H, W) the student's map covers, (H, W) the teacher's) in data grid cells
     "A `Projector` mapping tensors shaped like `fs` to the shape of `ft` (batch aside)."
     if fs.ndim != ft.ndim or fs.ndim not in (3, 4):
         raise DataError(f"make_projector: fs {tuple(fs.shape)} and ft {tuple(ft.shape)} must both be maps (B, C, H, W) or tokens (B, L, D)")
-    if fs.ndim == 4: return Projector(fs.shape[1], ft.shape[1], kind="map", size=ft.shape[-2:])
+    if fs.ndim == 4: return Projector(fs.shape[1], ft.shape[1], kind="map", size=ft.shape[-2:], in_size=fs.shape[-2:], extents=extents)
     return Projector(fs.shape[2], ft.shape[2], kind="tokens", size=ft.shape[1])

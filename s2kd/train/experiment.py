@@ -352,6 +352,7 @@ def run(cfg:RunConfig,        # the run
     out = Path(cfg.results_dir)/cfg.run_name
     fcfg, resume = cfg.to_dict() | dict(data_key=dkey), True  # the weights depend on the config and on the data's values
     if models := _own_models(cfg): fcfg["models"] = models  # and on the classes of models registered from outside s2kd
+    if any(p.resampled for p in d.projectors): fcfg["projector"] = "grid-cells-v1"  # and on a resize bilinear got wrong before (models.features)
     if teachers:  # and on its teachers' weights: a teacher the store retrained since makes it another run (`weights_hash`, as its checkpoint holds them)
         fcfg["teacher_weights"] = {i["name"]: weights_hash(t.state_dict()) for i, t in zip(tinfo, teachers)}
     # one process trains a run; a second one asking for the same run (another notebook) waits, then resumes the finished one
