@@ -492,7 +492,9 @@ def _stored(cfg, dkeys:dict):
     teachers = [t | dict(checkpoint=local(t.get("checkpoint"))) for t in r.get("teachers") or []]
     if any(t.get("weights") and stored_weights(project_root()/t["checkpoint"]) != t["weights"] for t in teachers):
         return None  # a teacher retrained since (or gone): `run` gets it and distils anew when it differs (results without them: as before)
-    return r | dict(checkpoints=str(ck), teachers=teachers, reused=True)
+    here = cfg.to_dict()  # the stored config keeps paths portable ('<elsewhere>/winds.nc'): this machine's where they are the same
+    config = {k: here[k] if k in here and mine.get(k) == v else v for k, v in r["config"].items()}
+    return r | dict(config=config, checkpoints=str(ck), teachers=teachers, reused=True)
 
 def _how(r:dict) -> str:  # a `_train_run` result
     "'trained' when the run took optimiser steps in this call, else 're-evaluated' (a finished run a new package scored again)."
@@ -773,17 +775,22 @@ def run_records(results:list, metrics=("mse", "mae", "ssim")) -> list:  # s2kd_t
                  test={m: _metric(r, "student", m, "test") for m in metrics}) for r in results]
 
 # %% ../nbs/60_paper.ipynb #fe378df5
-def data_file(data_dir,            # a .nc/.zarr path, or a folder with one (or one named `prefix`…)
-              prefix:str|None=None) -> str:  # e.g. "winds": picks that file among several
+def data_file(data_dir,            # a .nc/.zarr path, or a folder with one (with `prefix`: the one named `prefix`…)
+              prefix:str|None=None) -> str:  # e.g. "winds": the folder's file for that dataset, never another's
     "The data file or store `data_dir` names (absolute), for `RunConfig.dataset`."
     from s2kd.data.files import is_data_path
     p = Path(data_dir).expanduser()
     if is_data_path(p) and p.exists(): return str(p.resolve())
     if not p.is_dir(): raise FileNotFoundError(f"data_dir={str(data_dir)!r}: no such file or folder (a .nc/.zarr file, or a folder with one)")
     found = sorted(q.name for q in p.iterdir() if is_data_path(q))
-    if len(found) > 1 and prefix: found = [f for f in found if f.lower().startswith(prefix.lower())] or found
-    if len(found) != 1: raise FileNotFoundError(f"data_dir={str(data_dir)!r}: expected one .nc/.zarr file"
-                                                f"{f' (or one named {prefix}*)' if prefix else ''}, found {found or 'none'}; pass the file's path")
+    if prefix:  # one folder serves every notebook (`s2kd reproduce --data-dir`): a file named for another dataset is not this one's
+        named = [f for f in found if f.lower().startswith(prefix.lower())]
+        if len(named) != 1: raise FileNotFoundError(f"data_dir={str(data_dir)!r}: expected one .nc/.zarr file named {prefix}*, "
+                                                     f"found {named or 'none'} (the folder holds {found or 'no data file'}); "
+                                                     f"name the {prefix} file {prefix}<anything>.nc, or pass the file's path")
+        found = named
+    if len(found) != 1: raise FileNotFoundError(f"data_dir={str(data_dir)!r}: expected one .nc/.zarr file, found {found or 'none'}; "
+                                                "pass the file's path")
     return str((p/found[0]).resolve())
 
 # %% ../nbs/60_paper.ipynb #5a3bf3d6

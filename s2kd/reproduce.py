@@ -98,6 +98,10 @@ def _check_args(a):
     a.out = "." if a.out is None else a.out
     for opt, v in (("--notebooks", a.notebooks), ("--data-dir", a.data_dir)):
         if v is not None and not Path(v).is_dir(): raise DataError(f"{opt} {v}: no such folder")
+    from s2kd.data.files import is_data_path
+    if a.data_dir is not None and is_data_path(a.data_dir):  # a .zarr store is a folder, but one dataset's: every table would read it
+        raise DataError(f"--data-dir {a.data_dir}: one dataset's store; pass the folder holding one file or store per dataset "
+                        "(winds*, traffic*, plume*; the notebooks' data_dir parameters say which names they read)")
     if Path(a.out).exists() and not Path(a.out).is_dir(): raise DataError(f"--out {a.out}: a file, not a folder")
     if a.only is not None and not "".join(a.only).replace(",", "").strip(): raise DataError(f"--only {' '.join(a.only)!r}: no notebook named")
     try: a.device == "auto" or torch.device(a.device)

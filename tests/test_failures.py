@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from s2kd.train.config import RunConfig
 
 os.environ.setdefault("OMP_NUM_THREADS", "1"); os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
@@ -169,7 +170,10 @@ def test_stored_run_on_an_absolute_data_path_is_reused(toy_run, tmp_path):
     from s2kd.train.experiment import read_result
     r = P._train_run(cfg.to_dict()); written = read_result(Path(cfg.results_dir) / cfg.name)
     assert r["data"]["key"] == written["data"]["key"] and r["data"]["key"].startswith("<elsewhere>/toy.nc-")  # portable in the key itself
-    assert P._stored(cfg, {}) is not None
+    stored = P._stored(cfg, {})
+    assert stored is not None
+    # its config names this machine's file, as run() returns it: `qualitative` rebuilds the run from it and loads the data
+    assert stored["config"]["dataset"] == str(tmp_path / "toy.nc") and RunConfig.from_dict(stored["config"]).dataset == cfg.dataset
 
 
 def test_run_on_a_data_path_without_a_name_stays_in_its_folders(toy_run, tmp_path):

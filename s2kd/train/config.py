@@ -171,6 +171,8 @@ def validate(cfg):  # a RunConfig
     for k in _NONNEG:
         if not getattr(cfg, k) >= 0: raise ConfigError(f"RunConfig.{k}={getattr(cfg, k)!r}: must be >= 0")
     if not 0 < cfg.sdkd_cutoff <= 1: raise ConfigError(f"RunConfig.sdkd_cutoff={cfg.sdkd_cutoff}: a fraction of Nyquist in (0, 1]")
+    if not 0 < cfg.lr_factor < 1:  # 0 stalls training at the first plateau without a word; ≥ 1 never lowers the rate
+        raise ConfigError(f"RunConfig.lr_factor={cfg.lr_factor}: the factor a plateau multiplies the learning rate by, in (0, 1)")
     ts = cfg.teachers
     if cfg.method != "baseline" and not ts: raise ConfigError(f"RunConfig.teacher: method {cfg.method!r} needs a teacher")
     if cfg.method in MULTI_TEACHER and len(ts) < 2:

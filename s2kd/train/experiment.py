@@ -342,8 +342,8 @@ def run(cfg:RunConfig,        # the run
             t, info = get_teacher(name, cfg, w, dkey, progress=progress, wait=wait); teachers.append(t.to(device)); tinfo.append(info)
     seed_everything(cfg.seed)
     student = init_climatology(build_model(cfg.student, in_shape=w.train.in_shape, t_out=w.train.t_out,
-                                           preset=cfg.student_preset, **model_build_kw(cfg, w)), w)
-    example = next(iter(DataLoader(w.train, batch_size=2)))
+                                           preset=cfg.student_preset, **model_build_kw(cfg, w)), w).to(device)
+    example = to_device(next(iter(DataLoader(w.train, batch_size=2))), device)  # the projectors are sized by a pass through the teachers, on the device
     d = Distiller.from_config(cfg, student, teachers, example=example)  # the config travels whole
     if cfg.teacher_cache and teachers and not cfg.max_steps:  # a dry run does not run the teachers over the whole split
         root = cache_dir(cfg.cache_dir or None, "teachers")

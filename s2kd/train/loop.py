@@ -251,7 +251,7 @@ def read_checkpoint(out, m:nn.Module, device):  # out: a fit out_dir
     _finish_best(out)
     for name in ("last.pt", "best.pt"):
         try:
-            sd = torch.load(out/name, map_location=device, weights_only=True)
+            sd = torch.load(out/name, map_location="cpu", weights_only=True)  # the RNG states must stay CPU tensors; load_state_dict moves the rest
             got = {k: tuple(v.shape) for k, v in (sd["model"] if name == "last.pt" else sd).items()}
         except Exception as e:  # torn, truncated or not a checkpoint: ours to rebuild
             warnings.warn(f"{out/name}: unreadable checkpoint ({type(e).__name__}: {e}); training from scratch"); return None

@@ -23,7 +23,7 @@ def _run_folders(top:Path) -> list:  # <cache>/runs, or a folder in it
     "The run folders under `top`: a run name with '/' (`RunConfig.name='exp1/unet-s42'`) nests its folder in others."
     from s2kd.train.experiment import REPLACED
     out = []
-    for p in sorted(top.glob("*/")) if top.is_dir() else []:
+    for p in sorted(q for q in top.glob("*/") if q.is_dir()) if top.is_dir() else []:  # Python 3.10's glob("*/") also yields files
         if p.name.startswith("."): continue
         if REPLACED in p.name or any(p.glob("*.pt")) or not any(q.is_dir() for q in p.iterdir()): out.append(p)
         else: out += _run_folders(p)  # a folder of runs
@@ -33,8 +33,8 @@ def _items(root:Path) -> dict:  # {part: [paths]} of the cache at `root`
     "Each part's entries; hidden ones are left out: `.<target>.s2kd-<host>-<pid>-*.tmp` is a build in progress (`s2kd.core`)."
     from s2kd.train.experiment import REPLACED
     g = lambda pattern: sorted(p for p in root.glob(pattern) if not p.name.startswith("."))
-    runs, teachers = _run_folders(root/"runs"), [p for p in g("teachers/*/") if p.name != TEACHER_CKPT]
-    return {"datasets": g("data/*.nc"), "narratives": g("narratives/*/"), "evaluations": g("evals/*.json"),
+    runs, teachers = _run_folders(root/"runs"), [p for p in g("teachers/*/") if p.name != TEACHER_CKPT and p.is_dir()]
+    return {"datasets": g("data/*.nc"), "narratives": [p for p in g("narratives/*/") if p.is_dir()], "evaluations": g("evals/*.json"),
             "stored teachers": g(f"teachers/{TEACHER_CKPT}/*.pt"), "teacher outputs": teachers,
             "runs": [p for p in runs if REPLACED not in p.name], "set-aside runs": [p for p in runs if REPLACED in p.name],
             "results": g("results/*/"), "models": g("models/*/"), "file digests": g(DIGESTS)}
