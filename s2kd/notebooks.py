@@ -68,14 +68,20 @@ def run_notebook(name:str,                  # shipped notebook name
                  parameters:dict|None=None, # overrides of the parameters cell (strings are converted)
                  output=None,               # executed copy; None -> <out_dir>/<name>.out.ipynb
                  progress:bool=True):       # papermill's progress bar
-    "Execute shipped notebook `name` with papermill in `out_dir`; returns the executed copy's path."
+    "Execute shipped notebook `name` with papermill, staged, and put its results and figures in `out_dir`; returns the executed copy's path."
     import papermill as pm
+    from s2kd.core import temp_path
+    from s2kd.paper import _promote
     params = convert_parameters(name, parameters or {})
     out = Path(out_dir).resolve(); out.mkdir(parents=True, exist_ok=True)
     dst = Path(output) if output else out/f"{get_notebook(name).stem}.out.ipynb"
-    try: pm.execute_notebook(str(get_notebook(name)), str(dst), parameters={**params, "out_dir": str(out)}, cwd=str(out),
-                             kernel_name="python3", progress_bar=progress)
+    stage = temp_path(out/f"stage-{get_notebook(name).stem}", dir=True)  # a killed run's stage: swept by the next one
+    try:
+        pm.execute_notebook(str(get_notebook(name)), str(dst), parameters={**params, "out_dir": "."}, cwd=str(stage),
+                            kernel_name="python3", progress_bar=progress)
+        _promote(stage, out)  # only a finished run replaces results/ and figures/
     except pm.PapermillExecutionError as e: e.executed = dst; raise  # the copy written, with the traceback, for the message
+    finally: shutil.rmtree(stage, ignore_errors=True)
     return dst
 
 # %% ../nbs/92_notebooks.ipynb #e109c062

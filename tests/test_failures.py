@@ -619,3 +619,26 @@ def test_fit_wall_s_counts_every_process(tmp_path):
     with pytest.raises(RuntimeError, match="killed"): fit(M(), D(), D(), callback=crash, **kw)
     r = fit(M(), D(), D(), **kw)  # resumes for the last epoch only
     assert r["epochs_run"] == 3 and r["wall_s"] >= 1.0, r["wall_s"]  # the total, not only this process's share
+
+
+# ---- `s2kd notebooks run`: a notebook that fails half way leaves the last good results and figures -----------------
+def test_notebooks_run_failing_half_way_keeps_the_last_good_results(tmp_path, monkeypatch):
+    "Before: papermill ran in --out itself, so a failure after the results cell left new numbers beside the old figure."
+    import nbformat, papermill
+    import s2kd.notebooks as N
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    params = nbformat.v4.new_code_cell('out_dir = "."\nvalue = "new"\nfail = False'); params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(
+        "from pathlib import Path\n(Path(out_dir)/'results'/'toy').mkdir(parents=True, exist_ok=True)\n"
+        "(Path(out_dir)/'results'/'toy'/'table.csv').write_text(value)"),
+        nbformat.v4.new_code_cell("assert not fail, 'the figure cell failed'\n(Path(out_dir)/'figures').mkdir(exist_ok=True)\n"
+                                  "(Path(out_dir)/'figures'/'toy.png').write_text(value)")]
+    src = tmp_path / "toy.ipynb"; nbformat.write(nb, src)
+    monkeypatch.setattr(N, "get_notebook", lambda name: src)
+    out = tmp_path / "out"
+    N.run_notebook("toy", out, {"value": "good"}, progress=False)
+    assert (out / "results/toy/table.csv").read_text() == "good" and (out / "figures/toy.png").read_text() == "good"
+    with pytest.raises(papermill.PapermillExecutionError):
+        N.run_notebook("toy", out, {"value": "half", "fail": "true"}, progress=False)
+    assert (out / "results/toy/table.csv").read_text() == "good", "a failed run replaced the last good results"
+    assert (out / "figures/toy.png").read_text() == "good" and leftovers(out) == []
