@@ -120,6 +120,11 @@ def fit(m:nn.Module,            # m(batch) -> (loss, parts); m.predict(batch) ->
         max_steps:int=0):       # stop after this many optimiser steps in all, validating on one batch (a dry run); 0 -> no limit
     "Train `m` with Adam and early stopping on validation MSE; returns the history, the best epoch and its weights' `weights_hash`."
     seed_everything(seed); t0 = time.time()
+    own = config is None  # without a run config, fit's own settings key the checkpoint: another lr must not resume this one
+    if own:
+        config = dict(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, patience=patience, lr_patience=lr_patience,
+                      lr_factor=lr_factor, lr_schedule=lr_schedule, warmup_epochs=warmup_epochs, grad_clip=grad_clip, amp=amp, seed=seed,
+                      max_steps=max_steps)
     rank, n_proc = world(); main = rank == 0; device = local_device(device); m.to(device)
     if device.type == "cpu": retain_freed_memory()  # steps reuse freed buffers instead of faulting in new pages (s2kd.core)
     if batch_size % n_proc: raise ValueError(f"batch_size={batch_size} is not divisible by the {n_proc} processes")
@@ -181,7 +186,7 @@ def fit(m:nn.Module,            # m(batch) -> (loss, parts); m.predict(batch) ->
             atomic_torch_save(dict(model=trainable_state(m), optim=opt.state_dict(), sched=sched.state_dict(),
                                    scaler=scaler.state_dict(), state=st, rng=rng_state(), config=config), out/"last.pt")
             if improved: os.replace(out/"best.next.pt", out/"best.pt")  # a kill before this line: `read_checkpoint` finishes it
-            if config is not None: atomic_write_json(out/"config.json", config)  # after last.pt: never beside another config's
+            if not own: atomic_write_json(out/"config.json", config)  # after last.pt: never beside another config's
         if callback is not None: callback(epoch, rec)
     load_trainable_state(m, best)
     ran = st["epoch"] + 1 - first  # 0: a finished run, only loaded (its wall is the training's, not this call's load)
