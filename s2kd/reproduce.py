@@ -107,6 +107,11 @@ def _check_args(a):
     try: a.device == "auto" or torch.device(a.device)
     except RuntimeError as e: raise DataError(f"--device {a.device!r}: auto or a torch device ({e})") from None
     if a.jobs < 1: raise DataError(f"--jobs {a.jobs}: at least 1")
+    from s2kd.paper import PRESET_CONFIG
+    own = PRESET_CONFIG[a.preset]["size"]  # the notebooks read the preset's datasets (size, generator seed 0)
+    if not a.no_notebooks and ((a.size or own) != own or a.seed != 0):
+        raise DataError(f"--size {a.size or own} --seed {a.seed}: the notebooks read the {a.preset} preset's datasets "
+                        f"(size {own}, seed 0), so these would build data no table uses; add --no-notebooks to build them alone")
     if a.threads is not None and a.threads < 1: raise DataError(f"--threads {a.threads}: at least 1")
     if a.threads is not None and a.jobs > a.threads:  # each notebook gets at least one thread: more would oversubscribe
         raise DataError(f"--jobs {a.jobs} with --threads {a.threads}: more notebooks at once than threads")
