@@ -642,3 +642,19 @@ def test_notebooks_run_failing_half_way_keeps_the_last_good_results(tmp_path, mo
         N.run_notebook("toy", out, {"value": "half", "fail": "true"}, progress=False)
     assert (out / "results/toy/table.csv").read_text() == "good", "a failed run replaced the last good results"
     assert (out / "figures/toy.png").read_text() == "good" and leftovers(out) == []
+
+
+def test_multimodal_teacher_of_a_retrained_vision_teacher_is_trained_again(toy_run):
+    "A stored multimodal teacher started from a vision teacher that the store retrained since is trained again, not reused."
+    from s2kd.train.experiment import data_key, get_teacher, load_data
+    cfg, ds = toy_run
+    cfg = cfg.replace(method="s2kd", teacher="multimodal", mm_backbone="simvp_deep", mm_epochs=1, encoder="hashing")
+    w, narr = load_data(cfg, ds)
+    _, info = get_teacher("multimodal", cfg, w, data_key(cfg, w, narr))
+    assert info["trained"] and info["init"]["teacher"] == "simvp_deep"
+    assert get_teacher("multimodal", cfg, w, data_key(cfg, w, narr))[1]["trained"] is False  # the same start: reused
+    vision = Path(info["checkpoint"]).parent / info["init"]["checkpoint"]
+    _retrain_teacher(vision)
+    with pytest.warns(UserWarning, match="started from other weights of its vision teacher"):
+        _, again = get_teacher("multimodal", cfg, w, data_key(cfg, w, narr))
+    assert again["trained"], "the multimodal teacher of the old vision weights was reused"

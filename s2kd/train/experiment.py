@@ -240,8 +240,9 @@ def get_teacher(name:str, cfg:RunConfig, w, dkey:str, *, progress:bool=False,  #
                                             **build), w)
     t, info = new(), dict(name=name, preset=cfg.teacher_preset, checkpoint=str(path), trained=False, build=build, init=init)
     # one process trains, a second one asking for the same teacher waits and loads it (DDP ranks train together: no lock)
+    start = weights_hash(base.state_dict()) if init else None  # the vision teacher's weights it starts from
     with file_lock(f"{path}.lock", path.name, wait) if world()[1] == 1 else nullcontext():
-        if not (path.exists() and _load_stored(t, path, arch)):  # absent, unreadable or another architecture: train it
+        if not (path.exists() and _load_stored(t, path, arch) and _same_start(path, start)):  # absent, unreadable, another architecture or start: train it
             t = new()  # fresh weights (a failed load may have filled some)
             if init: warm_start(t, base)
             run_dir = store/f".run-{path.stem}"  # its training checkpoints: a killed training resumes from them
@@ -252,7 +253,8 @@ def get_teacher(name:str, cfg:RunConfig, w, dkey:str, *, progress:bool=False,  #
                 shutil.rmtree(run_dir, ignore_errors=True)
             r = fit(Distiller(t, method="baseline"), w.train, w.val, out_dir=run_dir, config=own, progress=progress, **loop)
             if world()[0] == 0:
-                atomic_torch_save(t.state_dict(), path); atomic_write_json(path.with_suffix(".json"), spec | dict(arch=arch, fit=r))
+                atomic_torch_save(t.state_dict(), path)
+                atomic_write_json(path.with_suffix(".json"), spec | dict(arch=arch, fit=r) | (dict(init_weights=start) if init else {}))
                 shutil.rmtree(run_dir, ignore_errors=True)  # stored: its training checkpoints are not kept twice
             info.update(trained=True, best_val_mse=r["best_val_mse"], epochs_run=r["epochs_run"])
     fit_r = r if info["trained"] else (_read_json(path.with_suffix(".json")) or {}).get("fit") or {}
@@ -261,6 +263,15 @@ def get_teacher(name:str, cfg:RunConfig, w, dkey:str, *, progress:bool=False,  #
     if not info["trained"]: _warn_other_threads(path.name, "a teacher", info["threads"], cfg.device)
     if init: info["init"] = init | dict(train_wall_s=binfo.get("train_wall_s"))  # the vision teacher it started from
     return freeze(t), info
+
+def _same_start(path:Path, start:str|None) -> bool:  # a stored teacher; the weights_hash it should have started from (None: none)
+    "False, with a warning, when the stored teacher started from other weights of its vision teacher (retrained since)."
+    if start is None: return True
+    was = (_read_json(path.with_suffix(".json")) or {}).get("init_weights")  # None: stored before starts were recorded
+    if was is None or was == start: return True
+    warnings.warn(f"{path}: started from other weights of its vision teacher than the teacher store holds now (retrained since); "
+                  "training it again from the stored vision teacher")
+    return False
 
 def warm_start(mm, vision):  # a MultimodalTeacher (built on `vision`'s architecture) and a trained vision teacher
     "Copy `vision`'s weights into `mm.backbone` (and its climatology and calendar terms into `mm`); only the text layers stay new."
