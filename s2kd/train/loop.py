@@ -275,7 +275,8 @@ def checkpoint_config(out):  # a fit out_dir
 
 def _mean_over_ranks(sums:dict, n:int, device):
     "Per-epoch means of the loss parts, averaged over processes under DDP."
-    keys = sorted(sums); t = torch.tensor([sums[k] for k in keys] + [n], dtype=torch.float64, device=device)
+    keys = sorted(sums)  # on the device only for the all-reduce (NCCL): Apple's MPS has no float64
+    t = torch.tensor([sums[k] for k in keys] + [n], dtype=torch.float64, device=device if world()[1] > 1 else "cpu")
     if world()[1] > 1: dist.all_reduce(t)
     return {k: float(t[i] / t[-1]) for i, k in enumerate(keys)}
 
