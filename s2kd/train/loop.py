@@ -124,7 +124,7 @@ def fit(m:nn.Module,            # m(batch) -> (loss, parts); m.predict(batch) ->
     if own:
         config = dict(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, patience=patience, lr_patience=lr_patience,
                       lr_factor=lr_factor, lr_schedule=lr_schedule, warmup_epochs=warmup_epochs, grad_clip=grad_clip, amp=amp, seed=seed,
-                      max_steps=max_steps)
+                      max_steps=max_steps, fit_own=True)
     rank, n_proc = world(); main = rank == 0; device = local_device(device); m.to(device)
     if device.type == "cpu": retain_freed_memory()  # steps reuse freed buffers instead of faulting in new pages (s2kd.core)
     if batch_size % n_proc: raise ValueError(f"batch_size={batch_size} is not divisible by the {n_proc} processes")
@@ -144,7 +144,8 @@ def fit(m:nn.Module,            # m(batch) -> (loss, parts); m.predict(batch) ->
     out = Path(out_dir) if out_dir is not None else None; best = trainable_state(m)
     if out is not None and resume and (ck := read_checkpoint(out, m, device)) is not None:
         ck, best = ck
-        _check_same_run(ck.get("config"), config, out, ck["state"]["epoch"] + 1)
+        old = ck.get("config")  # fit's own settings are compared only with fit's own: a run config names other keys
+        _check_same_run(old if own == bool((old or {}).get("fit_own")) else None, config, out, ck["state"]["epoch"] + 1)
         load_trainable_state(m, ck["model"]); opt.load_state_dict(ck["optim"]); sched.load_state_dict(ck["sched"])
         scaler.load_state_dict(ck["scaler"]); st = ck["state"]; set_rng_state(ck["rng"])
     wall0, first = st.get("wall_s", 0.0), st["epoch"] + 1  # seconds spent by earlier processes of this run (resume); first epoch here
