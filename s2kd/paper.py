@@ -1052,7 +1052,7 @@ def run_artefact(name:str, *, preset:str="quick", out_dir=".", data_dir=None, de
     try:
         with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as px:  # its own process: see `_execute`
             err = px.submit(_execute, str(nb), str(executed), params | dict(out_dir="."), str(stage), kernel,
-                            share and str(share.path(name)), str(stage/".reads.jsonl")).result()
+                            share and str(share.path(name)), str((stage/".reads.jsonl").resolve())).result()  # the kernel runs in `stage`
         if err is not None: raise NotebookFailed(_failure(name, nb, err, executed), _where(err, executed), time.time() - t0)
         placed = _promote(stage, out)
         lines = (stage/".reads.jsonl").read_text().splitlines() if (stage/".reads.jsonl").exists() else []

@@ -99,3 +99,22 @@ def test_results_set_aside_by_a_killed_run_are_put_back(cache, tmp_path):
     assert sorted(p.name for p in res.glob(".*")) == sorted([aside("qualitative", os.getppid()).name,
                                                              aside("ablation", dead.pid, "otherhost").name])
     assert any("put back the last good results" in str(x.message) for x in w)
+
+
+
+READS = WRITES + ("\nimport json\nfrom s2kd.core import cache_dir\nfrom s2kd.paper import note_read\n"
+                  "f = cache_dir()/'results'/'r1'/'result.json'; note_read(f, json.loads(f.read_text())['fit']['weights'])")
+
+
+def test_a_shared_run_retrained_since_reruns_the_artefact(cache, tmp_path, monkeypatch):
+    "The manifest keeps the weights of the stored runs the notebook read; other weights there now: run again. From a relative --out."
+    nbs = tmp_path/"nbs"; fake(nbs, "efficiency", READS)
+    res = cache/"results"/"r1"; res.mkdir(parents=True); (res/"result.json").write_text(json.dumps({"fit": {"weights": "aaa"}}))
+    monkeypatch.chdir(tmp_path)  # `s2kd reproduce` in a clone: --out is "." (the kernel runs in the stage folder)
+    run = lambda: run_artefact("efficiency", preset="smoke", out_dir="out", nbs_dir=nbs, device="cpu")["status"]
+    assert run() == "ok"
+    m = json.loads((artefact_paths(tmp_path/"out", "efficiency")["results"]/"manifest.json").read_text())
+    assert m["reads"] == {"<cache>/results/r1/result.json": "aaa"}, m.get("reads")
+    assert run() == "skipped"
+    (res/"result.json").write_text(json.dumps({"fit": {"weights": "bbb"}}))  # another notebook retrained the shared run
+    assert run() == "ok" and run() == "skipped"
