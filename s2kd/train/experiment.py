@@ -183,7 +183,8 @@ def check_weights(r:dict, state:dict, path) -> dict:  # a result dict; the state
     "`state` when it holds the weights `r` was scored with (`r['fit']['weights']`; a result without them: as is); else `DataError` naming the config that retrained the folder."
     if holds_weights(r, state): return state
     other, _ = checkpoint_config(Path(path).parent)  # last.pt: the run that wrote the folder last
-    roots = {"": project_root(), "<cache>": Path(path).resolve().parents[2]}  # <cache>/runs/<name>/best.pt: paths as run() writes them
+    ck = Path(path).resolve(); runs = next((p for p in ck.parents if p.name == "runs"), ck.parents[1])  # <cache>/runs/<name…>/best.pt
+    roots = {"": project_root(), "<cache>": runs.parent}  # paths as run() writes them; a name may nest folders ('exp1/unet-s42')
     mine = r["config"] | dict(data_key=r["data"]["key"]) | ({"models": r["models"]} if r.get("models") else {})  # as `run` keyed its checkpoints
     if tw := {t["name"]: t["weights"] for t in r.get("teachers") or [] if t.get("weights")}: mine["teacher_weights"] = tw
     a, b = (portable_paths(c, roots) for c in (mine, other or {}))
