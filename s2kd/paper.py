@@ -470,10 +470,13 @@ def s2kd_config(dataset:str,            # embedded dataset name, or a .nc/.zarr 
 # %% ../nbs/60_paper.ipynb #60fb2e1d
 READS_ENV = "S2KD_READS_LOG"  # set by `run_artefact`: a file where its notebook's processes note every stored run and teacher they read
 
-def note_read(path, weights:str|None):  # a run's result.json or a teacher's checkpoint; the weights it holds (`weights_hash`)
+def note_read(path, weights:str|None=None):  # a run's result.json, or a teacher's checkpoint; the weights it holds (`weights_hash`)
     "Append `path` and `weights` to the notebook's reads log (`READS_ENV`), if one is set: the artefact's manifest keeps them."
     from s2kd.core import portable_paths, project_root
-    if not (log := os.environ.get(READS_ENV)) or weights is None: return
+    from s2kd.train.experiment import stored_weights
+    if not (log := os.environ.get(READS_ENV)): return
+    if weights is None and Path(path).suffix == ".pt": weights = stored_weights(path)  # a checkpoint: read only when logging
+    if weights is None: return
     p = portable_paths(str(Path(path).resolve()), {"": project_root(), "<cache>": cache_dir()})
     with open(log, "a") as f: f.write(json.dumps(dict(path=p, weights=weights)) + "\n")  # one short line: appends do not interleave
 
@@ -580,13 +583,13 @@ def paper_teacher(dataset:str, teacher:str,  # dataset and its paper teacher
                   *, multimodal:bool=False,  # the S²-KD teacher built on `teacher` (reads the narratives) instead of `teacher`
                   preset:str="quick", device:str="auto", teacher_seed:int|None=None, overrides:dict|None=None):
     "The trained, frozen teacher of `dataset` (from the teacher store, trained on first use): `(model, info, windows)`."
-    from s2kd.train.experiment import data_key, get_teacher, load_data, stored_weights
+    from s2kd.train.experiment import data_key, get_teacher, load_data
     if teacher == "multimodal": raise ValueError("paper_teacher: name the dataset's teacher and pass multimodal=True")
     c = s2kd_config(dataset, teacher, S2KD_STUDENTS[0], "s2kd" if multimodal else "kd", preset_seeds(preset)[0],
                     preset=preset, device=device, overrides=overrides)
     if teacher_seed is not None: c = c.replace(teacher_seed=teacher_seed)
     w, narr = load_data(c); dk = data_key(c, w, narr); t, info = get_teacher(c.teachers[0], c, w, dk)
-    if info.get("checkpoint"): note_read(info["checkpoint"], stored_weights(info["checkpoint"]))
+    if info.get("checkpoint"): note_read(info["checkpoint"])
     return t.eval(), info | dict(teacher_seed=c.teacher_seed, data_key=dk), w
 
 def teacher_scores(t, info:dict, w, *, root=None) -> dict:  # a `paper_teacher` triple; root: the s2kd cache folder
@@ -1047,15 +1050,16 @@ def run_artefact(name:str, *, preset:str="quick", out_dir=".", data_dir=None, de
     if not force and old is not None: return old | dict(status="skipped")
     executed = _executed_dir(out)/f"{name}-{preset}.ipynb"
     stage = temp_path(out/f"stage-{name}", dir=True)  # named with this host and pid: a later run sweeps it if this one is killed
+    reads_log = (stage/".reads.jsonl").resolve()  # absolute: the kernel runs in `stage`
     if on_start is not None: on_start(name, executed)
     t0 = time.time()
     try:
         with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as px:  # its own process: see `_execute`
             err = px.submit(_execute, str(nb), str(executed), params | dict(out_dir="."), str(stage), kernel,
-                            share and str(share.path(name)), str((stage/".reads.jsonl").resolve())).result()  # the kernel runs in `stage`
+                            share and str(share.path(name)), str(reads_log)).result()
         if err is not None: raise NotebookFailed(_failure(name, nb, err, executed), _where(err, executed), time.time() - t0)
         placed = _promote(stage, out)
-        lines = (stage/".reads.jsonl").read_text().splitlines() if (stage/".reads.jsonl").exists() else []
+        lines = reads_log.read_text().splitlines() if reads_log.exists() else []
         reads = dict(sorted((d["path"], d["weights"]) for d in map(json.loads, lines)))  # the weights of what it read, by file
         # with the embedded data it built, if any; the notebook and package as they were when it started (an edit made
         # while it ran must not key these results as the edited code's: the next call would skip it)

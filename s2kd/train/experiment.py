@@ -247,7 +247,7 @@ def get_teacher(name:str, cfg:RunConfig, w, dkey:str, *, progress:bool=False,  #
             t = new()  # fresh weights (a failed load may have filled some)
             if init: warm_start(t, base)
             run_dir = store/f".run-{path.stem}"  # its training checkpoints: a killed training resumes from them
-            own = spec | dict(arch=arch) | (dict(init_weights=weights_hash(base.state_dict())) if init else {})
+            own = spec | dict(arch=arch) | (dict(init_weights=start) if init else {})
             old, done = checkpoint_config(run_dir)
             if done and old != own:  # another build of the preset, another start, or written before they were kept
                 warnings.warn(f"{run_dir}: a partial training of another build or start of teacher {name!r}; training it from scratch")

@@ -19,11 +19,15 @@ def _size(p:Path) -> int:  # bytes of a file, or of every file under a folder
     if p.is_file(): return p.stat().st_size
     return sum(f.stat().st_size for f in p.rglob("*") if f.is_file()) if p.is_dir() else 0
 
+def _glob(top:Path, pattern:str) -> list:  # a folder; a glob pattern, "…/" for folders only
+    "`top.glob(pattern)`, sorted; a pattern ending in '/' gives folders only (Python 3.10's glob also yields files there)."
+    return sorted(p for p in top.glob(pattern) if p.is_dir() or not pattern.endswith("/")) if top.is_dir() else []
+
 def _run_folders(top:Path) -> list:  # <cache>/runs, or a folder in it
     "The run folders under `top`: a run name with '/' (`RunConfig.name='exp1/unet-s42'`) nests its folder in others."
     from s2kd.train.experiment import REPLACED
     out = []
-    for p in sorted(q for q in top.glob("*/") if q.is_dir()) if top.is_dir() else []:  # Python 3.10's glob("*/") also yields files
+    for p in _glob(top, "*/"):
         if p.name.startswith("."): continue
         if REPLACED in p.name or any(p.glob("*.pt")) or not any(q.is_dir() for q in p.iterdir()): out.append(p)
         else: out += _run_folders(p)  # a folder of runs
@@ -32,9 +36,9 @@ def _run_folders(top:Path) -> list:  # <cache>/runs, or a folder in it
 def _items(root:Path) -> dict:  # {part: [paths]} of the cache at `root`
     "Each part's entries; hidden ones are left out: `.<target>.s2kd-<host>-<pid>-*.tmp` is a build in progress (`s2kd.core`)."
     from s2kd.train.experiment import REPLACED
-    g = lambda pattern: sorted(p for p in root.glob(pattern) if not p.name.startswith("."))
-    runs, teachers = _run_folders(root/"runs"), [p for p in g("teachers/*/") if p.name != TEACHER_CKPT and p.is_dir()]
-    return {"datasets": g("data/*.nc"), "narratives": [p for p in g("narratives/*/") if p.is_dir()], "evaluations": g("evals/*.json"),
+    g = lambda pattern: [p for p in _glob(root, pattern) if not p.name.startswith(".")]
+    runs, teachers = _run_folders(root/"runs"), [p for p in g("teachers/*/") if p.name != TEACHER_CKPT]
+    return {"datasets": g("data/*.nc"), "narratives": g("narratives/*/"), "evaluations": g("evals/*.json"),
             "stored teachers": g(f"teachers/{TEACHER_CKPT}/*.pt"), "teacher outputs": teachers,
             "runs": [p for p in runs if REPLACED not in p.name], "set-aside runs": [p for p in runs if REPLACED in p.name],
             "results": g("results/*/"), "models": g("models/*/"), "file digests": g(DIGESTS)}
