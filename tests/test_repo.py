@@ -70,3 +70,16 @@ def test_committed_results_are_strict_json():
         try: json.loads(p.read_text(), parse_constant=refuse)
         except ValueError as e: bad.append(f"{p.relative_to(ROOT)}: {e}")
     assert not bad, bad
+
+
+TOP_LEVEL = {".ci", ".gitignore", "CONTRIBUTING.md", "LICENSE", "Makefile", "README.md", "docs", "environment.yml",
+             "figures", "nbs", "pyproject.toml", "requirements-lock.txt", "results", "s2kd", "settings.ini", "tests", "tools"}
+
+
+def test_repository_root_holds_only_the_project():
+    "A scratch file written in the checkout and committed by accident (until session 36: era5.zarr, packed.nc, ...) fails here."
+    import pytest
+    if not (ROOT / ".git").exists(): pytest.skip("not a git checkout: no tracked files to list")
+    r = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True)
+    top = {p.split("/")[0] for p in r.stdout.splitlines()}
+    assert top <= TOP_LEVEL, f"tracked at the repository root but not part of the project: {sorted(top - TOP_LEVEL)}"
