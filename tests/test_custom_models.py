@@ -102,6 +102,28 @@ def test_own_models_key_their_runs_and_s2kd_models_keep_theirs(registered, tmp_p
     assert r2["models"]["tiny"]["cls"].endswith(".TinyTanh")
 
 
+def test_bumped_code_version_keys_s2kd_models_runs_anew(monkeypatch, tmp_path):
+    "s2kd's own models: a bumped CODE_VERSIONS number retrains their runs and teachers, and an old run's load says so."
+    ds = toy_dataset(n_member=3, n_time=24, h=8, w=8)
+    cfg = RunConfig(dataset="memory:toy", student="unet", student_preset="smoke", teacher="simvp", teacher_preset="smoke",
+                    method="kd", epochs=1, batch_size=8, device="cpu", cache_dir=str(tmp_path/"cache"), results_dir=str(tmp_path/"res"))
+    r1 = run(cfg, data=ds, threads=1)
+    assert "models" not in r1 or r1["models"] == {}  # all at version 1: the keys of runs trained before versions existed
+    monkeypatch.setitem(R.CODE_VERSIONS, R.UNet, 2)
+    with warnings.catch_warnings(record=True) as ws:
+        warnings.simplefilter("always"); load_student(tmp_path/"res"/cfg.run_name, cache=cfg.cache_dir)
+    assert any("is registered as" in str(w.message) and "'UNet': 2" in str(w.message) for w in ws), [str(w.message) for w in ws]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore"); r2 = run(cfg, data=ds, threads=1)
+    assert r2["fit"]["epochs_this_call"] == 1, "a student whose code version was bumped reused the run trained before"
+    assert not r2["teachers"][0]["trained"], "the teacher's version did not change: it is reused"
+    assert r2["models"] == {"unet": {"cls": "s2kd.models.students.UNet", "versions": {"Forecaster": 1, "UNet": 2}}}
+    monkeypatch.setitem(R.CODE_VERSIONS, R.SimVP, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore"); r3 = run(cfg, data=ds, threads=1)
+    assert r3["teachers"][0]["trained"], "a teacher whose code version was bumped came from the store"
+
+
 def test_run_with_its_own_cache_is_looked_for_there(registered, tmp_path, monkeypatch):
     monkeypatch.setenv("S2KD_CACHE", str(tmp_path/"default"))
     ds = toy_dataset(n_member=3, n_time=24, h=8, w=8)

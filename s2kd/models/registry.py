@@ -21,8 +21,9 @@ from .multimodal import MultimodalTeacher
 
 # %% auto #0
 __all__ = ['MODELS', 'ROLE', 'PRESETS', 'MULTIMODAL_BACKBONE_PRESET', 'MULTIMODAL_BACKBONE_OF', 'MULTIMODAL_BACKBONE',
-           'RESIDUALS', 'Forecaster', 'forecaster_class', 'model_kwargs', 'build_model', 'model_identity',
-           'param_count', 'param_table', 'cli_models']
+           'RESIDUALS', 'CODE_VERSIONS', 'FINGERPRINT_SHAPE', 'Forecaster', 'forecaster_class', 'model_kwargs',
+           'build_model', 'model_identity', 'param_count', 'code_versions', 'model_fingerprint', 'param_table',
+           'cli_models']
 
 # %% ../../nbs/15_models.registry.ipynb #f0e12f81
 MODELS: dict[str, type] = {"unet": UNet, "resnet": ResNet, "mixer": MLPMixer,
@@ -158,9 +159,11 @@ def _code_hash(c:type, h) -> None:  # a class; a hashlib object it updates
 _SAID: set = set()  # classes whose missing source was said once
 
 def model_identity(name:str, preset:str="quick"):  # a key of MODELS and its preset
-    "What a model registered from outside s2kd is, for the keys of its runs and stored teachers: its class, a hash of the source files that define it (and its bases from outside torch and s2kd) and its preset arguments; None for s2kd's own models, whose keys stay as they were."
+    "What a model is, for the keys of its runs and stored teachers. From outside s2kd: its class, a hash of the source files that define it (and its bases from outside torch and s2kd) and its preset arguments. s2kd's own: the `CODE_VERSIONS` of the classes it runs, None while all are 1 (so the keys of runs trained before versions existed stay as they were)."
     cls = MODELS[name]
-    if cls.__module__.partition(".")[0] == "s2kd": return None
+    if cls.__module__.partition(".")[0] == "s2kd":
+        vs = code_versions(name)
+        return None if set(vs.values()) == {1} else dict(cls=f"{cls.__module__}.{cls.__qualname__}", versions=vs)
     own = [c for c in cls.__mro__ if c is not object and c.__module__.partition(".")[0] not in ("s2kd", "torch")]
     h = hashlib.sha256()
     for c in own:
@@ -178,6 +181,52 @@ def model_identity(name:str, preset:str="quick"):  # a key of MODELS and its pre
 def param_count(name:str, *, in_shape:tuple, t_out:int, preset:str="quick", **overrides):
     "Parameters of `build_model(...)`, counted on the meta device (no memory, no time)."
     with torch.device("meta"): return count_params(build_model(name, in_shape=in_shape, t_out=t_out, preset=preset, **overrides))
+
+# %% ../../nbs/15_models.registry.ipynb #ea85c127
+CODE_VERSIONS: dict[type, int] = {Forecaster: 1, UNet: 1, ResNet: 1, MLPMixer: 1, SimVP: 1, STAlterNet: 1, Triton: 1,
+                                  EarthFarseer: 1, MultimodalTeacher: 1}  # bump a class's number when what it computes changes
+
+def code_versions(name:str) -> dict:  # a key of MODELS (one of s2kd's own)
+    "`CODE_VERSIONS` of the classes model `name` runs, by class name: the mixin, the class, and for the multimodal teacher every backbone it may wrap."
+    from s2kd.models.multimodal import BACKBONES
+    cls = MODELS[name]
+    classes = [Forecaster, cls] + (sorted(set(BACKBONES.values()), key=lambda c: c.__name__) if cls is MultimodalTeacher else [])
+    missing = [c.__qualname__ for c in classes if c not in CODE_VERSIONS]
+    if missing: raise KeyError(f"model {name!r}: no CODE_VERSIONS entry for {missing} (an s2kd model class must have one)")
+    return {c.__name__: CODE_VERSIONS[c] for c in classes}
+
+FINGERPRINT_SHAPE = (3, 2, 10, 14)  # (T_in, C, H, W): neither square nor a power of two, so every model pads its grid
+
+def model_fingerprint(name:str,             # a key of MODELS
+                      preset:str="smoke",   # its size preset
+                      *, residual:str="none",  # "none": the network alone; "last"/"climatology" add the Forecaster's path
+                      calendar:int=0,       # calendar features (the calendar head and climatology get seeded values)
+                      t_out:int=2, seed:int=0,
+                      **overrides) -> dict:  # constructor arguments, e.g. backbone="triton" for the multimodal teacher
+    "What model `name` computes, summarised: parameter count, and the output's and the `feature_path` tap's shape, mean, std and a seeded random projection, for seeded weights on a seeded batch."
+    from s2kd.models.features import FeatureTap
+    T, C, H, W = FINGERPRINT_SHAPE
+    with torch.random.fork_rng(devices=[]):  # the caller's RNG stays as it was
+        torch.manual_seed(seed)
+        m = build_model(name, in_shape=FINGERPRINT_SHAPE, t_out=t_out, preset=preset, residual=residual, calendar=calendar, phases=2,
+                        **overrides).eval()
+        g = torch.Generator().manual_seed(seed + 1)
+        with torch.no_grad():
+            if calendar: m.calendar_head.weight.normal_(0, 0.1, generator=g)
+            if residual == "climatology": m.climatology.normal_(generator=g); m.damping.uniform_(generator=g)
+        x = torch.randn(2, *FINGERPRINT_SHAPE, generator=g)
+        keys = m.batch_keys
+        kw = (dict(text=torch.randn(2, 5, m.d_text, generator=g), text_mask=torch.tensor([[True] * 5, [True] * 3 + [False] * 2]))
+              if "text" in keys else {})
+        if calendar: kw["calendar"] = torch.randn(2, T + t_out, calendar, generator=g)
+        if "phase" in keys: kw["phase"] = torch.randint(0, 2, (2, T + t_out), generator=g)
+        with torch.no_grad(), FeatureTap(m, [m.feature_path]) as tap:
+            y = m(x, **kw); f = tap[m.feature_path]
+    def summary(t):
+        t = t.detach().double(); v = t.flatten()
+        w = torch.randn(v.numel(), generator=torch.Generator().manual_seed(seed + 2), dtype=torch.float64)
+        return dict(shape=list(t.shape), mean=v.mean().item(), std=v.std().item(), proj=(v @ w).item() / v.numel() ** 0.5)
+    return dict(params=count_params(m), output=summary(y), feature=summary(f))
 
 # %% ../../nbs/15_models.registry.ipynb #b19dc937
 def param_table(*, in_shape:tuple=(12, 2, 32, 64), t_out:int=12, names:list|None=None, presets:list|None=None):

@@ -81,10 +81,10 @@ def _best(r:dict, cache:str|None=None):  # a result dict (`read_run`); cache: th
                             "was it run with write=False, or with another cache_dir ($S2KD_CACHE)?")
 
 def _check_identity(r:dict, name:str, preset:str):  # a result dict, one of its models and that model's preset
-    "Warn when a model registered from outside s2kd is now another class, source or preset than the one the run trained (`model_identity`)."
+    "Warn when a model is now another class, source, preset or `CODE_VERSIONS` than the one the run trained (`model_identity`; a run keeps the identities that are not None)."
     from s2kd.models.registry import model_identity
     was = (r.get("models") or {}).get(name)
-    if was is not None and (now := model_identity(name, preset)) != was:
+    if (now := model_identity(name, preset)) != was:
         warnings.warn(f"run {r.get('name')!r}: model {name!r} is registered as {now} now; the run trained {was}: "
                       "its weights are loaded into the model registered now")
 

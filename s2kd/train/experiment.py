@@ -307,7 +307,7 @@ def _load_stored(t, path:Path, arch:dict|None=None):  # arch: the model's constr
 
 # %% ../../nbs/43_train.experiment.ipynb #58fd7215
 def _own_models(cfg:RunConfig) -> dict:
-    "`model_identity` of each model of `cfg` registered from outside s2kd (s2kd's own: none, so their run keys stay as they were)."
+    "`model_identity` of each model of `cfg` that has one: registered from outside s2kd, or s2kd's own with a bumped `CODE_VERSIONS` (at all 1: none, so their run keys stay as they were)."
     from s2kd.models.registry import model_identity
     roles = [(cfg.student, cfg.student_preset)] + [(t, cfg.teacher_preset) for t in (cfg.teachers if cfg.method != "baseline" else [])]
     return {n: i for n, p in roles if (i := model_identity(n, p)) is not None}
