@@ -88,9 +88,12 @@ def narrator_claims(tab:pd.DataFrame,      # a summary_table of one student, met
     if not len(st) or not len(base): return "- No narrator row to compare with none."
     b, lines = base.mse_mean.iloc[0], []
     better = st[(st.diff_mean < 0) & (st.within_noise == False)]  # noqa: E712 (None when one seed)
+    unjudged = st[st.within_noise.isna() & (st.diff_mean.isna() | (st.diff_mean < 0))]  # lower, or unpaired: fewer than 2 seeds
     lines.append(f"- Narrators that lower the student's MSE below none outside seed noise: {len(better)} of {len(st)}"
                  + (f" ({', '.join(better.method)})" if len(better) else "") + " — the claim 'every narrator helps' is "
-                 + ("supported." if len(better) == len(st) else "NOT supported."))
+                 + ("supported." if len(better) == len(st) else
+                    f"not judged: {len(unjudged)} narrator(s) with fewer than two paired seeds ({', '.join(unjudged.method)})."
+                    if len(better) + len(unjudged) == len(st) else "NOT supported."))
     worst, best, wname = st.mse_mean.max(), st.mse_mean.min(), st.loc[st.mse_mean.idxmax()].method
     noisy = st.loc[st.mse_mean.idxmax()].within_noise  # the worst narrator's paired change: True, False, None (one seed)
     step = ("NOT supported." if b - worst <= worst - best else

@@ -287,6 +287,9 @@ def summary_table(results:list,                 # run() result dicts (any studen
         if c not in df: df[c] = None
     refs = df[df.method == "reference"]
     if len(refs):
+        if refs.val_mse.isna().all():  # results without validation scores (written by hand, or by another tool)
+            warnings.warn("summary_table: no reference has a validation MSE; the best reference is chosen on test MSE, "
+                          "so the skill column is measured against the reference that did best on the very data it scores")
         best = refs.loc[refs.val_mse.idxmin() if refs.val_mse.notna().any() else refs.mse_mean.idxmin()]
         df["skill"] = 1 - df.mse_mean / best.mse_mean
         df["best_reference"] = best.model

@@ -213,10 +213,13 @@ def fit_references(train) -> dict:  # a Calendared training split
 ERROR_METRICS = ("mse", "mae", "rmse", "mse_lat_weighted", "rmse_lat_weighted")  # lower is better; skill is defined
 
 def best_reference(metrics:dict, split:str="val", metric:str="mse") -> str:  # {model: {split: metrics dict}}
-    "The `ref:*` entry of `metrics` with the lowest `metric` on `split`."
+    "The `ref:*` entry of `metrics` with the lowest `metric` on `split`; a NaN score never wins (it compares as nothing)."
     refs = [k for k in metrics if k.startswith("ref:")]
     if not refs: raise KeyError(f"best_reference: no 'ref:*' entries in {list(metrics)}")
-    return min(refs, key=lambda k: metrics[k][split][metric])
+    scored = [k for k in refs if math.isfinite(metrics[k][split][metric])]
+    if not scored: raise DataError(f"best_reference: no reference has a finite {metric} on {split}: "
+                                   f"{ {k: metrics[k][split][metric] for k in refs} }")
+    return min(scored, key=lambda k: metrics[k][split][metric])
 
 def add_skill(metrics:dict, ref:str):  # {model: {split: metrics dict}}; ref: a key of metrics
     "Add `skill_<m>` (and `skill_<m>_per_lead`) = `1 − m/m_ref` for every error metric, in place; returns `metrics`."

@@ -73,6 +73,25 @@ def test_changed_narrator_config_retrains_the_teacher(base, monkeypatch):
     assert narr2 != narr and data_key(cfg, w2, narr2) != data_key(cfg, w, narr)
 
 
+@pytest.mark.parametrize("narrator,attribute", [("event", "events"), ("stat-rich", "units")])
+def test_texts_of_other_attributes_key_the_teacher_anew(tmp_path, narrator, attribute):
+    "The same values with other events or units are other texts, so another data key (until session 36 the key held the"
+    " narrator's identity only, and a teacher trained on the old texts was reused with its scores)."
+    import warnings
+    from s2kd.data.core import toy_dataset
+    from s2kd.train.experiment import data_key
+    cfg = RunConfig(dataset="memory:toy", method="s2kd", teacher="multimodal", narrator=narrator, encoder="hashing",
+                    cache_dir=str(tmp_path / "cache"))
+    events = json.dumps([{"time": "2000-01-02", "kind": "storm", "y": 1, "x": 2, "member": 0}])
+    edit = {"events": lambda d: d.assign_attrs(events=events), "units": lambda d: d.assign(u=d.u.assign_attrs(units="km h-1"))}
+    keys = []
+    for e in (lambda d: d, edit[attribute], lambda d: d):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore"); w, narr = load_data(cfg, e(toy_dataset(n_member=2, n_time=24, seed=0)))
+        keys.append(data_key(cfg, w, narr))
+    assert keys[0] == keys[2] != keys[1], keys
+
+
 def test_students_of_every_seed_share_one_teacher(base):
     "The teacher store is keyed by `teacher_seed`, not the student's `seed`: a second student seed reuses the teacher."
     from s2kd.train.experiment import data_key, get_teacher

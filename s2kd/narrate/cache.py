@@ -48,6 +48,8 @@ def info_hash(windows_ds) -> str:
 def data_fingerprint(windows_ds, info:str|None=None) -> str:  # info: the windows' `info_hash`, when already known
     "A short hash of all `windows_ds` gives a narrator, its values and `info_hash`: narratives and embeddings are keyed by it."
     h, ds = hashlib.sha256((info or info_hash(windows_ds)).encode()), _values(windows_ds)
+    if (m := getattr(windows_ds, "mask", None)) is not None:  # the cells a narrator reads (`window_sample`); none: keys as before
+        h.update(b"mask"); h.update(np.ascontiguousarray(np.asarray(m, dtype=bool)).tobytes())
     if ds is not None:
         for v in ds.data_vars: h.update(str(v).encode()); h.update(np.ascontiguousarray(ds[v].values).tobytes())
     else:
@@ -271,7 +273,8 @@ def build_embeddings(windows_ds,                # the windows the narratives des
             if len(e["index"]) != n: warnings.warn(f"{path}: holds {len(e['index'])} samples, the split has {n}; re-encoding")
             elif rec.get("texts") != said:  # narratives rebuilt under the same identity (another LM run), or recorded before session 32
                 warnings.warn(f"{path}: encoded from other texts than the narratives hold now (or not recorded); re-encoding")
-            else: return e
+            elif e["tokens"].dtype != dtype: warnings.warn(f"{path}: stored as {e['tokens'].dtype}, asked for {dtype}; re-encoding")
+            else: return e | {"texts": said}
         for i in tqdm(range(0, n, batch_size), disable=not progress, desc=f"encode {split}"):
             parts.append(encoder.encode(texts[i:i + batch_size])); cut += int(getattr(encoder, "last_truncated", 0) or 0)
         if cut: warnings.warn(f"{path.name}: {cut} of {n} narratives of {split} are longer than the encoder's max_length="
@@ -289,7 +292,7 @@ def build_embeddings(windows_ds,                # the windows the narratives des
         atomic_write_json(path.with_suffix(".json"), {"encoder": encoder.identity(), "narrator": cache.narrator_id,
                           "dataset": dataset_key, "data": cache.data, "split": split, "n": n, "texts": said, "tokens": list(tokens.shape), "dtype": str(dtype), "truncated": cut,
                           "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "s2kd": s2kd.__version__})
-        return e
+        return e | {"texts": said}  # the texts' hash: a teacher's data key (s2kd.train.experiment.load_data)
 
 # %% ../../nbs/23_narrate.cache.ipynb #9c830e3e
 class TextConditioned(Dataset):

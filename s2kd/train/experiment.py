@@ -47,8 +47,9 @@ def load_data(cfg:RunConfig, data=None):  # data: an xr.Dataset to use instead o
     key = narratives_key(cfg.dataset, cfg.size, cfg.data_seed, w, cfg.stride)  # the key `s2kd narrate` and the shipped narratives use
     emb = lambda s: build_embeddings(getattr(w, s), narrator, encoder, split=s, dataset_key=key, root=cfg.cache_dir or None,
                                      progress=False)
-    w = w._replace(**{s: TextConditioned(getattr(w, s), emb(s)) for s in ("train", "val", "test")})
-    return w, f"{narrator.identity_on(w.train)}/{json.dumps(encoder.identity(), sort_keys=True)}"  # identities: changed texts, new key
+    es = {s: emb(s) for s in ("train", "val", "test")}; w = w._replace(**{s: TextConditioned(getattr(w, s), e) for s, e in es.items()})
+    texts = hashlib.sha256("".join(es[s]["texts"] for s in es).encode()).hexdigest()[:12]  # what the teacher reads: the narrator's
+    return w, f"{narrator.identity_on(w.train)}/{json.dumps(encoder.identity(), sort_keys=True)}/{texts}"  # code, the data's attributes
 
 def _canonical(v):  # coordinate values as bytes that mean the same on every machine and in every file
     v = np.asarray(v)  # datetimes and durations in one unit (a generator's µs and a netCDF file's ns are the same times)
@@ -79,7 +80,8 @@ def data_key(cfg:RunConfig, w, narratives:str|None=None):
     "What a teacher's outputs depend on, as a string: dataset, size, seed, values, windows, calendar phases, narratives."
     kind = getattr(w.train, "kind", None); v = getattr(w.train, "phases_version", 1)  # calendars never changed (v1) add no tag
     return (f"{key_name(cfg)}-{cfg.size}-seed{cfg.data_seed}-{data_fingerprint(w.ds)}-{w.train.t_in}to{w.train.t_out}"
-            f"-stride{cfg.stride}{f'-phases:{kind}v{v}' if v > 1 or kind == 'year' else ''}-text:{narratives}")
+            f"-stride{cfg.stride}{f'-phases:{kind}v{v}' if v > 1 or kind == 'year' else ''}"
+            f"{f'-calendar:{c}' if (c := w.ds.attrs.get('calendar')) else ''}-text:{narratives}")  # a calendar the attribute names
 
 # %% ../../nbs/43_train.experiment.ipynb #815a4ab1
 @torch.no_grad()
