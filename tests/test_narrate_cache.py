@@ -207,6 +207,28 @@ def test_shipped_narratives_match_the_quick_data(tmp_path):
             else:
                 assert keep is not None and len(keep) == len(c.windows) and not said, (name, split, said)
 
+def test_shipped_narratives_refuse_moved_fields_and_old_signatures(tmp_path, monkeypatch):
+    "A field rolled one cell keeps every frame's mean and std: the spatial moments refuse it (until session 36 its texts"
+    " were used, naming the old places); a data.json signed with the mean and std alone asks to be signed again."
+    import json
+    from s2kd.data.core import WindowDataset, toy_dataset
+    from s2kd.narrate.cache import write_data_signature
+    ds = toy_dataset(n_time=12, seed=0); w = WindowDataset(ds, 2, 2)
+    shipped = tmp_path / "ship" / "toy" / "train"; shipped.mkdir(parents=True)
+    monkeypatch.setattr(NarrativeCache, "shipped_path", lambda self: shipped / self.path.name)
+    c = lambda d: NarrativeCache(tmp_path / "cache", "toy", "train", "stat-coarse", data=d)
+    (shipped / c(w).path.name).write_text("")
+    write_data_signature(w, shipped, dataset="toy", split="train")
+    assert c(w).shipped_windows() == set(range(len(w)))
+    with pytest.warns(UserWarning, match="describe other data values"):
+        assert c(WindowDataset(ds.roll(x=1, roll_coords=False), 2, 2)).shipped_windows() is None
+    rec = json.loads((shipped / "data.json").read_text())
+    rec["signature"]["stats"] = [s[:2] for s in rec["signature"]["stats"]]  # as signed before session 36
+    (shipped / "data.json").write_text(json.dumps(rec))
+    with pytest.warns(UserWarning, match="re-sign them"):
+        assert c(w).shipped_windows() is None
+
+
 def test_throughput_report(windows):
     "Narratives per second with one thread (printed, not asserted)."
     for name, w in windows.items():

@@ -17,8 +17,8 @@ from ..core import DataError, atomic_torch_save, atomic_write, atomic_write_json
 from .core import NARRATE_FORMAT, PROMPT_VERSION, Narrator, _slug, get_narrator
 
 # %% auto #0
-__all__ = ['SIGNATURE_RTOL', 'EMB_KEYS', 'info_hash', 'data_fingerprint', 'data_signature', 'differing_frames', 'same_values',
-           'identity_str', 'NarrativeCache', 'window_sample', 'check_windows', 'build_narratives',
+__all__ = ['SIGNATURE_RTOL', 'SIGNATURE_STATS', 'EMB_KEYS', 'info_hash', 'data_fingerprint', 'data_signature', 'differing_frames',
+           'same_values', 'identity_str', 'NarrativeCache', 'window_sample', 'check_windows', 'build_narratives',
            'write_data_signature', 'load_embeddings', 'build_embeddings', 'TextConditioned', 'narratives_key',
            'cli_narrate']
 
@@ -57,12 +57,18 @@ def data_fingerprint(windows_ds, info:str|None=None) -> str:  # info: the window
             for a in windows_ds.frames(i): h.update(np.ascontiguousarray(a).tobytes())
     return h.hexdigest()[:12]
 
+SIGNATURE_STATS = ("mean", "std", "y moment", "x moment")  # per frame; the moments weigh each cell by its place, -1 to 1
+
 def data_signature(windows_ds) -> dict|None:
-    "Per variable, the mean and std of every (member, time) frame the windows read; None without an xr.Dataset."
+    "Per variable, the `SIGNATURE_STATS` of every (member, time) frame the windows read; None without an xr.Dataset."
+    import xarray as xr
     ds = _values(windows_ds)
     if ds is None: return None
-    stats = [[ds[v].mean([d for d in ds[v].dims if d not in ("member", "time")]).values,
-              ds[v].std([d for d in ds[v].dims if d not in ("member", "time")]).values] for v in ds.data_vars]
+    def stats(a):  # (member, time, Y, X): a field moved, mirrored or rolled keeps its mean and std, not its moments
+        g = [d for d in a.dims if d not in ("member", "time")]
+        ramp = lambda d: xr.DataArray(np.linspace(-1.0, 1.0, a.sizes[d]), dims=d)
+        return [a.mean(g).values, a.std(g).values] + [(a * ramp(d)).mean(g).values for d in g]
+    stats = [stats(ds[v]) for v in ds.data_vars]
     # 6 significant digits (`_six`): 5e-7 relative, far inside the tolerance
     return {"variables": [str(v) for v in ds.data_vars], "stats": _six(np.asarray(stats, np.float64))}
 
@@ -71,7 +77,8 @@ def differing_frames(a:dict, b:dict, rtol:float=SIGNATURE_RTOL):  # two `data_si
     if a is None or b is None or a["variables"] != b["variables"]: return None
     x, y = np.asarray(a["stats"], np.float64), np.asarray(b["stats"], np.float64)  # (variable, mean|std, member, time)
     if x.shape != y.shape: return None
-    scale = np.abs(y).reshape(len(y), -1).max(1).reshape(-1, *[1] * (y.ndim - 1)) + 1e-12  # per variable
+    scale = np.nanmax(np.abs(y).reshape(len(y), -1), 1).reshape(-1, *[1] * (y.ndim - 1)) + 1e-12  # per variable; NaN: a missing
+    # frame, or moments not signed (frames whose values differed where they were signed): judged by the other statistics
     return (np.abs(x - y) > rtol * scale).any(axis=(0, 1))
 
 def same_values(a:dict, b:dict, rtol:float=SIGNATURE_RTOL) -> bool:  # two `data_signature`s
@@ -110,7 +117,9 @@ class NarrativeCache:
         if self.windows is None or not sp.exists(): return None
         rec = json.loads(sig.read_text()) if sig.exists() else {}
         a, b, why = data_signature(self.windows), rec.get("signature"), None
-        if (bad := differing_frames(a, b)) is None or bad.all(): why = "describe other data values than these windows"
+        if b and np.asarray(b["stats"]).shape[1:2] != (len(SIGNATURE_STATS),):  # signed with the mean and std alone (before session 36)
+            why = "were signed without the frames' spatial moments (re-sign them: tools/sign_shipped_narratives.py)"
+        elif (bad := differing_frames(a, b)) is None or bad.all(): why = "describe other data values than these windows"
         elif "info" not in rec:  # signed before the info hash was recorded: the units, times and events they describe are unknown
             why = "have no info hash in their data.json (re-sign them: tools/sign_shipped_narratives.py)"
         elif rec["info"] != self.info: why = "describe other names, units, time stamps, grid, parameters or events (info) than these windows"
