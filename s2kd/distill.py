@@ -158,18 +158,19 @@ class Distiller(nn.Module):
         outs = [{k: v.float() for k, v in o_.items()} for o_ in outs]
         fts = [[o_[p] for p in self.taps[m]] for m, o_ in enumerate(outs)]
         fps = [p(fs).float() for p in self.projectors] if self.uses_feat else []
-        frac = 1.0  # output-space KD terms average over valid cells: scaled by 1/(fraction of valid cells)
+        frac = 1.0; self._frac_b = torch.ones(1)  # output-space KD terms average over valid cells: scaled by 1/(fraction of valid cells)
         if "mask" in batch:  # masked cells enter no output-space term: student, teachers and truth all read 0 there
             keep = batch["mask"].reshape(-1 if batch["mask"].ndim == 3 else 1, 1, 1, *batch["mask"].shape[-2:]).to(ys.dtype)
             ys, y, frac = ys * keep, y * keep, keep.mean().clamp_min(1e-12)
+            self._frac_b = keep.flatten(1).mean(1).clamp_min(1e-12)  # per sample (B,) or (1,): CAMKD's per-sample losses
             outs = [o_ | {"y": o_["y"] * keep} for o_ in outs]
         if self.method == "kd": kd = w["kd_out"] * kd_output_mse(ys, outs[0]["y"]) / frac; parts["kd_out"] = _f(kd)
         elif self.method == "fitnet":
-            hint = fitnet_hint(fps[0], fts[0][0]); parts["kd_feat"] = _f(hint)
-            if o["stages"] == 2:  # stage 1: the hint alone; stage 2: the task alone
-                loss = w["kd_feat"] * hint if self.epoch < o["hint_epochs"] else w["task"] * task
-                return loss, parts | {"loss": _f(loss)}
-            kd = w["kd_feat"] * hint
+            hint = w["kd_feat"] * fitnet_hint(fps[0], fts[0][0]); parts["kd_feat"] = _f(hint)  # logged weighted, as every method
+            if o["stages"] == 2:  # Romero et al.'s Algorithm 1: the hint alone, then the whole student by KD (task + output term)
+                if self.epoch < o["hint_epochs"]: return hint, parts | {"loss": _f(hint)}
+                kd = w["kd_out"] * kd_output_mse(ys, outs[0]["y"]) / frac; parts = {"task": parts["task"], "kd_out": _f(kd)}
+            else: kd = hint
         elif self.method == "ab": kd = w["kd_feat"] * ab_loss(fps[0], fts[0][0], o["margin"]); parts["kd_feat"] = _f(kd)
         elif self.method == "sdkd":
             if o["branch"]:
@@ -194,18 +195,18 @@ class Distiller(nn.Module):
         wt = self.w["kd_out"] if mse else self.w["kd_feat"]
         if self.method == "camkd":
             wb = camkd_weights([x["y"] for x in outs], y)                                   # (B, M)
-            if mse: lbm = torch.stack([per_sample_mse(ys, x["y"]) for x in outs], 1)       # (B, M)
+            if mse: lbm = torch.stack([per_sample_mse(ys, x["y"]) for x in outs], 1) / self._frac_b.to(ys)[:, None]  # (B, M), valid cells
             else: lbm = torch.stack([torch.stack([ab_loss(fp[i:i+1], ft[0][i:i+1], o["margin"]) for i in range(len(fp))])
                                      for fp, ft in zip(fps, fts)], 1)
             kd = camkd_loss(lbm, wb); parts |= {f"w{m}": _f(v) for m, v in enumerate(wb.mean(0))}
         else:
             ls = [kd_output_mse(ys, x["y"]) for x in outs] if mse else [ab_loss(fp, ft[0], o["margin"]) for fp, ft in zip(fps, fts)]
-            parts |= {f"kd{m}": _f(l) for m, l in enumerate(ls)}
+            parts |= {f"kd{m}": _f(l / (frac if mse else 1.0)) for m, l in enumerate(ls)}  # valid-cell means, as the total
             if self.method == "aver": kd = aver_mkd(ls)
             else:
                 kd, a = aekd_combine(ls, ys if mse else fs, C=o["cap"], solver=o["solver"])
                 parts |= {f"w{m}": _f(v) for m, v in enumerate(a)}
-        kd = wt * kd / (frac if mse else 1.0); parts["kd_out" if mse else "kd_feat"] = _f(kd)
+        kd = wt * kd / (frac if mse and self.method != "camkd" else 1.0); parts["kd_out" if mse else "kd_feat"] = _f(kd)
         return kd
 
 def grid_extent(model:nn.Module, hw):  # a model; the data grid (H, W)
@@ -241,7 +242,7 @@ def config_options(cfg):  # a run config: a dataclass such as `s2kd.train.config
 METHOD_READS = {  # method -> the method options its step reads besides w_task; (option, condition, value): only when condition == value
     "baseline": (),
     "kd": ("w_kd_out",),
-    "fitnet": ("w_kd_feat", "fitnet_stages", ("fitnet_hint_epochs", "fitnet_stages", 2)),
+    "fitnet": ("w_kd_feat", "fitnet_stages", ("fitnet_hint_epochs", "fitnet_stages", 2), ("w_kd_out", "fitnet_stages", 2)),
     "ab": ("w_kd_feat", "ab_margin"),
     "sdkd": ("w_kd_feat", "w_low", "sdkd_branch",
              ("sdkd_cutoff", "sdkd_branch", False), ("sdkd_mask", "sdkd_branch", False), ("sdkd_kind", "sdkd_branch", False)),
