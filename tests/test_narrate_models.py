@@ -141,6 +141,7 @@ def test_smollm_sampling_is_seeded():
     t1 = a.narrate(s)
     assert torch.equal(before, torch.get_rng_state())                # the caller's RNG is untouched
     assert a.narrate(s) == t1
+    assert a.narrate([sample(shift=4), sample()])[1] == t1[0]          # its own seed: the same text in any batch
 
 
 def test_vlm_narrator_with_tiny_random_llava(tmp_path):
@@ -150,6 +151,10 @@ def test_vlm_narrator_with_tiny_random_llava(tmp_path):
     caps = nar.narrate([sample(), sample(shift=2), sample(shift=5)])
     assert len(caps) == 3 and all(isinstance(c, str) for c in caps) and any(caps)
     assert nar.narrate([sample(), sample(shift=2), sample(shift=5)]) == caps
+    one = get_narrator("vlm", model_path=path, max_new_tokens=6, do_sample=True, seed=3, batch_size=1)
+    assert one.narrate([sample(shift=5)]) == caps[2:] and one.narrate([sample(shift=2), sample()]) == [caps[1], caps[0]]  # each
+    # window's sampled text is its own, whatever batch or order it came in (until session 36: seeded once per call)
+    assert nar.identity() != get_narrator("vlm", model_path=path, max_new_tokens=6, seed=3).identity()
     with pytest.raises(E.MissingModelError, match="not a local model folder"):
         LM.VLMNarrator(tmp_path/"nothing-here")
 

@@ -16,8 +16,9 @@ from .encoders import MissingModelError, package_dir, file_digest, hf_offline
 
 # %% auto #0
 __all__ = ['SMOLLM_PACKAGE', 'SMOLLM_GGUF', 'SMOLLM_GGUF_SHA256', 'SMOLLM_INSTALL', 'SmolLM2Narrator', 'clean_narrative',
-           'smollm_gguf', 'require_lmm', 'load_smollm', 'SmolLMNarrator', 'frame_strip', 'folder_fingerprint',
-           'VLMNarrator', 'tiny_llava', 'narratives_dir', 'EveryKth', 'window_fields', 'ship_narratives']
+           'smollm_gguf', 'require_lmm', 'load_smollm', 'sample_seed', 'SmolLMNarrator', 'frame_strip',
+           'folder_fingerprint', 'VLMNarrator', 'tiny_llava', 'narratives_dir', 'EveryKth', 'window_fields',
+           'ship_narratives']
 
 # %% ../../nbs/21_narrate.lm.ipynb #6a82fde6
 def clean_narrative(text:str) -> str:  # raw generated text
@@ -82,6 +83,12 @@ def load_smollm(gguf:str|os.PathLike|None=None,  # GGUF file; None = the package
                             load_seconds=time.perf_counter() - t0)
 
 # %% ../../nbs/21_narrate.lm.ipynb #c63d54c4
+def sample_seed(seed:int, *parts) -> int:  # parts: str or bytes, what the narrator reads of one sample
+    "A sampled narrative's own seed: `seed` and what its sample reads, so its text does not depend on the batch it came in (or a resumed build)."
+    h = hashlib.sha256(str(seed).encode())
+    for p in parts: h.update(p if isinstance(p, bytes) else str(p).encode())
+    return int(h.hexdigest()[:15], 16)
+
 class SmolLMNarrator(Narrator):
     "SmolLM2-135M-Instruct writes a short narrative from each sample's standardized prompt."
     name = "smollm2"
@@ -111,7 +118,7 @@ class SmolLMNarrator(Narrator):
         c = dict(model="SmolLM2-135M-Instruct", gguf=self.gguf.name if self.gguf else SMOLLM_GGUF, gguf_sha256=self.digest, prompt_version=PROMPT_VERSION,
                  prompt_template_sha256=hashlib.sha256(PROMPT_TEMPLATE.encode()).hexdigest()[:16], system=self.system,
                  max_new_tokens=self.max_new_tokens, do_sample=self.do_sample, postprocess=1)
-        if self.do_sample: c.update(temperature=self.temperature, top_p=self.top_p, seed=self.seed)
+        if self.do_sample: c.update(temperature=self.temperature, top_p=self.top_p, seed=self.seed, sampling="per-sample")
         return c
     def load(self):
         "Load the model (once)."
@@ -132,8 +139,9 @@ class SmolLMNarrator(Narrator):
         self.load(); tok, out = self.tokenizer, []
         with num_threads(self.threads), torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
-            for i in range(0, len(prompts), self.batch_size):
-                enc = tok(prompts[i:i + self.batch_size], return_tensors="pt", padding=True, add_special_tokens=False)
+            for i in range(0, len(prompts), 1 if self.do_sample else self.batch_size):  # sampled: one prompt, its own seed
+                if self.do_sample: torch.manual_seed(sample_seed(self.seed, prompts[i]))
+                enc = tok(prompts[i:i + (1 if self.do_sample else self.batch_size)], return_tensors="pt", padding=True, add_special_tokens=False)
                 kw = dict(temperature=self.temperature, top_p=self.top_p) if self.do_sample else dict(temperature=None, top_p=None, top_k=None)
                 ids = self.model.generate(**enc, max_new_tokens=self.max_new_tokens, do_sample=self.do_sample,
                                           pad_token_id=tok.pad_token_id, **kw)
@@ -196,7 +204,7 @@ class VLMNarrator(Narrator):
     def config(self):
         return dict(model=self.path.name, fingerprint=folder_fingerprint(self.path), prompt_version=PROMPT_VERSION,
                     max_new_tokens=self.max_new_tokens, do_sample=self.do_sample, seed=self.seed if self.do_sample else None,
-                    max_vars=self.max_vars, image="first-middle-last", postprocess=1)
+                    max_vars=self.max_vars, image="first-middle-last", postprocess=1) | ({"sampling": "per-sample"} if self.do_sample else {})
     def load(self):
         "Build the pipeline from the local folder (once)."
         if self.pipe is None:
@@ -214,10 +222,12 @@ class VLMNarrator(Narrator):
     @torch.no_grad()
     def narrate(self, samples:list[dict]) -> list[str]:
         self.load(); t0, out = time.perf_counter(), []
+        n = 1 if self.do_sample else self.batch_size  # sampled: one sample at a time, seeded by its prompt and frames
         with num_threads(self.threads), torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
-            for i in range(0, len(samples), self.batch_size):
-                res = self.pipe(text=[self.messages(s) for s in samples[i:i + self.batch_size]], return_full_text=False,
+            for i in range(0, len(samples), n):
+                if self.do_sample: torch.manual_seed(sample_seed(self.seed, render_prompt(summarize(samples[i])), np.asarray(samples[i]["x"]).tobytes()))
+                res = self.pipe(text=[self.messages(s) for s in samples[i:i + n]], return_full_text=False,
                                 max_new_tokens=self.max_new_tokens, generate_kwargs={"do_sample": self.do_sample})
                 out += [clean_narrative(r[0]["generated_text"] if isinstance(r, list) else r["generated_text"]) for r in res]
         dt = time.perf_counter() - t0
