@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ..core import DataError, atomic_path, cache_dir as _cache_dir, file_digest, file_lock, num_threads
+from ..core import DataError, atomic_path, cache_dir as _cache_dir, file_digest, file_lock, get_device, num_threads
 from .core import split_dataset, validate_dataset, spatial_dims
 from .files import is_data_path, open_data_file
 
@@ -61,6 +61,14 @@ def _cached(path:Path, version:str):
     return None, (f"cached dataset was made by another version of its generator "  # e.g. a changed size preset
                   f"({ds.attrs.get('generator_version')!r}, now {version!r})")
 
+def _made_on(ds, device:str, path):  # a cached dataset, the device asked for, its file
+    "`ds`, with a warning when `device` names another device type than the one that made it (files since session 36 say)."
+    made = ds.attrs.get("generation_device")
+    if device != "auto" and made and get_device(device).type != made:
+        warnings.warn(f"{path}: made on {made}; {device!r} would simulate other float bits (a chaotic simulation another course). "
+                      "Its values key every run made from it, so results stay consistent; pass regenerate=True to make it here")
+    return ds
+
 def load_dataset(name:str, *, size:str="tiny", seed:int=0, cache_dir=None, device:str="auto",
                  regenerate:bool=False):  # regenerate: ignore and overwrite the cached file
     "Embedded dataset `name` at `size`, generated on first use and cached as netCDF; a .nc/.zarr path is read as is."
@@ -68,15 +76,16 @@ def load_dataset(name:str, *, size:str="tiny", seed:int=0, cache_dir=None, devic
     gen = get_generator(name)
     if size not in SIZES: raise DataError(f"unknown size {size!r} for {name!r}; expected one of {SIZES}")
     path, version = _cache_dir(cache_dir, "data") / f"{dataset_key(name, size, seed)}.nc", generator_version(name)
-    if not regenerate and (ds := _cached(path, version)[0]) is not None: return ds  # written atomically: read without the lock
+    if not regenerate and (ds := _cached(path, version)[0]) is not None: return _made_on(ds, device, path)  # atomic: no lock
     with file_lock(f"{path}.lock", path.name):  # a second process waits here, then loads what the first wrote
         if not regenerate:
             ds, why = _cached(path, version)
-            if ds is not None: return ds
+            if ds is not None: return _made_on(ds, device, path)
             if why: warnings.warn(f"{path}: {why}; regenerating")
         t0 = time.perf_counter()
         with num_threads(GENERATION_THREADS): ds = gen(size=size, seed=seed, device=device)
         ds.attrs.update(name=name, size=size, generator_version=version, generation_threads=GENERATION_THREADS,
+                        generation_device=get_device(device).type,  # a simulation's last bits (and a chaotic one's course) follow it
                         generation_seconds=round(time.perf_counter() - t0, 3))
         validate_dataset(ds, name)
         enc = {v: {"zlib": True, "complevel": 4} for v in ds.data_vars}
