@@ -145,10 +145,13 @@ def peak_memory(model:nn.Module, *inputs) -> dict:
     os.environ.setdefault("KINETO_LOG_LEVEL", "6")
     with _inference(model), torch_profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof: model(*inputs)
     if not (events := prof.events()): raise RuntimeError("peak_memory: torch.profiler recorded no events (set KINETO_LOG_LEVEL=3 to see its errors)")
+    raw = getattr(getattr(prof, "profiler", None), "kineto_results", None)  # every allocation (+bytes) and free (-bytes)
+    mem = sorted(((e.start_ns(), e.nbytes()) for e in raw.events() if e.name() == "[memory]"), key=lambda t: t[0]) if raw else None
+    steps, method = ((b for _, b in mem), "torch.profiler (cpu, allocation events)") if mem else \
+        ((e.self_cpu_memory_usage for e in sorted(events, key=lambda e: e.time_range.start)), "torch.profiler (cpu, op-level: a lower bound)")
     total = peak = 0
-    for e in sorted(events, key=lambda e: e.time_range.start):
-        total += e.self_cpu_memory_usage; peak = max(peak, total)
-    return dict(peak_bytes=int(peak), method="torch.profiler (cpu, op-level)", device=str(dev))
+    for b in steps: total += b; peak = max(peak, total)
+    return dict(peak_bytes=int(peak), method=method, device=str(dev))
 
 # %% ../nbs/51_efficiency.ipynb #9fe68bde
 def profile(model:nn.Module, inputs, *, threads:int=1, batches:tuple=(1,), min_run_time:float=0.3, flops:bool=True) -> dict:
@@ -272,6 +275,7 @@ def format_latency_table(res:dict) -> str:
 def cli_bench_latency(argv:list[str]) -> int:
     "`s2kd bench latency`: teacher vs student latency on every dataset's shape."
     from s2kd.cli import DefaultsHelpFormatter   # --help states every default
+    from s2kd.paper import run_builds             # how run builds each dataset's models (until session 36: the bare ones)
     ap = argparse.ArgumentParser(prog="s2kd bench latency", description=cli_bench_latency.__doc__, formatter_class=DefaultsHelpFormatter)
     ap.add_argument("--preset", default="quick", choices=BENCH_PRESETS, help="model sizes and data shapes")
     ap.add_argument("--datasets", nargs="+", default=None, choices=list(BENCH_SHAPES), help="default: all")
@@ -286,6 +290,8 @@ def cli_bench_latency(argv:list[str]) -> int:
     ap.add_argument("--out", default=None, help="also write the JSON to this file (default: print only)")
     ap.add_argument("--registry", default="s2kd.models.registry", help="module with ROLE and build_model")
     ap.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    ap.add_argument("--bare", action="store_true", help="time the architectures alone, without the residual forecast and "
+                    "calendar head `run` adds on each dataset (default: as run builds them, read off the embedded data)")
     a = ap.parse_args(argv)
     for opt, v in (("--threads", a.threads), ("--batch", a.batch)):
         if v < 1: raise DataError(f"{opt} {v}: at least 1")
@@ -295,7 +301,8 @@ def cli_bench_latency(argv:list[str]) -> int:
     res = bench_latency(a.datasets, preset=a.preset, threads=a.threads, batch=a.batch, device=a.device,
                         min_run_time=a.min_run_time, warmup=a.warmup,
                         rounds=a.rounds, models=a.models,
-                        registry=reg,
+                        registry=reg, builds=None if a.bare or reg.__name__ != "s2kd.models.registry" else  # another registry: its own builds
+                        run_builds(a.datasets or list(BENCH_SHAPES), a.preset),
                         log=None if a.quiet else (lambda s: print(s, file=sys.stderr, flush=True)))
     if a.out: atomic_write_json(a.out, res)
     print(json.dumps(res, indent=2) if a.json else format_latency_table(res))

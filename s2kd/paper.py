@@ -20,11 +20,11 @@ __all__ = ['PRESETS', 'PRESET_CONFIG', 'PRESET_SEEDS', 'ARTEFACT_CONFIG', 'NOISE
            'within_noise', 'summary_table', 'add_paper_columns', 'verdict', 'relative_paths', 'run_models',
            'error_spectrum', 'shared_run_name', 'multimodal_start', 's2kd_config', 'note_read', 'reads_changed',
            's2kd_table_runs', 'teacher_walls', 'paper_teacher', 'teacher_scores', 'skill_runs', 'map_jobs',
-           'skill_models', 'skill_model', 'train_skill', 'model_costs', 'text_cost_note', 's2kd_table', 'plot_methods',
-           'run_records', 'data_file', 'find_notebook', 'check_artefacts', 'notebook_params', 'package_hash',
-           'data_fingerprint', 'machine_id', 'installed_stack', 'artefact_key', 'artefact_manifests', 'NotebookFailed',
-           'cache_id', 'run_artefact', 'Progress', 'summary', 'ThreadShare', 'reproduce_notebooks', 'verdict_block',
-           'training_cost', 'write_gallery']
+           'skill_models', 'skill_model', 'train_skill', 'model_costs', 'text_cost_note', 'run_builds', 's2kd_table',
+           'plot_methods', 'run_records', 'data_file', 'find_notebook', 'check_artefacts', 'notebook_params',
+           'package_hash', 'data_fingerprint', 'machine_id', 'installed_stack', 'artefact_key', 'artefact_manifests',
+           'NotebookFailed', 'cache_id', 'run_artefact', 'Progress', 'summary', 'ThreadShare', 'reproduce_notebooks',
+           'verdict_block', 'training_cost', 'write_gallery']
 
 # %% ../nbs/60_paper.ipynb #63f37005
 PRESETS = ("smoke", "quick", "paper")
@@ -749,6 +749,19 @@ def text_cost_note(costs:pd.DataFrame) -> str:  # `model_costs`
     return " ".join(f"The {r.model} teacher's params_M and latency_ms include embedding its narrative ({r.text_encoder}: "
                     f"{r.text_params_M:.3g} M params, {r.text_ms:.3g} ms for {int(r.text_tokens)} tokens); writing the narrative "
                     "(the narrator) is not counted, and the students read no text." for r in t.itertuples())
+
+# %% ../nbs/60_paper.ipynb #2e148697
+def run_builds(datasets,               # embedded dataset names
+               preset:str="quick",     # their size: smoke | quick | paper (no embedded data has paper's shapes: quick's)
+               seed:int=42, cache_dir=None) -> dict:
+    "dataset -> the `build_model` keywords `run` builds its models with there (`model_build_kw`), read off the preset's embedded data."
+    from s2kd.train.experiment import load_data, model_build_kw
+    out = {}
+    for d in datasets:
+        cfg = s2kd_config(d, PAPER_TEACHERS[d], "unet", "baseline", seed, preset="quick" if preset == "paper" else preset,
+                          **({"cache_dir": str(cache_dir)} if cache_dir else {}))
+        out[d] = model_build_kw(cfg, load_data(cfg)[0])
+    return out
 
 # %% ../nbs/60_paper.ipynb #15381fe7
 def s2kd_table(results:list, costs:pd.DataFrame|None=None,  # run() results; model_costs of them

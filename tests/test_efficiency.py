@@ -74,6 +74,17 @@ def test_cli_table_states_threads(tiny_registry, capsys):
     assert "threads=1" in text.splitlines()[0] and "s/teach" in text
 
 
+def test_cli_times_the_models_as_run_builds_them(capsys):
+    "The traffic U-Net of every table has a calendar head (and forecasts a residual): the CLI counts it; --bare does not."
+    args = ["--preset", "smoke", "--datasets", "traffic", "--models", "unet", "--json", "--min-run-time", "0.01", "--quiet"]
+    assert cli_bench_latency(args) == 0; built = json.loads(capsys.readouterr().out)["rows"][0]
+    assert cli_bench_latency(args + ["--bare"]) == 0; bare = json.loads(capsys.readouterr().out)["rows"][0]
+    from s2kd.models.registry import param_count
+    from s2kd.paper import run_builds
+    want = param_count("unet", in_shape=tuple(built["in_shape"]), t_out=built["t_out"], preset="smoke", **run_builds(["traffic"], "smoke")["traffic"])
+    assert built["params"] == want > bare["params"], (built["params"], want, bare["params"])  # until session 36: the bare count
+
+
 def test_real_registry_smoke_one_dataset():
     reg = pytest.importorskip("s2kd.models.registry")
     res = bench_latency(["winds"], preset="smoke", min_run_time=0.01, models=["unet", "simvp"], registry=reg)
