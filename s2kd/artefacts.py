@@ -203,8 +203,8 @@ def forecast_panels(panels:dict,        # dataset -> window_forecasts(...) outpu
                 else:
                     im = ax.imshow(a, origin="lower", vmin=vmin, vmax=vmax, cmap=cmap)
                     ax.set_xticks([]); ax.set_yticks([])
-                mse = panel_mse(f[lead], p["fields"]["truth"][lead], p.get("mask"))
-                ax.set_title(f"{name}" + ("" if name == "truth" else f"\nMSE {mse:.3g}"), fontsize=7)
+                mse = panel_mse(a[None], truth[lead][None], p.get("mask"))  # of the quantity drawn (until session 36: all variables)
+                ax.set_title(f"{name}" + ("" if name == "truth" else f"\nMSE {show[d]} {mse:.3g}"), fontsize=7)
                 if c == 0: ax.text(-0.08, 0.5, f"{d}\nlead {lead + 1}", transform=ax.transAxes, rotation=90, ha="right", va="center", fontsize=8)
             fig.colorbar(im, cax=fig.add_subplot(gs[k + r, -1])).set_label(f"{show[d]} [{unit}]", fontsize=7)
         k += 2
