@@ -712,27 +712,29 @@ TEXT = ":text"  # model_costs' name of a text-reading teacher's encoder call
 
 def model_costs(results:list,                 # run() result dicts
                 *, threads:int=1, min_run_time:float=0.3, device:str="cpu",
-                text_len:int=64) -> pd.DataFrame:  # narrative tokens of a text-reading teacher's timed call
+                text_len:int|None=None) -> pd.DataFrame:  # narrative tokens of a text-reading teacher's timed call; None: its run's
+                                                          # test narratives' median (`data.text_tokens`, since session 36), else 64
     """Parameters (M) and batch-1 forward latency (ms) of every student and teacher of `results`, one row per model.
     A teacher that reads narratives counts its text encoder too (`text_params_M`, `text_ms`: embedding one narrative of
-    `text_len` tokens, as many as its forward call gets); writing the narrative (the narrator) is not counted."""
+    `text_len` tokens, as many as its forward call gets); writing the narrative (the narrator) is not counted. Until
+    session 36 every narrative was timed at 64 tokens; the quick stat-rich ones have 149 (traffic) to 246 (winds)."""
     import torch
     from s2kd.core import get_device
     from s2kd.distill import reads_text
     from s2kd.efficiency import count_params, forecast_call, latencies, text_call
     from s2kd.models.registry import build_model
     from s2kd.narrate.encoders import get_encoder
-    dev, calls, texts = get_device(device), {}, {}
+    dev, calls, texts, tokens = get_device(device), {}, {}, {}
     for r in results:
-        c, data = r["config"], r["data"]
+        c, data = r["config"], r["data"]; tl = text_len or data.get("text_tokens") or 64
         specs = [(c["student"], c["student_preset"], data["build"])] + [(t["name"], t["preset"], t["build"]) for t in r.get("teachers") or []]
         for name, preset, build in specs:
             if name in calls: continue
             m = build_model(name, in_shape=tuple(data["in_shape"]), t_out=data["t_out"], preset=preset, **build).to(dev).eval()
-            calls[name] = forecast_call(m, torch.randn(1, *data["in_shape"], device=dev), data["t_out"], text_len)  # calendar, phases, text
+            calls[name] = forecast_call(m, torch.randn(1, *data["in_shape"], device=dev), data["t_out"], tl)  # calendar, phases, text
             if reads_text(m):  # its narrative must be embedded first: the encoder its run used (a frozen MiniLM: 22.7 M weights)
-                kw = dict(device=dev) if c["encoder"] == "minilm" else {}
-                texts[name] = text_call(get_encoder(c["encoder"], max_length=c["text_tokens"], **kw), text_len)
+                kw = dict(device=dev) if c["encoder"] in ("minilm", "auto") else {}  # auto: MiniLM when installed
+                texts[name] = text_call(get_encoder(c["encoder"], max_length=c["text_tokens"], **kw), tl); tokens[name] = tl
     lat = latencies(calls | {f"{n}{TEXT}": t for n, t in texts.items()}, threads=threads,  # in turns: a slow spell of the
                     min_run_time=min_run_time)                                             # machine hits every model
     rows = []
@@ -740,7 +742,7 @@ def model_costs(results:list,                 # run() result dicts
         t = texts.get(n); tp, tms = (count_params(t[0]) / 1e6, lat[f"{n}{TEXT}"]["median_ms"]) if t else (None, None)
         rows.append(dict(model=n, params_M=count_params(f) / 1e6 + (tp or 0), latency_ms=lat[n]["median_ms"] + (tms or 0),
                          threads=lat[n]["threads"], device=lat[n]["device"], text_params_M=tp, text_ms=tms,
-                         text_encoder=t[0].encoder.name if t else None, text_tokens=text_len if t else None))
+                         text_encoder=t[0].encoder.name if t else None, text_tokens=tokens.get(n)))
     return pd.DataFrame(rows)
 
 def text_cost_note(costs:pd.DataFrame) -> str:  # `model_costs`

@@ -37,7 +37,8 @@ def test_every_method_end_to_end(base, method):
     assert "\"/" not in json.dumps(saved) and saved["metrics"]  # no string value starts with "/" == json.loads(json.dumps(r["metrics"]))
     assert (folder/"metrics.csv").read_text().startswith("model,split,lead,metric,value\n")
     if method != "baseline": assert len(r["teachers"]) == len(cfg.teachers)
-    if method == "s2kd": assert r["narratives"] is not None
+    if method == "s2kd": assert r["narratives"] is not None and 1 < r["data"]["text_tokens"] <= cfg.text_tokens  # its narratives' length
+    else: assert "text_tokens" not in r["data"]
     MSE[method] = m["test"]["mse"]
     print(f"\n{method}: test MSE {m['test']['mse']:.5f} (physical units)")
 

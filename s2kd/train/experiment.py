@@ -410,6 +410,8 @@ def run(cfg:RunConfig,        # the run
                   data=dict(key=dkey, n_train=len(w.train), n_val=len(w.val), n_test=len(w.test), in_shape=list(w.train.in_shape),
                             t_out=w.train.t_out, normalizer=w.normalizer.to_dict(), data_range=kw["data_range"],
                             build=model_build_kw(cfg, w),  # how the models were built (residual, calendar): load_student reads it
+                            **({"text_tokens": int(w.test.text_mask.sum(1).float().median())}  # a test narrative's tokens (median):
+                               if hasattr(w.test, "text_mask") else {}),                       # what model_costs times the teacher on
                             meta=data_meta(w.ds)),  # grid, time step, units: `evaluate` holds new data to them
                   **({"models": fcfg["models"]} if "models" in fcfg else {}),  # models registered from outside s2kd (`model_identity`)
                   params=dict(student=sum(p.numel() for p in student.parameters()),
