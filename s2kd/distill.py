@@ -158,19 +158,19 @@ class Distiller(nn.Module):
         outs = [{k: v.float() for k, v in o_.items()} for o_ in outs]
         fts = [[o_[p] for p in self.taps[m]] for m, o_ in enumerate(outs)]
         fps = [p(fs).float() for p in self.projectors] if self.uses_feat else []
-        frac = 1.0; self._frac_b = torch.ones(1)  # output-space KD terms average over valid cells: scaled by 1/(fraction of valid cells)
+        frac, frac_b = 1.0, torch.ones(1)  # output-space KD terms average over valid cells: scaled by 1/(fraction of valid cells)
         if "mask" in batch:  # masked cells enter no output-space term: student, teachers and truth all read 0 there
             keep = batch["mask"].reshape(-1 if batch["mask"].ndim == 3 else 1, 1, 1, *batch["mask"].shape[-2:]).to(ys.dtype)
             ys, y, frac = ys * keep, y * keep, keep.mean().clamp_min(1e-12)
-            self._frac_b = keep.flatten(1).mean(1).clamp_min(1e-12)  # per sample (B,) or (1,): CAMKD's per-sample losses
+            frac_b = keep.flatten(1).mean(1).clamp_min(1e-12)  # per sample (B,) or (1,): CAMKD's per-sample losses
             outs = [o_ | {"y": o_["y"] * keep} for o_ in outs]
         if self.method == "kd": kd = w["kd_out"] * kd_output_mse(ys, outs[0]["y"]) / frac; parts["kd_out"] = _f(kd)
         elif self.method == "fitnet":
-            hint = w["kd_feat"] * fitnet_hint(fps[0], fts[0][0]); parts["kd_feat"] = _f(hint)  # logged weighted, as every method
-            if o["stages"] == 2:  # Romero et al.'s Algorithm 1: the hint alone, then the whole student by KD (task + output term)
-                if self.epoch < o["hint_epochs"]: return hint, parts | {"loss": _f(hint)}
-                kd = w["kd_out"] * kd_output_mse(ys, outs[0]["y"]) / frac; parts = {"task": parts["task"], "kd_out": _f(kd)}
-            else: kd = hint
+            if o["stages"] == 2 and self.epoch >= o["hint_epochs"]:  # Romero et al.'s Algorithm 1, stage 2: the whole student
+                kd = w["kd_out"] * kd_output_mse(ys, outs[0]["y"]) / frac; parts["kd_out"] = _f(kd)  # by KD (task + forecast)
+            else:
+                kd = w["kd_feat"] * fitnet_hint(fps[0], fts[0][0]); parts["kd_feat"] = _f(kd)  # logged weighted, as every method
+                if o["stages"] == 2: return kd, parts | {"loss": _f(kd)}  # stage 1: the hint alone
         elif self.method == "ab": kd = w["kd_feat"] * ab_loss(fps[0], fts[0][0], o["margin"]); parts["kd_feat"] = _f(kd)
         elif self.method == "sdkd":
             if o["branch"]:
@@ -185,17 +185,17 @@ class Distiller(nn.Module):
         elif self.method == "s2kd":
             kd, sp = s2kd_loss(fps[0], fts[0][0], w_spectral=w["spectral"], w_semantic=w["semantic"]); kd = w["kd_feat"] * kd
             parts |= {k: _f(v) for k, v in sp.items()} | {"kd_feat": _f(kd)}
-        else: kd = self._multi(ys, fs, fps, fts, outs, y, parts, frac)
+        else: kd = self._multi(ys, fs, fps, fts, outs, y, parts, frac, frac_b)
         loss = w["task"] * task + kd
         return loss, parts | {"loss": _f(loss)}
 
-    def _multi(self, ys, fs, fps, fts, outs, y, parts, frac=1.0):  # frac: fraction of valid cells (masked data)
+    def _multi(self, ys, fs, fps, fts, outs, y, parts, frac=1.0, frac_b=None):  # fractions of valid cells: all, per sample
         "AVER-MKD, AEKD or CAMKD over the teachers' per-teacher losses."
         o, mse = self.opt, self.opt["mkd"] == "mse"
         wt = self.w["kd_out"] if mse else self.w["kd_feat"]
         if self.method == "camkd":
             wb = camkd_weights([x["y"] for x in outs], y)                                   # (B, M)
-            if mse: lbm = torch.stack([per_sample_mse(ys, x["y"]) for x in outs], 1) / self._frac_b.to(ys)[:, None]  # (B, M), valid cells
+            if mse: lbm = torch.stack([per_sample_mse(ys, x["y"]) for x in outs], 1) / (1.0 if frac_b is None else frac_b.to(ys)[:, None])  # (B, M), valid cells
             else: lbm = torch.stack([torch.stack([ab_loss(fp[i:i+1], ft[0][i:i+1], o["margin"]) for i in range(len(fp))])
                                      for fp, ft in zip(fps, fts)], 1)
             kd = camkd_loss(lbm, wb); parts |= {f"w{m}": _f(v) for m, v in enumerate(wb.mean(0))}
