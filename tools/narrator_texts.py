@@ -3,7 +3,7 @@
 A narrative cache is keyed by the narrator's identity (`Narrator.identity`: name, `version`, config, prompt version and
 the wording revisions that apply to the data), so a change of wording must bump `version` (or a trait's revision), or
 cached texts of the old wording are reused. The test holds each narrator's texts on three windows of three tiny
-datasets (the winds: a global grid and monthly steps; traffic: incidents and a weekly calendar; the toy grid) and fails
+datasets (the winds: a global grid and monthly steps; a toy city: incidents and half-hourly steps; the toy grid) and fails
 when the texts change at an unchanged identity. After a bump, from the repository root:
 
     OMP_NUM_THREADS=1 .venv/bin/python tools/narrator_texts.py            # rewrite tests/narrator_texts.json
@@ -18,11 +18,25 @@ NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
 RTOL = 2e-3  # numbers in a text: printed to 3-4 digits from float32 statistics; another CPU can flip the last one
 
 
+def city():
+    "A toy grid as traffic: half-hourly steps from a Monday, and two incidents in its test windows."
+    import numpy as np
+    from s2kd.data.core import toy_dataset
+    ds = toy_dataset(n_member=1, n_time=40, seed=1)
+    t = np.datetime64("2016-03-07T00:00") + np.arange(40) * np.timedelta64(30, "m")
+    ev = [dict(member=0, time_index=i, time=str(t[i]), kind=k, y=2, x=3, radius=1.5, magnitude=m, duration=4, description=d)
+          for i, k, m, d in ((33, "accident", -0.6, "a crash blocks the ring road"), (36, "concert", 0.8, "a concert lets out"))]
+    ds = ds.assign_coords(time=t).assign_attrs(domain="traffic", events=json.dumps(ev)); ds.attrs.pop("splits", None)
+    return ds  # the default split: the last windows test
+
+
 def windows(cache):
-    "(name, windows) of the three datasets, test split (its first, middle and last windows are narrated)."
+    "(name, windows) of the three datasets, test split (its first, middle and last windows are narrated). Their values are"
+    " the same bits on every machine: the winds are a stored file, the others numpy's seeded generator (a simulated"
+    " dataset's last bits follow the CPU, and a word chosen at a threshold could follow them)."
     from s2kd.data.core import load_windows, toy_dataset
     return [("winds", load_windows("winds", size="tiny", cache_dir=cache).test),
-            ("traffic", load_windows("traffic", size="tiny", cache_dir=cache).test),
+            ("city", load_windows(city(), 3, 2).test),
             ("toy", load_windows(toy_dataset(n_member=2, n_time=40, seed=0), 3, 2).test)]
 
 
