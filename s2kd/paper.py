@@ -475,9 +475,9 @@ READS_ENV = "S2KD_READS_LOG"  # set by `run_artefact`: a file where its notebook
 
 def note_read(path, weights:str|None=None):  # a run's result.json, or a teacher's checkpoint; the weights it holds (`weights_hash`)
     "Append `path` and `weights` to the notebook's reads log (`READS_ENV`), if one is set: the artefact's manifest keeps them."
+    if not (log := os.environ.get(READS_ENV)): return  # no log: nothing imported, nothing read
     from s2kd.core import portable_paths, project_root
     from s2kd.train.experiment import stored_weights
-    if not (log := os.environ.get(READS_ENV)): return
     if weights is None and Path(path).suffix == ".pt": weights = stored_weights(path)  # a checkpoint: read only when logging
     if weights is None: return
     p = portable_paths(str(Path(path).resolve()), {"": project_root(), "<cache>": cache_dir()})
