@@ -80,16 +80,17 @@ def narrator_ready(cfg, generate:bool=True) -> str|None:  # cfg: an s2kd RunConf
 # %% ../nbs/61_artefacts.ipynb #20a97329
 def narrator_claims(tab:pd.DataFrame,      # a summary_table of one student, methods = narrator names
                     results:list|None=None,  # the labelled run results behind it: pairs stat-rich and stat-coarse by seed
-                    baseline:str="none") -> str:
-    "Generated lines: does each narrator beat `baseline`, is none → any the largest step, does stat-rich beat stat-coarse."
+                    baseline:str="none",     # the row without semantic prior: "none" (student alone) or "fitnet" (the paper's)
+                    exclude=()) -> str:      # other rows that are not narrators (e.g. "none" when baseline is "fitnet")
+    "Generated lines: does each narrator beat `baseline`, is baseline → any the largest step, does stat-rich beat stat-coarse."
     from s2kd.paper import _pct, seed_rows, within_noise
-    st = tab[~tab.method.isin(["reference", "teacher", baseline])].dropna(subset=["mse_mean"])
+    st = tab[~tab.method.isin(["reference", "teacher", baseline, *exclude])].dropna(subset=["mse_mean"])
     base = tab[tab.method == baseline]
-    if not len(st) or not len(base): return "- No narrator row to compare with none."
+    if not len(st) or not len(base): return f"- No narrator row to compare with {baseline}."
     b, lines = base.mse_mean.iloc[0], []
     better = st[(st.diff_mean < 0) & (st.within_noise == False)]  # noqa: E712 (None when one seed)
     unjudged = st[st.within_noise.isna() & (st.diff_mean.isna() | (st.diff_mean < 0))]  # lower, or unpaired: fewer than 2 seeds
-    lines.append(f"- Narrators that lower the student's MSE below none outside seed noise: {len(better)} of {len(st)}"
+    lines.append(f"- Narrators that lower the student's MSE below {baseline} outside seed noise: {len(better)} of {len(st)}"
                  + (f" ({', '.join(better.method)})" if len(better) else "") + " — the claim 'every narrator helps' is "
                  + ("supported." if len(better) == len(st) else
                     f"not judged: {len(unjudged)} narrator(s) with fewer than two paired seeds ({', '.join(unjudged.method)})."
@@ -97,12 +98,12 @@ def narrator_claims(tab:pd.DataFrame,      # a summary_table of one student, met
     worst, best, wname = st.mse_mean.max(), st.mse_mean.min(), st.loc[st.mse_mean.idxmax()].method
     noisy = st.loc[st.mse_mean.idxmax()].within_noise  # the worst narrator's paired change: True, False, None (one seed)
     step = ("NOT supported." if b - worst <= worst - best else
-            "not established: the means follow it, but none → worst narrator is within seed noise." if noisy == True  # noqa: E712
+            f"not established: the means follow it, but {baseline} → worst narrator is within seed noise." if noisy == True  # noqa: E712
             else "supported." if noisy == False else "supported by the means (one seed: noise not judged).")  # noqa: E712
-    # the claim holds when the MSE falls more from none to the worst narrator (b − worst) than it spreads among narrators;
-    # printed as the change of the MSE, worst − none: negative when the narrator lowers it
-    lines.append(f"- MSE none → worst narrator ({wname}): {b:.4g} → {worst:.4g} ({worst - b:+.4g}, {_pct(100 * (worst / b - 1))}); "
-                 f"spread worst → best narrator {worst - best:.4g}: the claim 'the largest step is none → any narrator' is " + step)
+    # the claim holds when the MSE falls more from the baseline to the worst narrator (b − worst) than it spreads among
+    # narrators; printed as the change of the MSE, worst − baseline: negative when the narrator lowers it
+    lines.append(f"- MSE {baseline} → worst narrator ({wname}): {b:.4g} → {worst:.4g} ({worst - b:+.4g}, {_pct(100 * (worst / b - 1))}); "
+                 f"spread worst → best narrator {worst - best:.4g}: the claim 'the largest step is {baseline} → any narrator' is " + step)
     m = st.set_index("method").mse_mean
     if {"stat-coarse", "stat-rich"} <= set(m.index):
         noise = None
