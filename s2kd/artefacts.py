@@ -13,8 +13,8 @@ import pandas as pd
 from .core import atomic_write_json
 
 # %% auto #0
-__all__ = ['DATA_SUFFIXES', 'labelled', 'add_variant_paper_columns', 'data_sources', 'narrator_ready', 'narrator_claims',
-           'window_forecasts', 'natural_earth_file', 'coastlines', 'panel_mse', 'forecast_panels', 'seed_bars']
+__all__ = ['labelled', 'add_variant_paper_columns', 'data_sources', 'narrator_ready', 'narrator_claims', 'window_forecasts',
+           'natural_earth_file', 'coastlines', 'panel_mse', 'forecast_panels', 'seed_bars']
 
 # %% ../nbs/61_artefacts.ipynb #cefbd463
 def labelled(result:dict, label:str, tag_teachers:bool=False) -> dict:  # a run() result; label: the row's method
@@ -43,21 +43,29 @@ def add_variant_paper_columns(df:pd.DataFrame, paper:tuple|None, metrics=("mse",
     return out
 
 # %% ../nbs/61_artefacts.ipynb #dc94707d
-DATA_SUFFIXES = (".nc", ".nc4", ".zarr")
-
 def data_sources(names:list, data_dir=None) -> dict:  # names: embedded dataset names; data_dir: None, a folder or a file
-    "Dataset name -> what `RunConfig.dataset` gets: the embedded name, or the user's file for it."
+    "Dataset name -> what `RunConfig.dataset` gets: the embedded name, or the user's file for it, found as the one-dataset notebooks find it."
+    import warnings
+    from s2kd.data.files import DATA_SUFFIXES, is_data_path
+    from s2kd.paper import data_file
     if data_dir is None: return {n: n for n in names}
-    p = Path(data_dir)
-    if p.is_file() or p.suffix in DATA_SUFFIXES:
+    p = Path(data_dir).expanduser()
+    if p.is_file() or is_data_path(p):
         if not p.exists(): raise FileNotFoundError(f"data_dir={str(data_dir)!r}: no such file")
         if len(names) != 1: raise ValueError(f"data_dir={str(data_dir)!r} is one file but datasets are {names}: pass a folder "
                                              f"with one file per dataset ({', '.join(n + '.nc' for n in names)})")
         return {names[0]: str(p.resolve())}
     if not p.is_dir(): raise FileNotFoundError(f"data_dir={str(data_dir)!r}: no such folder")
-    out = {n: next((str((p/f"{n}{s}").resolve()) for s in DATA_SUFFIXES if (p/f"{n}{s}").exists()), n) for n in names}
-    if all(v == n for n, v in out.items()):
-        raise FileNotFoundError(f"data_dir={str(data_dir)!r}: none of {[n + '.nc' for n in names]} (or .nc4/.zarr) is there")
+    found = [q.name.lower() for q in p.iterdir() if is_data_path(q)]
+    # `s2kd.paper.data_file`'s rule, which Tables 1-3 and the ablation use: the one file named <dataset>*, any data suffix
+    # (until session 37 only <dataset>.nc/.nc4/.zarr: winds_era5.nc fed Table 1 while this fell back to the embedded winds)
+    out = {n: data_file(p, n) if any(f.startswith(n.lower()) for f in found) else n for n in names}  # two named n*: refused
+    left = [n for n, v in out.items() if v == n]
+    if len(left) == len(names):
+        raise FileNotFoundError(f"data_dir={str(data_dir)!r}: no file named {' or '.join(n + '*' for n in names)} "
+                                f"({'/'.join(DATA_SUFFIXES)}); the folder holds {sorted(found) or 'no data file'}")
+    if left: warnings.warn(f"data_dir={str(data_dir)!r} has no file named {' or '.join(n + '*' for n in left)}: "
+                           f"{', '.join(left)} {'uses' if len(left) == 1 else 'use'} the embedded data", stacklevel=2)
     return out
 
 # %% ../nbs/61_artefacts.ipynb #dc189762

@@ -14,12 +14,13 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from .core import DataError
+from .data.core import _is_cftime
 
 # %% auto #0
-__all__ = ['CALENDARS', 'WEEKLY_DOMAINS', 'PHASES_VERSION', 'EXOGENOUS_ROLE', 'REFERENCES', 'ERROR_METRICS', 'calendar_kind',
-           'dataset_calendar', 'phases_version', 'n_phases', 'calendar_phase', 'time_coords', 'exogenous',
-           'exogenous_features', 'calendar_features', 'Calendared', 'Persistence', 'Climatology', 'DampedPersistence',
-           'fit_references', 'best_reference', 'add_skill', 'linear_ceiling']
+__all__ = ['CALENDARS', 'WEEKLY_DOMAINS', 'YEAR_DAYS', 'PHASES_VERSION', 'EXOGENOUS_ROLE', 'REFERENCES', 'ERROR_METRICS',
+           'calendar_kind', 'dataset_calendar', 'phases_version', 'n_phases', 'calendar_phase', 'time_coords',
+           'exogenous', 'exogenous_features', 'calendar_features', 'Calendared', 'Persistence', 'Climatology',
+           'DampedPersistence', 'fit_references', 'best_reference', 'add_skill', 'linear_ceiling']
 
 # %% ../nbs/52_references.ipynb #6cca3182
 CALENDARS = ("month", "week", "year", "none")
@@ -30,8 +31,8 @@ def calendar_kind(times,               # the dataset's `time` values
     """`'month'` for monthly steps; for daily or finer datetime steps `'week'` in `WEEKLY_DOMAINS` and `'year'` (season
     and hour) anywhere else; `'none'` for model time."""
     t = np.asarray(times)
-    if not np.issubdtype(t.dtype, np.datetime64) or len(t) < 2: return "none"
-    step = np.median(np.diff(t).astype("timedelta64[s]").astype(np.int64))
+    if not (np.issubdtype(t.dtype, np.datetime64) or _is_cftime(t)) or len(t) < 2: return "none"
+    step = _step_s(t)  # any calendar: cftime's 360_day, noleap, … as much as numpy's proleptic Gregorian
     return "month" if step >= 27 * 86400 else ("week" if domain in WEEKLY_DOMAINS else "year") if step <= 86400 else "none"
 
 def dataset_calendar(ds) -> str:  # an xr.Dataset in the s2kd convention
@@ -41,12 +42,29 @@ def dataset_calendar(ds) -> str:  # an xr.Dataset in the s2kd convention
         raise DataError(f"{ds.attrs.get('name', 'dataset')}: attribute calendar={k!r}: expected one of {CALENDARS}")
     return k or calendar_kind(ds.time.values, _domain(ds))
 
-def _step_s(t): return int(np.median(np.diff(t).astype("timedelta64[s]").astype(np.int64)))
+def _step_s(t):  # datetime64 or cftime times
+    "The median time step in seconds."
+    if _is_cftime(t): return int(np.median([d.total_seconds() for d in np.diff(t)]))  # cftime differences: datetime.timedelta
+    return int(np.median(np.diff(t).astype("timedelta64[s]").astype(np.int64)))
+
+YEAR_DAYS = {"360_day": 360, "noleap": 365, "365_day": 365, "all_leap": 366, "366_day": 366}  # cftime calendars; others: 365.25
+
+def _fields(times):
+    "The calendar fields of datetime64 or cftime `times`: a dict of (T,) arrays (month, day_of_year, hour, minute, second, "
+    "day_of_week: 0 = Monday) and `year_days`, the length of the calendar's year."
+    t = np.asarray(times)
+    if _is_cftime(t):
+        get = lambda a: np.array([getattr(x, a) for x in t.flat], np.int64)
+        return dict(month=get("month"), day_of_year=get("dayofyr"), hour=get("hour"), minute=get("minute"), second=get("second"),
+                    day_of_week=get("dayofwk"), year_days=YEAR_DAYS.get(t.flat[0].calendar, 365.25))
+    d = pd.DatetimeIndex(t)
+    return dict(month=d.month.values, day_of_year=d.day_of_year.values, hour=d.hour.values, minute=d.minute.values,
+                second=d.second.values, day_of_week=d.day_of_week.values, year_days=365.25)
 
 PHASES_VERSION = {"week": 2}  # calendars whose phases changed since data keys were first written (week: 2, day types)
 
 def _slots(step:int) -> int: return max(1, -(-86400 // step))  # a day's slots: 24 h / step, rounded up (7 h: 00, 07, 14, 21)
-def _seconds_of_day(t): return t.hour.values * 3600 + t.minute.values * 60 + t.second.values  # t: a pd.DatetimeIndex
+def _seconds_of_day(t): return t["hour"] * 3600 + t["minute"] * 60 + t["second"]  # t: `_fields`
 
 def phases_version(times, kind:str) -> int:
     "The version of `kind`'s phases for `times` (a data key's tag): `PHASES_VERSION`, and 3 for sub-daily steps that do not divide a day."
@@ -66,16 +84,16 @@ def n_phases(times, kind:str) -> int:
 def calendar_phase(times, kind:str,  # kind: one of CALENDARS
                    holiday=None):    # (T,) flags of days off besides weekends (`is_holiday`), or None
     "Calendar phase of each time: month (0–11); slot of the day, + a day's slots on days off (sub-daily); weekday (daily); month × slots + slot; or 0."
-    t = pd.DatetimeIndex(np.asarray(times)) if kind != "none" else None
-    if kind == "month": return (t.month.values - 1).astype(np.int64)
+    t = _fields(times) if kind != "none" else None
+    if kind == "month": return (t["month"] - 1).astype(np.int64)
     if kind == "year":
-        if (step := _step_s(np.asarray(times))) >= 86400: return (t.month.values - 1).astype(np.int64)  # daily: the month
-        return ((t.month.values - 1) * _slots(step) + _seconds_of_day(t) // step).astype(np.int64)
+        if (step := _step_s(np.asarray(times))) >= 86400: return (t["month"] - 1).astype(np.int64)  # daily: the month
+        return ((t["month"] - 1) * _slots(step) + _seconds_of_day(t) // step).astype(np.int64)
     if kind == "week":
         step = _step_s(np.asarray(times))
-        if step >= 86400: return t.day_of_week.values.astype(np.int64)  # daily data: 0 = Monday
+        if step >= 86400: return t["day_of_week"].astype(np.int64)  # daily data: 0 = Monday
         per_day, sec = _slots(step), _seconds_of_day(t)
-        off = t.day_of_week.values >= 5
+        off = t["day_of_week"] >= 5
         if holiday is not None: off = off | (np.asarray(holiday) > 0)
         return (sec // step + per_day * off).astype(np.int64)
     if kind == "none": return np.zeros(len(times), np.int64)
@@ -111,15 +129,15 @@ def calendar_features(times, kind:str,  # kind: one of CALENDARS
     "Float32 calendar features `(T, K)` of `times`: K = 4 (month, daily year), 10 (sub-daily year), 15 (week), 0 (none), + E (+ 6E on `week`) external factors."
     e = np.zeros((len(times), 0)) if exog is None else np.asarray(exog, np.float64).reshape(len(times), -1)
     if kind == "none": return e.astype(np.float32)
-    t = pd.DatetimeIndex(np.asarray(times)); tau = 2 * math.pi
+    t = _fields(times); tau = 2 * math.pi
     harmonics = lambda x, ks: [g(tau * k * x) for k in ks for g in (np.sin, np.cos)]
     day = _seconds_of_day(t) / 86400
-    if kind in ("month", "year"):  # the season: 2 annual harmonics; sub-daily `year` data also 3 daily ones
-        h = harmonics((t.day_of_year.values - 1) / 365.25, (1, 2))
+    if kind in ("month", "year"):  # the season: 2 annual harmonics (a year of the calendar's days); sub-daily `year` data also 3 daily ones
+        h = harmonics((t["day_of_year"] - 1) / t["year_days"], (1, 2))
         if kind == "year" and _step_s(np.asarray(times)) < 86400: h += harmonics(day, (1, 2, 3))
         return np.concatenate([np.stack(h, 1), e], 1).astype(np.float32)
     if kind == "week":
-        wkend = (t.day_of_week.values >= 5).astype(np.float64); week = (t.day_of_week.values + day) / 7
+        wkend = (t["day_of_week"] >= 5).astype(np.float64); week = (t["day_of_week"] + day) / 7
         h = harmonics(day, (1, 2, 3))
         f = h + [wkend * v for v in h] + [wkend, np.sin(tau * week), np.cos(tau * week)]
         f += [e[:, j] for j in range(e.shape[1])] + [e[:, j] * v for j in range(e.shape[1]) for v in h]

@@ -102,7 +102,7 @@ def test_weatherbench2_zarr(tmp_path):
                            latitude=np.linspace(-87.1875, 87.1875, 32))).to_zarr(tmp_path / "wb2.zarr")
     ds = load_weatherbench2(tmp_path / "wb2.zarr", ["z500", "geopotential@850"])
     np.testing.assert_allclose(ds.z500.values[0], z[:, 0].transpose(0, 2, 1))
-    with pytest.raises(DataError, match="variable '2m_temperature' missing"):
+    with pytest.raises(DataError, match=r"variable 't2m' missing \(looked for \['2m_temperature', 't2m'\]\)"):
         load_weatherbench2(tmp_path / "wb2.zarr", ["t2m"])
     with pytest.raises(DataError, match="has no level 700"):
         load_weatherbench2(tmp_path / "wb2.zarr", ["geopotential@700"])

@@ -17,10 +17,11 @@ from ..core import DataError
 
 # %% auto #0
 __all__ = ['FILL_SENTINELS', 'FILL_FAR_ONLY', 'FILL_HUGE', 'FILL_MIN_COUNT', 'DIM_ALIASES', 'VALID', 'SPLITS',
-           'DEFAULT_FRACTIONS', 'Windows', 'toy_dataset', 'spatial_dims', 'validate_dataset', 'variables', 'to_array',
-           'missing_layout', 'check_fill_values', 'mask_fill_values', 'physical_valid_bounds', 'conform_dataset',
-           'grid_coords', 'check_grid', 'time_str', 'parse_time', 'time_gaps', 'data_meta', 'check_data_meta',
-           'default_splits', 'split_dataset', 'Normalizer', 'WindowDataset', 'load_windows']
+           'DEFAULT_FRACTIONS', 'Windows', 'toy_dataset', 'spatial_dims', 'check_latitudes', 'validate_dataset',
+           'variables', 'to_array', 'mask_cells', 'missing_layout', 'check_fill_values', 'mask_fill_values',
+           'physical_valid_bounds', 'conform_dataset', 'grid_coords', 'check_grid', 'time_str', 'parse_time',
+           'time_gaps', 'data_meta', 'check_data_meta', 'default_splits', 'split_dataset', 'Normalizer',
+           'WindowDataset', 'load_windows']
 
 # %% ../../nbs/01_data.core.ipynb #7623f681
 def toy_dataset(n_member:int=2, n_time:int=12, h:int=4, w:int=6, seed:int=0, geo:bool=False):
@@ -42,18 +43,35 @@ def toy_dataset(n_member:int=2, n_time:int=12, h:int=4, w:int=6, seed:int=0, geo
     return ds
 
 # %% ../../nbs/01_data.core.ipynb #2b453458
-def spatial_dims(ds:xr.Dataset):
+def spatial_dims(ds:xr.Dataset, where:str|None=None):  # `where`: a file or dataset name for messages
     "The `(Y, X)` dim names of `ds`: `('lat', 'lon')` or `('y', 'x')`."
     for yx in (("lat", "lon"), ("y", "x")):
         if all(d in ds.dims for d in yx): return yx
-    raise DataError(f"{ds.attrs.get('title', 'dataset')}: no spatial dims (lat, lon) or (y, x); dims are {dict(ds.sizes)}")
+    raise DataError(f"{where or ds.attrs.get('title', 'dataset')}: no spatial dims (lat, lon) or (y, x); dims are {dict(ds.sizes)}: "
+                    "rename yours, ds.rename({<row dim>: 'lat', <column dim>: 'lon'}) for a grid in degrees, "
+                    "else ds.rename({<row dim>: 'y', <column dim>: 'x'})")
+
+def check_latitudes(ds:xr.Dataset, where:str):
+    "Refuse a `lat` axis that is not strictly monotone degrees in [-90, 90]: metrics weight the rows by it."
+    if "lat" not in ds.dims: return
+    lat = np.asarray(ds["lat"].values)
+    if not np.issubdtype(lat.dtype, np.number) or lat.ndim != 1:
+        raise DataError(f"{where}: the 'lat' axis holds {lat.dtype} values of shape {lat.shape}, expected degrees north (one per row)")
+    d = np.diff(lat.astype(float))
+    if len(lat) < 2 or not np.isfinite(lat).all() or np.abs(lat).max() > 90 or not ((d > 0).all() or (d < 0).all()):
+        bad = "NaN or inf" if not np.isfinite(lat).all() else "values beyond ±90" if np.abs(lat).max() > 90 else "not strictly monotone"
+        raise DataError(f"{where}: the 'lat' axis is {bad} ({_span_head(lat)}); s2kd weights each row by its latitude in "
+                        "degrees: sort it (ds.sortby('lat')), drop repeated rows, or, if the rows are not latitudes in degrees, "
+                        "rename the dims to (y, x)")
+
+def _span_head(v, n:int=6): return ", ".join(f"{x:g}" for x in np.asarray(v, float)[:n]) + (", ..." if len(v) > n else "")
 
 def validate_dataset(ds:xr.Dataset, where:str|None=None,  # `where`: a file or dataset name for messages
                      values:bool=True):                     # also check the values (missing cells, fill values)
     "Check `ds` follows the s2kd convention; raise `DataError` naming the variable and what is wrong."
     where = where or ds.attrs.get("title", "dataset")
     if not ds.data_vars: raise DataError(f"{where}: no data variables")
-    Y, X = spatial_dims(ds)
+    Y, X = spatial_dims(ds, where); check_latitudes(ds, where)
     want = ("member", "time", Y, X)
     for name, da in ds.data_vars.items():
         if da.dims != want:
@@ -78,14 +96,30 @@ def to_array(ds:xr.Dataset):
 # %% ../../nbs/01_data.core.ipynb #25628902
 def _tstr(t): return str(t)[:19] if not isinstance(t, (float, np.floating)) else f"{float(t):g}"
 
+def mask_cells(m:np.ndarray, where:str="dataset") -> np.ndarray:  # the values of a `mask` coordinate (H, W)
+    "The mask as bool (True = valid); refuse values that are not 0/1: NaN would read as valid, a fraction as a guess."
+    m = np.asarray(m)
+    if m.dtype == bool: return m
+    if not np.issubdtype(m.dtype, np.number): raise DataError(f"{where}: the 'mask' coordinate holds {m.dtype} values, expected bool or 0/1")
+    if (nan := np.isnan(m.astype(float))).any():  # an integer mask whose land holds its _FillValue opens as 1.0/NaN
+        raise DataError(f"{where}: the 'mask' coordinate holds NaN at {int(nan.sum())} of {m.size} cells; a mask is True/1 where "
+                        "the data is valid and False/0 elsewhere. If NaN marks the cells without data (a fill value), "
+                        "ds = ds.assign_coords(mask=ds.mask.fillna(0).astype(bool))")
+    if not np.isin(m, (0, 1)).all():
+        v = np.unique(m[~np.isin(m, (0, 1))])
+        raise DataError(f"{where}: the 'mask' coordinate holds values other than 0 and 1 ({_span_head(v)}; {v.size} distinct): "
+                        "a fraction (e.g. a land-sea fraction) is no mask; threshold it, e.g. "
+                        "ds = ds.assign_coords(mask=ds.mask > 0.5)")
+    return m.astype(bool)
+
 def missing_layout(ds:xr.Dataset, where:str|None=None):
     "Valid cells `(H, W)` (True = data) and missing frames `(member, time)` (True = no data); refuse other gaps."
     where = where or ds.attrs.get("title", "dataset")
-    Y, X = spatial_dims(ds)
+    Y, X = spatial_dims(ds, where)
     given = "mask" in ds.coords
     if given and set(ds["mask"].dims) != {Y, X}:
         raise DataError(f"{where}: the 'mask' coordinate has dims {ds['mask'].dims}, expected ({Y}, {X})")
-    cells = ds["mask"].transpose(Y, X).values.astype(bool) if given else np.ones((ds.sizes[Y], ds.sizes[X]), bool)
+    cells = mask_cells(ds["mask"].transpose(Y, X).values, where) if given else np.ones((ds.sizes[Y], ds.sizes[X]), bool)
     def first(m, t, iy, ix):  # where a bad value sits, in the dataset's own coordinates
         return f"member {ds.member.values[m]}, time {_tstr(ds.time.values[t])}, {Y}={ds[Y].values[iy]}, {X}={ds[X].values[ix]}"
     nans = {}
@@ -232,7 +266,9 @@ def _conform(ds, where):
     said, ds = [], physical_valid_bounds(ds)  # while xarray's packing is still in `.encoding`
     ren = {k: v for k, v in DIM_ALIASES.items() if k in ds.dims and v not in ds.dims}
     if ren: ds = ds.rename(ren); said.append(f"renamed dims {ren}")
-    Y, X = spatial_dims(ds)
+    Y, X = spatial_dims(ds, where)
+    if "mask" in ds.data_vars and "mask" not in ds.coords and set(ds["mask"].dims) == {Y, X}:  # a grid mask stored as a variable
+        ds = ds.set_coords("mask"); said.append(f"the ({Y}, {X}) variable 'mask' is the grid mask (coordinate 'mask', True = valid)")
     if "time" not in ds.dims:
         raise DataError(f"{where}: no 'time' dimension (dims {dict(ds.sizes)}); rename yours: ds.rename(<dim>='time')")
     extra = [v for v in ds.data_vars if not {"time", Y, X} <= set(ds[v].dims)]

@@ -30,6 +30,7 @@ def _open_nc(path):
 def _splits_by_time(times, years=None):
     "Default time splits: WeatherBench's (train ..2015, val 2016, test 2017–18) when those years exist, else 70/15/15."
     t = pd.DatetimeIndex(times)
+    if len(t) < 3: raise DataError(f"{len(t)} time step(s) to split into train, validation and test")  # callers check first, naming the file
     ys = sorted(set(t.year))
     if years is None and {2016, 2017} <= set(ys) and ys[0] < 2016:
         rng = lambda a, b: [str(t[(t.year >= a) & (t.year <= b)][i].isoformat()) for i in (0, -1)]
@@ -65,7 +66,15 @@ def _wb_one(root, short, years):
     folder, var, level = WB_VARS[short]
     files = _wb_files(root, folder, years)
     if not files and folder in FULL_LEVEL: files = _wb_files(root, FULL_LEVEL[folder], years)
-    if not files: raise DataError(f"WeatherBench: no files for {short!r} under {Path(root)/folder} (years {years})")
+    if not files:
+        other = sorted(p.name for p in (Path(root)/folder).glob("*.nc"))[:3] if (Path(root)/folder).is_dir() else []
+        raise DataError(f"WeatherBench: no files for {short!r} under {Path(root)/folder} (years {years}); s2kd reads the 5.625° "
+                        f"files named {folder}_<year>_5.625deg.nc" + (f", the folder holds {other}" if other else ""))
+    by_year = {}
+    for f in files: by_year.setdefault(_wb_year(f), []).append(f.name)
+    if dup := {y: n for y, n in by_year.items() if len(n) > 1}:  # a stray copy would concatenate a year twice
+        y, n = next(iter(dup.items()))
+        raise DataError(f"WeatherBench: {len(n)} {short!r} files of the year {y} under {files[0].parent}: {n}; keep one file per year")
     if years is not None and (gone := sorted(set(years) - {_wb_year(f) for f in files})):  # asked for: never dropped in silence
         raise DataError(f"WeatherBench: no {short!r} file of the years {gone} under {files[0].parent} (asked for {min(years)}..{max(years)}): "
                         f"add them, or pass years= of the files there")
@@ -111,6 +120,11 @@ def load_weatherbench(root,                      # folder holding one sub-folder
                             f"(lon 0..360, as WeatherBench ships it)")
     h = (pd.DatetimeIndex(ref.time.values) - pd.Timestamp(ref.time.values[0]).normalize()) // pd.Timedelta("1h")
     keep = np.flatnonzero(h % time_step == 0)  # by the clock (00, 06, 12, 18 for 6), not by position: a missing hour shifts nothing
+    if len(keep) < 3:
+        hours = sorted(set((h % 24).tolist()))[:8]
+        raise DataError(f"WeatherBench under {root}: time_step={time_step} keeps {len(keep)} of {len(h)} times (those at hours that "
+                        f"are multiples of {time_step} UTC); the files' times fall at the hours {hours}: pass time_step=1 or one "
+                        "that divides their step from midnight")
     ds = xr.Dataset({v: da.isel(time=keep).expand_dims(member=[0]) for v, (da, _) in das.items()})
     ds.attrs = dict(title=f"WeatherBench 5.625deg {'/'.join(variables)}", source=str(root), synthetic="no",
                     provenance=f"s2kd.data.loaders.load_weatherbench(years={sorted(years) if years else 'all'}, time_step={time_step})",
@@ -156,9 +170,10 @@ def _wb2_dims(z, path):
 def _wb2_var(z, v, path):
     "`(store variable, level or None)` for a requested name: s2kd short name, WB2 long name, ERA5 short name, `name@level`."
     name, _, lev = WB2_SHORT.get(v, v).partition("@")
-    for cand in dict.fromkeys([name, ERA5_SHORT.get(name, name), v]):
+    cands = list(dict.fromkeys([name, ERA5_SHORT.get(name, name), *[k for k, s in ERA5_SHORT.items() if s == name], v]))
+    for cand in cands:  # an ERA5 short name also finds its WB2 long name ('z' -> 'geopotential')
         if cand in z.data_vars: return cand, (int(lev) if lev else None)
-    raise DataError(f"{path}: variable {name!r} missing (also looked for {ERA5_SHORT.get(name, name)!r}); has {sorted(z.data_vars)}")
+    raise DataError(f"{path}: variable {v!r} missing (looked for {cands}); the store has {sorted(z.data_vars)}")
 
 def _wb2_window(ds, path, t_in, t_out):
     "The window: as given, or 12→12 shrunk to fit the smallest default split; a store too short is named."
@@ -195,7 +210,11 @@ def load_weatherbench2(path, variables=("z500", "t850"), time=None,  # time: a s
             if dn["level"] not in da.dims or lev not in da[dn["level"]].values:
                 raise DataError(f"{path}: {name!r} has no level {lev} (dims {da.dims})")
             da = da.sel({dn["level"]: lev})
-        if time is not None: da = da.sel({dn["time"]: time})
+        if time is not None:
+            t_all, da = da[dn["time"]].values, da.sel({dn["time"]: time})
+            if da.sizes[dn["time"]] < 3:
+                raise DataError(f"{path}: time={time} selects {da.sizes[dn['time']]} time step(s) of {name!r}; the store covers "
+                                f"{str(t_all[0])[:19]}..{str(t_all[-1])[:19]} ({len(t_all)} steps)")
         extra = [d for d in da.dims if d not in (dn["time"], dn["lat"], dn["lon"])]
         if extra:
             lv = da[dn["level"]].values.tolist() if dn["level"] in extra else None
