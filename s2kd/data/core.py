@@ -78,6 +78,7 @@ def validate_dataset(ds:xr.Dataset, where:str|None=None,  # `where`: a file or d
             extra = [d for d in da.dims if d not in want]
             raise DataError(f"{where}: variable {name!r} has dims {da.dims} (shape {da.shape}), expected {want}"
                             + (f"; select the extra dims {extra} (e.g. ds.sel({extra[0]}=...)) or split them into variables"
+                               + f"; a dim that numbers trajectories or ensemble members is `member`: ds.rename({{{extra[0]!r}: 'member'}})"
                                if extra else "")
                             + ("; `conform_dataset(ds)` infers a missing member dimension" if "member" not in da.dims else ""))
         if not np.issubdtype(da.dtype, np.floating): raise DataError(f"{where}: variable {name!r} has dtype {da.dtype}, expected float")
@@ -135,6 +136,11 @@ def missing_layout(ds:xr.Dataset, where:str|None=None):
         nans[name] = isn
         if not given: cells &= ~isn.all(axis=(0, 1))  # never any data: a masked cell
     if not cells.any(): raise DataError(f"{where}: no valid cell: every cell is missing or masked at every time")
+    for name, isn in nans.items():  # a cell the given mask calls valid that never holds data: the mask is wrong, not the data
+        if given and (dead := cells & isn.all(axis=(0, 1))).any():
+            iy, ix = np.argwhere(dead)[0]
+            raise DataError(f"{where}: variable {name!r} has no data at any time in {int(dead.sum())} cell(s) the 'mask' coordinate "
+                            f"marks valid (first: {Y}={ds[Y].values[iy]}, {X}={ds[X].values[ix]}); mark them False in the mask")
     frames = np.zeros((ds.sizes["member"], ds.sizes["time"]), bool)
     for isn in nans.values(): frames |= isn[:, :, cells].all(-1)
     for name, isn in nans.items():
@@ -216,7 +222,8 @@ def mask_fill_values(ds:xr.Dataset, fill_values=()):  # values that stand for "n
 
 # %% ../../nbs/01_data.core.ipynb #22397714
 DIM_ALIASES = {"latitude": "lat", "longitude": "lon", "valid_time": "time", "Time": "time", "times": "time",
-               "rlat": "y", "rlon": "x"}  # rotated-pole grids (CORDEX): a grid in y, x; their 2-D lat/lon stay coordinates
+               "rlat": "y", "rlon": "x",  # rotated-pole grids (CORDEX): a grid in y, x; their 2-D lat/lon stay coordinates
+               "sample": "member", "ensemble": "member", "realization": "member", "number": "member"}  # trajectories, ensembles (ERA5's `number`)
 
 VALID = ("valid_range", "valid_min", "valid_max")  # CF: values outside them are missing (xarray leaves them in)
 
@@ -273,6 +280,8 @@ def _conform(ds, where):
         raise DataError(f"{where}: no 'time' dimension (dims {dict(ds.sizes)}); rename yours: ds.rename(<dim>='time')")
     extra = [v for v in ds.data_vars if not {"time", Y, X} <= set(ds[v].dims)]
     if extra: ds = ds.drop_vars(extra); said.append(f"ignored variables {extra} (no (time, {Y}, {X}) dims)")
+    if "member" not in ds.dims and "member" in ds.coords:  # a scalar coordinate: one member, keeping its number
+        ds = ds.expand_dims("member"); said.append(f"scalar 'member' coordinate: one member (member={ds.member.values[0]})")
     if "member" not in ds.dims: ds = ds.expand_dims(member=[0]); said.append("no 'member' dimension: one member (member=0)")
     want = ("member", "time", Y, X)
     if any(ds[v].dims != want and set(ds[v].dims) == set(want) for v in ds.data_vars):

@@ -4,8 +4,10 @@
 
 # %% ../../nbs/03_data.files.ipynb #0f78ebc0
 from __future__ import annotations
+import re, warnings
 from pathlib import Path
 
+import numpy as np
 import xarray as xr
 
 from ..core import DataError
@@ -29,11 +31,31 @@ def open_data_file(path,          # a .nc/.nc4/.netcdf/.cdf file or a .zarr stor
     p = Path(path)
     if not p.exists(): raise FileNotFoundError(f"{p}: no such file or store (a dataset path must exist; "
                                                f"embedded datasets are given by name, e.g. 'navier_stokes')")
+    opener = xr.open_zarr if p.suffix.lower() == ".zarr" else xr.open_dataset
     try:
-        opener = xr.open_zarr if p.suffix.lower() == ".zarr" else xr.open_dataset
         with opener(p) as f: ds = f.load()
-    except Exception as e: raise DataError(f"{p}: unreadable as {'zarr' if p.suffix.lower() == '.zarr' else 'netCDF'} "
-                                           f"({type(e).__name__}: {e})") from None
+    except Exception as e:
+        ds = _months_since(p, opener) if "decode" in str(e) and "time" in str(e) else None  # climate files' "months since"
+        if ds is None:
+            raise DataError(f"{p}: unreadable as {'zarr' if p.suffix.lower() == '.zarr' else 'netCDF'} ({type(e).__name__}: {e})"
+                            + ("; s2kd decodes CF time units and 'months since'; for others open the file yourself "
+                               "(xr.open_dataset(path, decode_times=False)), set a time axis, and pass the xr.Dataset "
+                               "(load_windows(ds, ...), or conform_dataset(ds) then .to_netcdf)" if "decode" in str(e) else "")) from None
     ds.attrs.setdefault("name", p.stem)
     ds = mask_fill_values(physical_valid_bounds(ds), fill_values)  # the valid range in physical units before `where` drops the packing
     return validate_dataset(conform_dataset(ds, str(p)), str(p)) if check else ds
+
+def _months_since(p:Path, opener):
+    "The dataset at `p` with a time axis in 'months since Y-M[-D]' (whole months) as month starts, or None for other units."
+    with opener(p, decode_times=False) as f: ds = f.load()
+    u = str(ds["time"].attrs.get("units", "")) if "time" in ds.variables else ""
+    if not (m := re.match(r"\s*months\s+since\s+(-?\d{1,4})-(\d{1,2})", u)): return None
+    v = np.asarray(ds["time"].values, float)
+    if not np.allclose(v, np.round(v)):
+        raise DataError(f"{p}: time in {u!r} holds fractions of a month ({v[~np.isclose(v, np.round(v))][:3].tolist()}); "
+                        "s2kd reads whole months as month starts: give whole months or a CF unit (days since ...)")
+    k = np.round(v).astype(int) + int(m[2]) - 1  # months since January of the base year
+    t = np.array([f"{int(m[1]) + kk // 12:04d}-{kk % 12 + 1:02d}" for kk in k], "datetime64[M]").astype("datetime64[ns]")
+    warnings.warn(f"{p}: time units {u!r} read as calendar months, each step the first of its month "
+                  f"({str(t[0])[:7]} .. {str(t[-1])[:7]})", stacklevel=3)
+    return ds.assign_coords(time=("time", t, {k_: a for k_, a in ds["time"].attrs.items() if k_ not in ("units", "calendar")}))
