@@ -688,8 +688,9 @@ def load_windows(data:str|xr.Dataset,          # an embedded dataset's name, or 
     ds = conform_dataset(ds, name)  # member, dim names, fill values, mask: inferred and said
     t_in, t_out = t_in or ds.attrs.get("t_in"), t_out or ds.attrs.get("t_out")
     if not t_in or not t_out:
-        raise DataError(f"{name}: no window length: pass t_in and t_out (load_windows(ds, 12, 12)) or set "
-                        f"ds.attrs['t_in'] and ['t_out']")
+        raise DataError(f"{name}: no window length: pass t_in and t_out (RunConfig(t_in=12, t_out=12), `s2kd train "
+                        f"--set t_in=12 --set t_out=12`, load_windows(ds, 12, 12)) or set the file's attributes t_in and t_out "
+                        f"(ds.attrs['t_in'] = 12; ds.attrs['t_out'] = 12)")
     t_in, t_out = int(t_in), int(t_out)
     parts = split_dataset(ds, splits)
     nrm = Normalizer.fit(parts["train"])
