@@ -61,6 +61,11 @@ def _wb_files(root, folder, years):
     files = sorted(d.glob("*_5.625deg.nc"))
     return [f for f in files if _wb_year(f) is not None and (years is None or _wb_year(f) in years)]
 
+def _first_diff(a, b) -> str:  # two coordinate arrays that differ
+    "Where `a` and `b` first differ, as words."
+    if a.shape != b.shape: return f"has {len(a)} values against {len(b)}"
+    i = int(np.argmax(~np.isclose(a, b))); return f"differs first at index {i}: {a[i]:g} against {b[i]:g}"
+
 def _wb_one(root, short, years):
     if short not in WB_VARS: raise DataError(f"WeatherBench: unknown variable {short!r}; known: {sorted(WB_VARS)}")
     folder, var, level = WB_VARS[short]
@@ -95,7 +100,10 @@ def _wb_one(root, short, years):
         g = (da.lat.values, da.lon.values)
         if grid is None: grid, first = g, f
         elif g[0].shape != grid[0].shape or g[1].shape != grid[1].shape or not (np.allclose(g[0], grid[0]) and np.allclose(g[1], grid[1])):
-            raise DataError(f"WeatherBench {short!r}: grid of {f.name} ({len(g[0])}x{len(g[1])}) differs from {first.name} ({len(grid[0])}x{len(grid[1])})")
+            which = next((f"{n} {_first_diff(a, b)}" for n, a, b in (("lat", g[0], grid[0]), ("lon", g[1], grid[1]))
+                          if a.shape != b.shape or not np.allclose(a, b)))
+            raise DataError(f"WeatherBench {short!r}: grid of {f.name} ({len(g[0])}x{len(g[1])}) differs from {first.name} "
+                            f"({len(grid[0])}x{len(grid[1])}): {which}")
         parts.append(da)
     return xr.concat(parts, "time").astype("float32"), files[0].parent
 
@@ -194,7 +202,7 @@ def _wb2_window(ds, path, t_in, t_out):
 def load_weatherbench2(path, variables=("z500", "t850"), time=None,  # time: a slice of dates
                        t_in:int|None=None, t_out:int|None=None,  # None: 12→12, shortened to fit a short store
                        fill_values=()):  # values that stand for "no data" without a _FillValue: made NaN
-    "A WeatherBench 2 (or ERA5-style) zarr store as an s2kd dataset (lat ascending, lon 0..360)."
+    "A WeatherBench 2 (or ERA5-style) zarr store as an s2kd dataset (lat ascending; longitudes as the store has them)."
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"{path}: no such zarr store")
     try: z = physical_valid_bounds(xr.open_zarr(path))  # before `astype` drops the packing
