@@ -498,7 +498,11 @@ def split_dataset(ds:xr.Dataset, spec:dict|str|None=None):  # spec: defaults to 
         spec = default_splits(ds)
         warnings.warn(f"{_name(ds)}: no 'splits' attribute: a default time split {DEFAULT_FRACTIONS} of every member: "
                       f"{json.dumps(spec)}", stacklevel=2)
-    spec = json.loads(spec) if isinstance(spec, str) else spec
+    if isinstance(spec, str):
+        try: spec = json.loads(spec)
+        except ValueError as e: raise DataError(f"{_name(ds)}: the 'splits' attribute {spec[:80]!r} is not JSON ({e}); "
+                                                "delete it for the default split, or see s2kd.data.core.split_dataset") from None
+    if not isinstance(spec, dict): raise DataError(f"{_name(ds)}: the 'splits' attribute is {type(spec).__name__}, expected a JSON object")
     kind = spec.get("kind")
     if kind in ("time", "member", "param", "member_time") and not all(s in spec for s in SPLITS):
         raise DataError(f"splits: a {kind!r} spec needs 'train', 'val' and 'test'; got keys {list(spec)}")

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/40_train.config.ipynb #ba8a0634
 from __future__ import annotations
-import dataclasses, hashlib, json, sys, warnings
+import dataclasses, hashlib, json, math, sys, warnings
 from dataclasses import dataclass, asdict, fields, replace
 from pathlib import Path
 
@@ -161,6 +161,13 @@ def validate(cfg):  # a RunConfig
         v, t = getattr(cfg, f.name), {"str": str, "int": int, "float": (int, float), "bool": bool}[f.type]
         if not isinstance(v, t) or (f.type in ("int", "float") and isinstance(v, bool)):
             raise ConfigError(f"RunConfig.{f.name}: expected {f.type}, got {type(v).__name__} {v!r}")
+    for f in fields(cfg):  # an int for a float field: the float (a teacher stored under weight_decay=0 is the one under 0.0)
+        if f.type == "float" and type(getattr(cfg, f.name)) is int: object.__setattr__(cfg, f.name, float(getattr(cfg, f.name)))
+        if f.type == "float" and not math.isfinite(getattr(cfg, f.name)):
+            raise ConfigError(f"RunConfig.{f.name}={getattr(cfg, f.name)!r}: must be a finite number")
+    if cfg.name and (not cfg.name.strip() or Path(cfg.name).parts in ((), (".",))):  # "." would be <cache>/runs itself
+        raise ConfigError(f"RunConfig.name={cfg.name!r}: a run name is a folder inside results_dir and <cache>/runs; "
+                          "'' (the default) names it from the config")
     if Path(cfg.name).is_absolute() or ".." in Path(cfg.name).parts:  # the run's folder would leave results_dir and the cache
         raise ConfigError(f"RunConfig.name={cfg.name!r}: a run name is a folder inside results_dir and <cache>/runs; "
                           "give a relative name without '..' (sub-folders are fine: 'exp1/unet-s42')")
