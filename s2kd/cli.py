@@ -61,4 +61,7 @@ class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     def _get_help_string(self, action):
         return action.help if action.default is None or action.default is False else super()._get_help_string(action)
 
+if __name__ == "__main__" and sys.argv[0].endswith("cli.py"):  # `python -m s2kd.cli …` as `s2kd …` (a notebook's kernel is __main__ too)
+    sys.exit(main())
+
 

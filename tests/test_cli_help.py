@@ -42,3 +42,10 @@ def test_help_states_every_default(cmd, monkeypatch):
 def test_data_show_says_it_defaults_to_tiny(capsys):
     with pytest.raises(SystemExit): main(["data", "show", "--help"])
     assert "(default: tiny)" in " ".join(capsys.readouterr().out.split())
+
+
+def test_python_m_cli_runs_the_command(tmp_path):
+    "`python -m s2kd.cli …` is `s2kd …`: it once imported the module, did nothing and exited 0, which scripts read as success."
+    import subprocess, sys
+    p = subprocess.run([sys.executable, "-m", "s2kd.cli", "train", str(tmp_path / "none.yaml")], capture_output=True, text=True)
+    assert p.returncode == 2 and "none.yaml: no such config file" in p.stderr, (p.returncode, p.stderr)

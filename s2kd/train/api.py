@@ -18,7 +18,7 @@ from ..data.core import Normalizer, WindowDataset, check_data_meta, conform_data
 from ..distill import freeze, reads_text
 from ..references import Calendared
 from .config import ConfigError, RunConfig
-from .experiment import REPLACED, check_teacher, check_weights, evaluate_split, run
+from .experiment import REPLACED, check_teacher, check_weights, data_fingerprint, evaluate_split, run
 
 # %% auto #0
 __all__ = ['TrainedOn', 'read_run', 'run_cache', 'resolve_path', 'checkpoint_dir', 'load_student', 'load_teacher', 'eval_windows',
@@ -35,6 +35,7 @@ class TrainedOn:
     t_out: int               # output frames
     run_dir: str             # the results folder it was loaded from
     meta: dict|None = None   # `data_meta` of the training data (grid, time step, units); None for runs recorded before it was kept
+    data_key: str|None = None  # the run's data key (`s2kd.train.experiment.data_key`): its data's fingerprint
 
 def read_run(run_dir):  # results/<name>/ (or its result.json)
     "The `result.json` of a finished run, as a dict; a missing folder or file is named."
@@ -46,9 +47,12 @@ def read_run(run_dir):  # results/<name>/ (or its result.json)
     if not isinstance(r, dict) or "config" not in r: raise DataError(f"{f}: not a run result (no config in it)")
     return r
 def _trained_on(r:dict, run_dir):
-    d = r["data"]
-    return TrainedOn(RunConfig.from_dict(r["config"]), Normalizer.from_dict(d["normalizer"]), list(d["data_range"]),
-                     tuple(d["in_shape"]), int(d["t_out"]), str(run_dir), d.get("meta"))
+    try:
+        d = r["data"]; cfg = RunConfig.from_dict(r["config"])
+        return TrainedOn(cfg, Normalizer.from_dict(d["normalizer"]), list(d["data_range"]),
+                         tuple(d["in_shape"]), int(d["t_out"]), str(run_dir), d.get("meta"), d.get("key"))
+    except (KeyError, TypeError, ConfigError) as e:  # a result.json of another version, or edited by hand
+        raise DataError(f"{Path(run_dir)}/result.json: not a complete run result ({type(e).__name__}: {e}); run its config again") from None
 
 # %% ../../nbs/45_train.api.ipynb #ae879c36
 def run_cache(cfg:RunConfig, cache:str|None=None):  # cache: the cache folder the run used, when not the default
@@ -72,13 +76,19 @@ def _best(r:dict, cache:str|None=None):  # a result dict (`read_run`); cache: th
     runs = cache_dir(cache, "runs"); aside = sorted(runs.glob(f"{glob.escape(cfg.run_name)}{REPLACED}*"), reverse=True)  # newest first
     for p in dict.fromkeys(Path(p) for p in (resolve_path(r.get("checkpoints"), cache), runs/cfg.run_name, *aside) if p):
         if not (p/"best.pt").exists(): continue
-        try: return p, check_weights(r, torch.load(p/"best.pt", map_location="cpu", weights_only=True), p/"best.pt")
+        try: return p, check_weights(r, _read_weights(p/"best.pt"), p/"best.pt")
         except DataError as e: refused = refused or e  # retrained by another run of this name: the next folder, else this error
     if refused and hint: raise DataError(f"{hint}; a run of that name in the default cache holds other weights ({refused})")
     if refused: raise refused
     if hint: raise FileNotFoundError(f"{hint}; the default cache has no best.pt of it")
     raise FileNotFoundError(f"run {cfg.run_name!r}: no best.pt in {r.get('checkpoints')} nor under the cache's runs/; "
                             "was it run with write=False, or with another cache_dir ($S2KD_CACHE)?")
+
+def _read_weights(path:Path) -> dict:
+    "A checkpoint's state dict (`weights_only`); a damaged file is named, not a bare unpickling traceback."
+    try: return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # truncated or overwritten: OSError, RuntimeError, UnpicklingError
+        raise DataError(f"{path}: unreadable checkpoint ({type(e).__name__}: {e}); damaged? run the config again to train it anew") from None
 
 def _check_identity(r:dict, name:str, preset:str):  # a result dict, one of its models and that model's preset
     "Warn when a model is now another class, source, preset or `CODE_VERSIONS` than the one the run trained (`model_identity`; a run keeps the identities that are not None)."
@@ -129,17 +139,28 @@ def load_teacher(run_dir,             # results/<name>/ of a finished distillati
     _check_identity(r, t["name"], t.get("preset", cfg.teacher_preset))
     model = build_model(t["name"], in_shape=info.in_shape, t_out=info.t_out, preset=t.get("preset", cfg.teacher_preset),
                         **t.get("build", {}))
-    model.load_state_dict(check_teacher(r, t, torch.load(path, map_location="cpu", weights_only=True), path))  # refused when retrained since
+    model.load_state_dict(check_teacher(r, t, _read_weights(path), path))  # refused when retrained since
     model.trained_on = info
     return freeze(model).to(device)
 
 # %% ../../nbs/45_train.api.ipynb #423af548
-def _open(data, size:str, seed:int, cache:str|None):
+def _open(data, size:str, seed:int, cache:str|None, own:bool=False):  # own: `data` is the dataset the run's config records
     if isinstance(data, xr.Dataset): return data
+    from s2kd.core import project_root
     from s2kd.data.embedded import load_dataset
+    from s2kd.data.files import is_data_path
+    from s2kd.train.config import MEMORY
     if str(data).startswith("<elsewhere>/"):  # `portable_paths` keeps only the name of a file outside the project
         raise DataError(f"the run's dataset lay outside the project (recorded as {data!s}): pass the file (--data FILE / data=)")
+    if str(data).startswith(MEMORY): raise DataError(f"the run trained on data held in memory ({data!s}): pass it (data=ds, --data FILE)")
+    if own and is_data_path(data) and not Path(data).is_absolute():  # recorded relative to the project, not to where we stand
+        data = project_root()/data
     return load_dataset(str(data), size=size, seed=seed, cache_dir=cache)
+
+def _fingerprint(key:str|None) -> str|None:  # a data key (`s2kd.train.experiment.data_key`)
+    "The data fingerprint inside a data key, or None."
+    import re
+    m = re.search(r"-seed-?\d+-([0-9a-f]{10})-\d+to\d+", key or ""); return m.group(1) if m else None
 
 def eval_windows(ds:xr.Dataset, split:str, t_in:int, t_out:int, stride:int, normalizer:Normalizer|None):
     "The windows `evaluate` scores (`split` of `ds`, or `'all'`), encoded with `normalizer`; and the normaliser used."
@@ -178,17 +199,29 @@ def evaluate(model:nn.Module,       # a loaded model (`load_student`/`load_teach
              normalizer:Normalizer|None=None,  # default: the model's training normaliser, else fitted on train
              batch_size:int=32, device="cpu",
              size:str|None=None, seed:int|None=None, cache:str|None=None,  # for embedded names: default the run's
-             text:str="run"):      # a model that reads narratives: run (its run's narrator and encoder) | none (scored without)
+             text:str="run",       # a model that reads narratives: run (its run's narrator and encoder) | none (scored without)
+             check_data:bool=True):  # `data` named as the run's own dataset must be the data it trained on (its fingerprint)
     "Metrics of `model` on `data` in physical units, overall and per lead time (as `run` reports them)."
     if text not in ("run", "none"): raise DataError(f"evaluate: text={text!r}; use 'run' or 'none'")
     info = getattr(model, "trained_on", None)
     c = info.config if info else None
+    own = c is not None and not isinstance(data, xr.Dataset) and str(data) == str(c.dataset)  # "the run's data", by name
     ds = _open(data, size or (c.size if c else "tiny"), c.data_seed if seed is None and c else seed or 0,
-               run_cache(c, cache) if c else cache)
+               run_cache(c, cache) if c else cache, own)
     ds = conform_dataset(ds)  # a third-party layout: dim names, member, fill values, mask (each said in a warning)
+    if own and check_data and (want := _fingerprint(info.data_key)) and (now := data_fingerprint(ds)) != want:
+        from s2kd.core import project_root
+        from s2kd.data.files import is_data_path
+        raise DataError(f"evaluate: {data!s} is not the data run {c.run_name!r} trained on (data fingerprint {now} here, {want} in "
+                        f"its result): " + (f"the file changed since, or another file lies at that path (the run records it "
+                        f"relative to the project, {project_root()})" if is_data_path(data) else "the run trained on data passed "
+                        "in memory (run(cfg, data=ds)), or this machine simulated the embedded data otherwise (the last bits of "
+                        "a simulation follow the CPU)") + "; pass the data it trained on, or check_data=False "
+                        "(s2kd evaluate --any-data) to score this data anyway")
     t_in = t_in or (info.in_shape[0] if info else int(ds.attrs.get("t_in", 0)) or None)
     t_out = t_out or (info.t_out if info else int(ds.attrs.get("t_out", 0)) or None)
     if not t_in or not t_out: raise DataError("evaluate: pass t_in= and t_out= (the data has no 't_in'/'t_out' attributes)")
+    if info and t_out != info.t_out: raise DataError(f"evaluate: t_out={t_out}, but the model forecasts {info.t_out} frames")
     stride = stride or (c.stride if c else 1)  # a run with stride 4 scored every fourth test window: so does this
     w, nrm, train = eval_windows(ds, split, t_in, t_out, stride, normalizer or (info.normalizer if info else None))
     if info and tuple(w.in_shape) != tuple(info.in_shape):
@@ -303,13 +336,15 @@ def cli_evaluate(argv:list[str]|None=None):
                    help="a teacher that reads narratives: run (its run's narrator and encoder describe the windows) | none (without text)")
     p.add_argument("--json", default=None, help="also write the full metrics (per lead time) to this JSON file (default: none)")
     p.add_argument("--cache", default=None, help="the cache folder the run used (default: $S2KD_CACHE or ~/.cache/s2kd)")
+    p.add_argument("--any-data", action="store_true", help="score the run's own dataset even when its values are not the ones it "
+                   "trained on (a changed file, data trained on in memory)")
     _add_import(p)
     a = p.parse_args(argv)
     try:
         for m in a.imports: import_models(m)
-        model = load_model(a.run_dir, a.model, cache=a.cache)
-        m = evaluate(model, a.data or model.trained_on.config.dataset, split=a.split, cache=a.cache, text=a.text)
+        model = load_model(a.run_dir, a.model, cache=a.cache); data = a.data or model.trained_on.config.dataset
+        m = evaluate(model, data, split=a.split, cache=a.cache, text=a.text, check_data=not a.any_data)
     except (ConfigError, DataError, FileNotFoundError) as e: return _fail(e, "evaluate")
-    print(f"{a.model} on {a.data or model.trained_on.config.dataset} ({a.split}): {_scalars(m)}")
-    if a.json: print(f"wrote {atomic_write_json(a.json, dict(run=str(a.run_dir), model=a.model, data=str(a.data), split=a.split, metrics=m))}")
+    print(f"{a.model} on {data} ({a.split}): {_scalars(m)}")
+    if a.json: print(f"wrote {atomic_write_json(a.json, dict(run=str(a.run_dir), model=a.model, data=str(data), split=a.split, metrics=m))}")
     return 0
