@@ -259,7 +259,14 @@ def config_from_yaml(path,                   # a YAML file of RunConfig fields
     import yaml
     p = Path(path)
     if not p.exists(): raise FileNotFoundError(f"{p}: no such config file")
-    try: d = yaml.safe_load(p.read_text()) or {}
+    class Unique(yaml.SafeLoader): pass  # a key given twice: YAML keeps the last, silently; a config refuses it
+    def mapping(loader, node, deep=False):
+        keys = [loader.construct_object(k, deep=deep) for k, _ in node.value]
+        if dup := sorted({k for k in keys if keys.count(k) > 1}, key=str):
+            raise ConfigError(f"{p}: key(s) {dup} given twice (line {node.start_mark.line + 1}); keep one")
+        return yaml.SafeLoader.construct_mapping(loader, node, deep)
+    Unique.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
+    try: d = yaml.load(p.read_text(), Loader=Unique) or {}
     except yaml.YAMLError as e: raise ConfigError(f"{p}: not valid YAML ({str(e).splitlines()[0]})") from None
     if not isinstance(d, dict): raise ConfigError(f"{p}: expected a mapping of RunConfig fields, got {type(d).__name__}")
     for k, v in d.items():
@@ -272,7 +279,9 @@ def config_from_yaml(path,                   # a YAML file of RunConfig fields
         if "=" not in s: raise ConfigError(f"--set {s}: expected key=value")
         k, v = s.split("=", 1); d[k.strip()] = parse_value(k.strip(), v)
     try: return RunConfig(**d)
-    except ConfigError as e: raise ConfigError(f"{p}: {e}") from None
+    except ConfigError as e:  # name where the bad value came from: the file, or the --set that gave it
+        given = [s for s in sets if "=" in s and s.split("=", 1)[0].strip() in str(e)]
+        raise ConfigError(f"{f'--set {given[-1]}' if given else p}: {e}") from None
 
 # %% ../../nbs/45_train.api.ipynb #c4580389
 def _fail(e, cmd:str): print(f"s2kd {cmd}: error: {e}", file=sys.stderr); return 2  # the form `s2kd.cli.main` prints
