@@ -229,6 +229,15 @@ def test_student_of_a_retrained_teacher_is_distilled_again(toy_run, tmp_path, mo
     check_weights(r3, torch.load(Path(r3["checkpoints"]) / "best.pt", weights_only=True), Path(r3["checkpoints"]) / "best.pt")
 
 
+def test_other_settings_are_named_before_the_teacher_they_change(toy_run, tmp_path, monkeypatch):
+    "A KD run whose new settings also name another teacher (lr: the teacher trains with it) says the settings changed, not that the store retrained its teacher."
+    from s2kd.train.experiment import run
+    cfg, r, tpath = _kd_on_file(toy_run, tmp_path, monkeypatch)
+    with pytest.warns(UserWarning, match=r"trained under other settings or data \(differ in \['lr'\]\)") as ws:
+        run(cfg.replace(lr=2e-3), threads=1)
+    assert not any("retrained since" in str(w.message) for w in ws), [str(w.message) for w in ws]
+
+
 def test_stored_student_of_a_retrained_teacher_is_not_reused(toy_run, tmp_path, monkeypatch):
     "The paper runner's `_stored` returns None for a run whose teacher changed since; `load_teacher` and `run_models` refuse it."
     import s2kd.paper as P

@@ -373,8 +373,10 @@ def run(cfg:RunConfig,        # the run
     with file_lock(f"{ck}.lock", f"run {cfg.run_name}", wait) if write and world()[1] == 1 else nullcontext():
         old, done = checkpoint_config(ck) if write and rank == 0 else (None, 0)  # last.pt's own config, and its epochs run
         keep = old is None or "teacher_weights" in old  # a checkpoint from before teacher weights were recorded: resumed unchecked, as then
-        why = None
-        if changed := _teachers_changed(old, fcfg, tinfo):
+        why, bare = None, lambda c: None if c is None else _without_teacher_weights(c)
+        if other := resume_diff(bare(old), bare(fcfg), done):  # other settings or data first: a teacher that follows them is another one
+            why = f"{ck}: the checkpoints of run {cfg.run_name!r} were trained under other settings or data (differ in {other}); training from scratch"
+        elif changed := _teachers_changed(old, fcfg, tinfo):
             why = (f"{ck}: the checkpoints of run {cfg.run_name!r} were distilled from other weights of teacher {changed} "
                    "than the teacher store holds now (retrained since); training from scratch")
         elif diff := resume_diff(old, fcfg if keep else _without_teacher_weights(fcfg), done):
