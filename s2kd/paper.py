@@ -832,6 +832,8 @@ def data_file(data_dir,            # a .nc/.zarr path, or a folder with one (wit
     found = sorted(q.name for q in p.iterdir() if is_data_path(q))
     if prefix:  # one folder serves every notebook (`s2kd reproduce --data-dir`): a file named for another dataset is not this one's
         named = [f for f in found if f.lower().startswith(prefix.lower())]
+        exact = [f for f in named if Path(f.rstrip("/")).stem.lower() == prefix.lower()]  # winds.nc beside winds_old.nc: winds.nc
+        named = exact if len(exact) == 1 else named
         if len(named) != 1: raise FileNotFoundError(f"data_dir={str(data_dir)!r}: expected one .nc/.zarr file named {prefix}*, "
                                                      f"found {named or 'none'} (the folder holds {found or 'no data file'}); "
                                                      f"name the {prefix} file {prefix}<anything>.nc, or pass the file's path")

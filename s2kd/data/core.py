@@ -59,7 +59,8 @@ def check_latitudes(ds:xr.Dataset, where:str):
         raise DataError(f"{where}: the 'lat' axis holds {lat.dtype} values of shape {lat.shape}, expected degrees north (one per row)")
     d = np.diff(lat.astype(float))
     if len(lat) < 2 or not np.isfinite(lat).all() or np.abs(lat).max() > 90 or not ((d > 0).all() or (d < 0).all()):
-        bad = "NaN or inf" if not np.isfinite(lat).all() else "values beyond ±90" if np.abs(lat).max() > 90 else "not strictly monotone"
+        bad = ("a single row" if len(lat) < 2 else "NaN or inf" if not np.isfinite(lat).all() else
+               "values beyond ±90" if np.abs(lat).max() > 90 else "not strictly monotone")
         raise DataError(f"{where}: the 'lat' axis is {bad} ({_span_head(lat)}); s2kd weights each row by its latitude in "
                         "degrees: sort it (ds.sortby('lat')), drop repeated rows, or, if the rows are not latitudes in degrees, "
                         "rename the dims to (y, x)")
@@ -78,7 +79,8 @@ def validate_dataset(ds:xr.Dataset, where:str|None=None,  # `where`: a file or d
             extra = [d for d in da.dims if d not in want]
             raise DataError(f"{where}: variable {name!r} has dims {da.dims} (shape {da.shape}), expected {want}"
                             + (f"; select the extra dims {extra} (e.g. ds.sel({extra[0]}=...)) or split them into variables"
-                               + f"; a dim that numbers trajectories or ensemble members is `member`: ds.rename({{{extra[0]!r}: 'member'}})"
+                               + (f"; a dim that numbers trajectories or ensemble members is `member`: ds.rename({{{extra[0]!r}: 'member'}})"
+                                  if "member" not in da.dims else "")
                                if extra else "")
                             + ("; `conform_dataset(ds)` infers a missing member dimension" if "member" not in da.dims else ""))
         if not np.issubdtype(da.dtype, np.floating): raise DataError(f"{where}: variable {name!r} has dtype {da.dtype}, expected float")
@@ -272,6 +274,9 @@ def _conform(ds, where):
     "`conform_dataset`'s work, also returning the valid cells and missing frames it found: `(ds, cells, frames)`."
     said, ds = [], physical_valid_bounds(ds)  # while xarray's packing is still in `.encoding`
     ren = {k: v for k, v in DIM_ALIASES.items() if k in ds.dims and v not in ds.dims}
+    if clash := next(([k for k in ren if ren[k] == v] for v in set(ren.values()) if list(ren.values()).count(v) > 1), None):
+        raise DataError(f"{where}: dims {clash} both name the {ren[clash[0]]!r} dim; rename one of them to {ren[clash[0]]!r} and drop "
+                        "or select the other")
     if ren: ds = ds.rename(ren); said.append(f"renamed dims {ren}")
     Y, X = spatial_dims(ds, where)
     if "mask" in ds.data_vars and "mask" not in ds.coords and set(ds["mask"].dims) == {Y, X}:  # a grid mask stored as a variable
@@ -280,8 +285,6 @@ def _conform(ds, where):
         raise DataError(f"{where}: no 'time' dimension (dims {dict(ds.sizes)}); rename yours: ds.rename(<dim>='time')")
     extra = [v for v in ds.data_vars if not {"time", Y, X} <= set(ds[v].dims)]
     if extra: ds = ds.drop_vars(extra); said.append(f"ignored variables {extra} (no (time, {Y}, {X}) dims)")
-    if "member" not in ds.dims and "member" in ds.coords:  # a scalar coordinate: one member, keeping its number
-        ds = ds.expand_dims("member"); said.append(f"scalar 'member' coordinate: one member (member={ds.member.values[0]})")
     if "member" not in ds.dims: ds = ds.expand_dims(member=[0]); said.append("no 'member' dimension: one member (member=0)")
     want = ("member", "time", Y, X)
     if any(ds[v].dims != want and set(ds[v].dims) == set(want) for v in ds.data_vars):

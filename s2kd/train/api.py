@@ -4,7 +4,7 @@
 
 # %% ../../nbs/45_train.api.ipynb #63a9c26d
 from __future__ import annotations
-import argparse, difflib, glob, json, sys
+import argparse, difflib, glob, json, re, sys
 import os, warnings
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -51,7 +51,7 @@ def _trained_on(r:dict, run_dir):
         d = r["data"]; cfg = RunConfig.from_dict(r["config"])
         return TrainedOn(cfg, Normalizer.from_dict(d["normalizer"]), list(d["data_range"]),
                          tuple(d["in_shape"]), int(d["t_out"]), str(run_dir), d.get("meta"), d.get("key"))
-    except (KeyError, TypeError, ConfigError) as e:  # a result.json of another version, or edited by hand
+    except (KeyError, TypeError, ValueError, ConfigError) as e:  # a result.json of another version, or edited by hand
         raise DataError(f"{Path(run_dir)}/result.json: not a complete run result ({type(e).__name__}: {e}); run its config again") from None
 
 # %% ../../nbs/45_train.api.ipynb #ae879c36
@@ -153,13 +153,12 @@ def _open(data, size:str, seed:int, cache:str|None, own:bool=False):  # own: `da
     if str(data).startswith("<elsewhere>/"):  # `portable_paths` keeps only the name of a file outside the project
         raise DataError(f"the run's dataset lay outside the project (recorded as {data!s}): pass the file (--data FILE / data=)")
     if str(data).startswith(MEMORY): raise DataError(f"the run trained on data held in memory ({data!s}): pass it (data=ds, --data FILE)")
-    if own and is_data_path(data) and not Path(data).is_absolute():  # recorded relative to the project, not to where we stand
-        data = project_root()/data
+    if own and is_data_path(data) and not Path(data).is_absolute() and not Path(data).exists():  # as typed; else as `portable_paths`
+        data = project_root()/data                                                                # recorded it, from the project
     return load_dataset(str(data), size=size, seed=seed, cache_dir=cache)
 
 def _fingerprint(key:str|None) -> str|None:  # a data key (`s2kd.train.experiment.data_key`)
     "The data fingerprint inside a data key, or None."
-    import re
     m = re.search(r"-seed-?\d+-([0-9a-f]{10})-\d+to\d+", key or ""); return m.group(1) if m else None
 
 def eval_windows(ds:xr.Dataset, split:str, t_in:int, t_out:int, stride:int, normalizer:Normalizer|None):
@@ -205,7 +204,8 @@ def evaluate(model:nn.Module,       # a loaded model (`load_student`/`load_teach
     if text not in ("run", "none"): raise DataError(f"evaluate: text={text!r}; use 'run' or 'none'")
     info = getattr(model, "trained_on", None)
     c = info.config if info else None
-    own = c is not None and not isinstance(data, xr.Dataset) and str(data) == str(c.dataset)  # "the run's data", by name
+    own = (c is not None and not isinstance(data, xr.Dataset) and str(data) == str(c.dataset)  # "the run's data": its name, size and seed
+           and size in (None, c.size) and seed in (None, c.data_seed))
     ds = _open(data, size or (c.size if c else "tiny"), c.data_seed if seed is None and c else seed or 0,
                run_cache(c, cache) if c else cache, own)
     ds = conform_dataset(ds)  # a third-party layout: dim names, member, fill values, mask (each said in a warning)
@@ -213,8 +213,9 @@ def evaluate(model:nn.Module,       # a loaded model (`load_student`/`load_teach
         from s2kd.core import project_root
         from s2kd.data.files import is_data_path
         raise DataError(f"evaluate: {data!s} is not the data run {c.run_name!r} trained on (data fingerprint {now} here, {want} in "
-                        f"its result): " + (f"the file changed since, or another file lies at that path (the run records it "
-                        f"relative to the project, {project_root()})" if is_data_path(data) else "the run trained on data passed "
+                        f"its result): " + (f"the file changed since, another file lies at that path (a relative path is read "
+                        f"where you stand, else from the project, {project_root()}), or this version of s2kd reads it otherwise "
+                        "(its warnings say what it inferred)" if is_data_path(data) else "the run trained on data passed "
                         "in memory (run(cfg, data=ds)), or this machine simulated the embedded data otherwise (the last bits of "
                         "a simulation follow the CPU)") + "; pass the data it trained on, or check_data=False "
                         "(s2kd evaluate --any-data) to score this data anyway")
@@ -261,9 +262,11 @@ def config_from_yaml(path,                   # a YAML file of RunConfig fields
     if not p.exists(): raise FileNotFoundError(f"{p}: no such config file")
     class Unique(yaml.SafeLoader): pass  # a key given twice: YAML keeps the last, silently; a config refuses it
     def mapping(loader, node, deep=False):
-        keys = [loader.construct_object(k, deep=deep) for k, _ in node.value]
-        if dup := sorted({k for k in keys if keys.count(k) > 1}, key=str):
-            raise ConfigError(f"{p}: key(s) {dup} given twice (line {node.start_mark.line + 1}); keep one")
+        keys = [(loader.construct_object(k, deep=deep), k.start_mark.line + 1) for k, _ in node.value
+                if k.tag != "tag:yaml.org,2002:merge"]  # `<<: *anchor` merges, which may override: YAML's own rule
+        names = [k for k, _ in keys]
+        if dup := [(k, line) for i, (k, line) in enumerate(keys) if k in names[:i]]:
+            raise ConfigError(f"{p}: key {dup[0][0]!r} given twice (again at line {dup[0][1]}); keep one")
         return yaml.SafeLoader.construct_mapping(loader, node, deep)
     Unique.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
     try: d = yaml.load(p.read_text(), Loader=Unique) or {}
@@ -280,7 +283,7 @@ def config_from_yaml(path,                   # a YAML file of RunConfig fields
         k, v = s.split("=", 1); d[k.strip()] = parse_value(k.strip(), v)
     try: return RunConfig(**d)
     except ConfigError as e:  # name where the bad value came from: the file, or the --set that gave it
-        given = [s for s in sets if "=" in s and s.split("=", 1)[0].strip() in str(e)]
+        given = [s for s in sets if "=" in s and re.search(rf"RunConfig\.{re.escape(s.split('=', 1)[0].strip())}[=:]", str(e))]
         raise ConfigError(f"{f'--set {given[-1]}' if given else p}: {e}") from None
 
 # %% ../../nbs/45_train.api.ipynb #c4580389

@@ -79,8 +79,10 @@ def key_name(cfg:RunConfig) -> str:
 def data_key(cfg:RunConfig, w, narratives:str|None=None):
     "What a teacher's outputs depend on, as a string: dataset, size, seed, values, windows, calendar phases, narratives."
     kind = getattr(w.train, "kind", None); v = getattr(w.train, "phases_version", 1)  # calendars never changed (v1) add no tag
+    from s2kd.data.core import _is_cftime  # cftime times had no calendar before session 37: their models are built otherwise now
+    cf = "-cftime" if kind not in (None, "none") and _is_cftime(np.asarray(w.ds.time.values)) else ""
     return (f"{key_name(cfg)}-{cfg.size}-seed{cfg.data_seed}-{data_fingerprint(w.ds)}-{w.train.t_in}to{w.train.t_out}"
-            f"-stride{cfg.stride}{f'-phases:{kind}v{v}' if v > 1 or kind == 'year' else ''}"
+            f"-stride{cfg.stride}{f'-phases:{kind}v{v}' if v > 1 or kind == 'year' else ''}{cf}"
             f"{f'-calendar:{c}' if (c := w.ds.attrs.get('calendar')) else ''}-text:{narratives}")  # a calendar the attribute names
 
 # %% ../../nbs/43_train.experiment.ipynb #815a4ab1
