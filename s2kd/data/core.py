@@ -274,7 +274,7 @@ def _conform(ds, where):
     "`conform_dataset`'s work, also returning the valid cells and missing frames it found: `(ds, cells, frames)`."
     said, ds = [], physical_valid_bounds(ds)  # while xarray's packing is still in `.encoding`
     ren = {k: v for k, v in DIM_ALIASES.items() if k in ds.dims and v not in ds.dims}
-    if clash := next(([k for k in ren if ren[k] == v] for v in set(ren.values()) if list(ren.values()).count(v) > 1), None):
+    if clash := [k for k in ren if list(ren.values()).count(ren[k]) > 1]:  # two aliases of one dim (sample and number)
         raise DataError(f"{where}: dims {clash} both name the {ren[clash[0]]!r} dim; rename one of them to {ren[clash[0]]!r} and drop "
                         "or select the other")
     if ren: ds = ds.rename(ren); said.append(f"renamed dims {ren}")
