@@ -17,12 +17,13 @@ from ..core import DataError, atomic_write_json, cache_dir
 from ..data.core import Normalizer, WindowDataset, check_data_meta, conform_dataset, split_dataset
 from ..distill import freeze, reads_text
 from ..references import Calendared
-from .config import ConfigError, RunConfig
+from .config import ConfigError, RunConfig, results_path
 from .experiment import REPLACED, check_teacher, check_weights, data_fingerprint, evaluate_split, run
 
 # %% auto #0
-__all__ = ['TrainedOn', 'read_run', 'run_cache', 'resolve_path', 'checkpoint_dir', 'load_student', 'load_teacher', 'eval_windows',
-           'evaluate', 'parse_value', 'config_from_yaml', 'import_models', 'cli_train', 'load_model', 'cli_evaluate']
+__all__ = ['RECORDED', 'TrainedOn', 'read_run', 'run_cache', 'resolve_path', 'checkpoint_dir', 'load_student', 'load_teacher',
+           'eval_windows', 'evaluate', 'parse_value', 'run_record', 'config_from_yaml', 'import_models', 'cli_train',
+           'load_model', 'cli_evaluate']
 
 # %% ../../nbs/45_train.api.ipynb #ed3f5973
 @dataclass(frozen=True)
@@ -254,12 +255,41 @@ def parse_value(k:str, text:str):  # a RunConfig field and the text of its value
                           (" (true/false)" if t == "bool" else "")) from None
 
 # %% ../../nbs/45_train.api.ipynb #f88900cc
-def config_from_yaml(path,                   # a YAML file of RunConfig fields
+RECORDED = ("data_key", "models", "teacher_weights", "projector")  # what `run` adds to a checkpoint's config.json: what keyed its weights
+
+def run_record(path) -> dict|None:  # a run's results folder or result.json, its checkpoint folder or config.json; else None
+    "The RunConfig fields of a finished run's record, its recorded paths made this machine's; None when `path` is no run's record."
+    from s2kd.core import project_root
+    from s2kd.data.files import is_data_path
+    from s2kd.train.config import CACHE_PREFIX
+    p = Path(path)
+    if p.is_dir():
+        f = next((p/n for n in ("result.json", "config.json") if (p/n).is_file()), None)
+        if f is None: raise ConfigError(f"{p}: a folder without result.json (results/<name>/) or config.json (<cache>/runs/<name>/): no run")
+        p = f
+    if p.suffix != ".json": return None
+    try: r = json.loads(p.read_text())
+    except ValueError: return None  # not JSON: read as YAML, which names what is wrong
+    if not isinstance(r, dict): return None
+    if isinstance(r.get("config"), dict) and "metrics" in r:  # a result.json: its results folder is the one it lies in
+        d, here, name = dict(r["config"]), p.resolve().parent, Path(str(r.get("name", "")))
+        if name.parts and here.parts[-len(name.parts):] == name.parts: d["results_dir"] = str(here.parents[len(name.parts) - 1])
+    elif "data_key" in r: d = {k: v for k, v in r.items() if k not in RECORDED}  # a checkpoint's config.json (absolute paths)
+    else: return None
+    for k, v in d.items():  # `<cache>/…` into this machine's cache (the default one, or $S2KD_CACHE)
+        if isinstance(v, str) and (v == CACHE_PREFIX or v.startswith(CACHE_PREFIX + "/")): d[k] = str(cache_dir()/v[len(CACHE_PREFIX) + 1:])
+    ds = d.get("dataset", "")  # a data file recorded relative to the project: as typed, else from the project (as `evaluate` reads it)
+    if isinstance(ds, str) and is_data_path(ds) and not Path(ds).is_absolute() and not Path(ds).exists() and (project_root()/ds).exists():
+        d["dataset"] = str(project_root()/ds)
+    return d
+
+def config_from_yaml(path,                   # a YAML file of RunConfig fields, or a finished run's record (`run_record`)
                      sets:list[str]=()):     # overrides "key=value", applied in order
-    "A validated `RunConfig` from a YAML file and `--set key=value` overrides."
+    "A validated `RunConfig` from a YAML file (or a finished run's record) and `--set key=value` overrides."
     import yaml
     p = Path(path)
     if not p.exists(): raise FileNotFoundError(f"{p}: no such config file")
+    if (d := run_record(p)) is not None: return _with_sets(d, sets, p, record=True)
     class Unique(yaml.SafeLoader): pass  # a key given twice: YAML keeps the last, silently; a config refuses it
     def mapping(loader, node, deep=False):
         keys = [(loader.construct_object(k, deep=deep), k.start_mark.line + 1) for k, _ in node.value
@@ -278,9 +308,17 @@ def config_from_yaml(path,                   # a YAML file of RunConfig fields
             try: d[k] = float(v)
             except ValueError: pass
         elif _FIELDS[k] == "float" and isinstance(v, int) and not isinstance(v, bool): d[k] = float(v)
+    return _with_sets(d, sets, p)
+
+def _with_sets(d:dict, sets:list, p:Path, record:bool=False):  # fields read from `p`, then the --set overrides
+    from s2kd.train.config import ELSEWHERE
+    for k in d: _known(k, str(p))
     for s in sets:
         if "=" not in s: raise ConfigError(f"--set {s}: expected key=value")
         k, v = s.split("=", 1); d[k.strip()] = parse_value(k.strip(), v)
+    if record and (far := [k for k, v in d.items() if isinstance(v, str) and v.startswith(ELSEWHERE)]):
+        raise ConfigError(f"{p}: the run's {far[0]}={d[far[0]]!r} lay outside the project and was recorded by its name only; "
+                          f"give it: --set {far[0]}=PATH")
     try: return RunConfig(**d)
     except ConfigError as e:  # name where the bad value came from: the file, or the --set that gave it
         given = [s for s in sets if "=" in s and re.search(rf"RunConfig\.{re.escape(s.split('=', 1)[0].strip())}[=:]", str(e))]
@@ -311,7 +349,8 @@ def cli_train(argv:list[str]|None=None):
     from s2kd.cli import DefaultsHelpFormatter
     p = argparse.ArgumentParser(prog="s2kd train", description="Train/distil one RunConfig read from a YAML file.",
                                 formatter_class=DefaultsHelpFormatter)
-    p.add_argument("config", help="YAML file of RunConfig fields (s2kd.train.config)")
+    p.add_argument("config", help="YAML file of RunConfig fields (s2kd.train.config), or a finished run to run again: results/<name>/ "
+                   "(its result.json) or <cache>/runs/<name>/ (its config.json)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a field (repeatable; default: none)")
     p.add_argument("--print-config", action="store_true", help="print the resolved config as YAML and exit")
     p.add_argument("--progress", action="store_true", help="progress bars")
@@ -325,7 +364,7 @@ def cli_train(argv:list[str]|None=None):
         r = run(cfg, progress=a.progress)
     except (ConfigError, DataError, FileNotFoundError) as e: return _fail(e, "train")
     for k, m in r["metrics"].items(): print(f"{k:<18} test  {_scalars(m['test'])}")
-    print(f"results: {Path(cfg.results_dir)/cfg.run_name}/result.json  (load with s2kd.train.api.load_student)")
+    print(f"results: {results_path(cfg)/cfg.run_name}/result.json  (load with s2kd.train.api.load_student)")
     return 0
 
 # %% ../../nbs/45_train.api.ipynb #1cb8cd77

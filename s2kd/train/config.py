@@ -8,13 +8,14 @@ import dataclasses, hashlib, json, math, sys, warnings
 from dataclasses import dataclass, asdict, fields, replace
 from pathlib import Path
 
-from ..core import atomic_write_json
+from ..core import atomic_write_json, cache_dir
 from ..distill import METHODS, MULTI as MULTI_TEACHER, OPTIONS as DISTILL_OPTIONS  # defined once, where the methods are implemented
 from ..distill import METHOD_OPTIONS, config_options, method_reads  # which method reads which option
 
 # %% auto #0
-__all__ = ['AMP_MODES', 'MEMORY', 'TEXT_FIELDS', 'TEACHER_FIELDS', 'ConfigError', 'RunConfig', 'check_names', 'file_label',
-           'dataset_label', 'validate', 'unread_options', 'warn_unread', 'canonical']
+__all__ = ['AMP_MODES', 'MEMORY', 'CACHE_PREFIX', 'ELSEWHERE', 'TEXT_FIELDS', 'TEACHER_FIELDS', 'ConfigError', 'RunConfig',
+           'check_names', 'results_path', 'file_label', 'dataset_label', 'validate', 'unread_options', 'warn_unread',
+           'canonical']
 
 # %% ../../nbs/40_train.config.ipynb #b85ec0a7
 AMP_MODES = ("none", "bf16", "fp16")
@@ -133,6 +134,15 @@ def check_names(cfg):  # a RunConfig
                                                "(one of your own: register it in s2kd.models.registry; on the command line, --import the module that does)")
             if ROLE[n] != role: raise ConfigError(f"RunConfig.{field}={n!r}: is a {ROLE[n]} model; {role}s are {sorted(k for k, r in ROLE.items() if r == role)}")
     if cfg.narrator not in NARRATORS: raise ConfigError(f"RunConfig.narrator={cfg.narrator!r}: unknown; narrators are {sorted(NARRATORS)}")
+
+# %% ../../nbs/40_train.config.ipynb #3693bbef
+CACHE_PREFIX, ELSEWHERE = "<cache>", "<elsewhere>/"  # how `s2kd.core.portable_paths` records a path in the cache, and outside the project
+
+def results_path(cfg) -> Path:  # a RunConfig
+    "The folder `run` writes `<name>/result.json` in: `cfg.results_dir`, a recorded `<cache>/…` under this machine's cache."
+    r = cfg.results_dir
+    if r == CACHE_PREFIX or r.startswith(CACHE_PREFIX + "/"): return cache_dir(cfg.cache_dir or None)/r[len(CACHE_PREFIX) + 1:]
+    return Path(r)
 
 # %% ../../nbs/40_train.config.ipynb #4d9beee8
 _CHOICES = dict(method=METHODS, amp=AMP_MODES, size=("tiny", "quick", "paper"),

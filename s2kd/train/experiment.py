@@ -17,7 +17,7 @@ from ..core import (DataError, atomic_torch_save, atomic_write, atomic_write_jso
                        follow_thread_share, get_device, portable_paths, project_root, retain_freed_memory, seed_everything)
 from ..distill import Distiller, freeze, run_model
 from .cache import build_teacher_cache, state_hash
-from .config import RunConfig
+from .config import RunConfig, results_path
 from .loop import checkpoint_config, fit, init_distributed, local_device, resume_diff, weights_hash, world, to_device
 from ..references import REFERENCES, add_skill, best_reference, fit_references
 from ..data.core import data_meta
@@ -32,9 +32,12 @@ __all__ = ['REPLACED', 'load_data', 'data_fingerprint', 'key_name', 'data_key', 
 def load_data(cfg:RunConfig, data=None):  # data: an xr.Dataset to use instead of the embedded `cfg.dataset`
     "`Windows(train, val, test, normalizer, ds)` for `cfg`, text-conditioned when a teacher reads narratives."
     from s2kd.data.core import load_windows
-    from s2kd.train.config import MEMORY, ConfigError
+    from s2kd.train.config import ELSEWHERE, MEMORY, ConfigError
     if data is None and cfg.dataset.startswith(MEMORY):
         raise ConfigError(f"RunConfig.dataset={cfg.dataset!r} names data held in memory: pass it as run(cfg, data=ds)")
+    if data is None and cfg.dataset.startswith(ELSEWHERE):  # a config read back from a result: only the file's name was kept
+        raise ConfigError(f"RunConfig.dataset={cfg.dataset!r}: a result records a file outside the project by its name only; "
+                          "set dataset to the file (--set dataset=PATH)")
     w = load_windows(data if data is not None else cfg.dataset, cfg.t_in or None, cfg.t_out or None, stride=cfg.stride,
                      size=cfg.size, seed=cfg.data_seed, cache_dir=cfg.cache_dir or None)
     from s2kd.references import Calendared  # every item carries its calendar phase/features (references, calendar inputs)
@@ -365,7 +368,7 @@ def run(cfg:RunConfig,        # the run
         root = cache_dir(cfg.cache_dir or None, "teachers")
         d.caches = [build_teacher_cache(t, w.train, paths=d.taps[m], dataset_key=dkey, split="train", root=root, device=device)
                     for m, t in enumerate(teachers)]
-    out = Path(cfg.results_dir)/cfg.run_name
+    out = results_path(cfg)/cfg.run_name  # a `<cache>/…` recorded in a result: this machine's cache
     fcfg, resume = cfg.to_dict() | dict(data_key=dkey), True  # the weights depend on the config and on the data's values
     if models := _own_models(cfg): fcfg["models"] = models  # and on the classes of models registered from outside s2kd
     if any(p.resampled for p in d.projectors): fcfg["projector"] = "grid-cells-v1"  # and on a resize bilinear got wrong before (models.features)
