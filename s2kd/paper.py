@@ -24,7 +24,7 @@ __all__ = ['PRESETS', 'PRESET_CONFIG', 'PRESET_SEEDS', 'ARTEFACT_CONFIG', 'NOISE
            'plot_methods', 'run_records', 'data_file', 'find_notebook', 'check_artefacts', 'notebook_params',
            'package_hash', 'data_fingerprint', 'machine_id', 'installed_stack', 'artefact_key', 'artefact_manifests',
            'NotebookFailed', 'cache_id', 'run_artefact', 'Progress', 'summary', 'ThreadShare', 'reproduce_notebooks',
-           'verdict_block', 'training_cost', 'write_gallery']
+           'verdict_block', 'training_cost', 'training_plan', 'plan_text', 'write_gallery']
 
 # %% ../nbs/60_paper.ipynb #63f37005
 PRESETS = ("smoke", "quick", "paper")
@@ -1246,6 +1246,29 @@ def _cost_text(c:dict) -> str:  # a `training_cost`
     what = f"{len(c['students'])} student run{'s' * (len(c['students']) != 1)} and {len(c['teachers'])} teacher{'s' * (len(c['teachers']) != 1)}"
     miss = f" ({n - len(known)} not recorded)" if len(known) < n else ""
     return f"{what}, {sum(known) / 60:.1f} min of training when first trained{miss}"
+
+def training_plan(names:list, out_dir=".", preset:str="quick", cache=None) -> dict|None:  # artefacts about to run; the folder with results/
+    "What the artefacts' recorded results read (`training_cost`, each model once) and which of them this cache holds: None without records of `preset`."
+    every, out = dict(students={}, teachers={}), Path(out_dir)
+    for a in names:
+        p = artefact_paths(out, a); m = json.loads((p["results"]/"manifest.json").read_text()) if (p["results"]/"manifest.json").exists() else {}
+        if m.get("preset") != preset: continue  # another preset's records say nothing of this one's cost
+        for k, v in training_cost(p["results"]).items(): every[k] |= v
+    if not every["students"] and not every["teachers"]: return None
+    c = cache_dir(cache)  # a student run is stored when its result is (paper runs write it in the cache); a teacher, its checkpoint
+    held = dict(students={n for n in every["students"] if (c/"results"/n/"result.json").exists()},
+                teachers={n for n in every["teachers"] if (c/"teachers"/"ckpt"/Path(n).name).exists()})
+    left = sum(s or 0 for k in every for n, s in every[k].items() if n not in held[k])
+    return dict(students=len(every["students"]), teachers=len(every["teachers"]), seconds=sum(s or 0 for k in every for s in every[k].values()),
+                stored=len(held["students"]) + len(held["teachers"]), left_s=left)
+
+def plan_text(plan:dict, cores:int) -> str:  # a `training_plan`; the cores the job may use
+    "One line for the start of `s2kd reproduce`: what the job trains and a lower bound on its wall, from the committed records."
+    n = plan["students"] + plan["teachers"]
+    return (f"the committed results read {plan['students']} student runs and {plan['teachers']} teachers, {plan['seconds'] / 60:.0f} min "
+            f"of training when first trained (mostly one thread a run); this cache holds {plan['stored']} of the {n} (reused where their data and "
+            f"settings match), so training alone takes at least {plan['left_s'] / 60 / max(1, cores):.0f} min on {cores} core"
+            f"{'s' * (cores != 1)}, at the records' speed")
 
 def _made_by(out:Path, a:str) -> dict:
     "The manifest of the run that put `figures/<a>.png` in place (listing it with its content); {} when none did."

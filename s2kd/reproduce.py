@@ -136,7 +136,8 @@ def cli_reproduce(argv:list[str]|None=None):
 
 def _job(a, names:list, datasets:list):
     "The data step, then the notebooks; returns (data rows, notebook manifests)."
-    from s2kd.paper import PRESET_CONFIG, reproduce_notebooks, summary
+    from s2kd.core import usable_cpus
+    from s2kd.paper import PRESET_CONFIG, plan_text, reproduce_notebooks, summary, training_plan
     t0, rows, ms = time.time(), [], []
     if not a.no_data:
         size = a.size or PRESET_CONFIG[a.preset]["size"]
@@ -145,6 +146,8 @@ def _job(a, names:list, datasets:list):
         for r in rows: print(f"{r['name']:<14} {'ok' if r['ok'] else 'FAILED: ' + r['error']}", flush=True)
     if names:
         print(f"s2kd reproduce: {len(names)} notebooks at the {a.preset} preset: {', '.join(names)}", flush=True)
+        if a.data_dir is None and not a.dry_run and (plan := training_plan(names, a.out, a.preset, a.cache)):  # own data: other costs
+            print(f"s2kd reproduce: {plan_text(plan, a.threads or usable_cpus())}", flush=True)
         ms = reproduce_notebooks(names, preset=a.preset, out_dir=a.out, data_dir=a.data_dir, device=a.device, jobs=a.jobs,
                                  threads=a.threads, force=a.force, progress=not a.quiet, nbs_dir=a.notebooks,
                                  dry_run=a.dry_run)
