@@ -1264,11 +1264,12 @@ def training_plan(names:list, out_dir=".", preset:str="quick", cache=None) -> di
 
 def plan_text(plan:dict, cores:int) -> str:  # a `training_plan`; the cores the job may use
     "One line for the start of `s2kd reproduce`: what the job trains and a lower bound on its wall, from the committed records."
-    n = plan["students"] + plan["teachers"]
-    return (f"the committed results read {plan['students']} student runs and {plan['teachers']} teachers, {plan['seconds'] / 60:.0f} min "
-            f"of training when first trained (mostly one thread a run); this cache holds {plan['stored']} of the {n} (reused where their data and "
-            f"settings match), so training alone takes at least {plan['left_s'] / 60 / max(1, cores):.0f} min on {cores} core"
-            f"{'s' * (cores != 1)}, at the records' speed")
+    n, many = plan["students"] + plan["teachers"], lambda k, w: f"{k} {w}{'s' * (k != 1)}"
+    left = ("nothing is left to train" if not plan["left_s"] else
+            f"training the rest takes at least {plan['left_s'] / 60 / max(1, cores):.0f} min on {many(cores, 'core')}, at the records' speed")
+    return (f"the committed results read {many(plan['students'], 'student run')} and {many(plan['teachers'], 'teacher')}, "
+            f"{plan['seconds'] / 60:.0f} min of training when first trained (mostly one thread a run); this cache holds "
+            f"{plan['stored']} of the {n} (reused where their data and settings match): {left}")
 
 def _made_by(out:Path, a:str) -> dict:
     "The manifest of the run that put `figures/<a>.png` in place (listing it with its content); {} when none did."
