@@ -4,7 +4,7 @@
 
 # %% ../../nbs/15_models.registry.ipynb #ca255fc0
 from __future__ import annotations
-import argparse, hashlib, inspect, json, sys, types, warnings
+import argparse, ast, hashlib, inspect, json, sys, sysconfig, types, warnings
 from pathlib import Path
 
 import torch
@@ -21,9 +21,9 @@ from .multimodal import MultimodalTeacher
 
 # %% auto #0
 __all__ = ['MODELS', 'ROLE', 'PRESETS', 'MULTIMODAL_BACKBONE_PRESET', 'MULTIMODAL_BACKBONE_OF', 'MULTIMODAL_BACKBONE',
-           'RESIDUALS', 'CODE_VERSIONS', 'FINGERPRINT_SHAPE', 'Forecaster', 'forecaster_class', 'model_kwargs',
-           'build_model', 'model_identity', 'param_count', 'code_versions', 'model_fingerprint', 'param_table',
-           'cli_models']
+           'RESIDUALS', 'MIXIN_NAMES', 'CODE_VERSIONS', 'FINGERPRINT_SHAPE', 'Forecaster', 'forecaster_class',
+           'model_kwargs', 'build_model', 'model_identity', 'code_hash', 'param_count', 'code_versions',
+           'model_fingerprint', 'param_table', 'cli_models']
 
 # %% ../../nbs/15_models.registry.ipynb #f0e12f81
 MODELS: dict[str, type] = {"unet": UNet, "resnet": ResNet, "mixer": MLPMixer,
@@ -67,22 +67,30 @@ RESIDUALS = ("last", "climatology", "none")
 class Forecaster:
     "Mixin over a registered model: residual forecast from the last input frame, plus a learned calendar term."
     residual = "none"  # set by `build_model`, with `calendar_head` (an nn.Linear or None)
+    _s2kd_reads = ()   # ("calendar", "phase") that the model's own forward takes too: handed on to it
     @property
     def batch_keys(self):  # batch entries besides `x` that `forward` reads (s2kd.distill.run_model)
         ps = inspect.signature(super().forward).parameters
-        return (tuple(k for k in ("text", "text_mask") if k in ps) + (("calendar",) if getattr(self, "calendar_head", None) is not None else ())
-                + (("phase",) if self.residual == "climatology" else ()))
+        return (tuple(k for k in ("text", "text_mask") if k in ps)
+                + (("calendar",) if getattr(self, "calendar_head", None) is not None or "calendar" in self._s2kd_reads else ())
+                + (("phase",) if self.residual == "climatology" or "phase" in self._s2kd_reads else ()))
     def forward(self, x, *args, calendar=None, phase=None, **kw):  # x (B, T_in, C, H, W); calendar (B, T_in+T_out, K); phase (B, T_in+T_out)
-        t_in = x.shape[1]
+        t_in = x.shape[1]; kw |= {k: v for k, v in (("calendar", calendar), ("phase", phase)) if k in self._s2kd_reads}
         if self.residual == "climatology":
             if phase is None: raise DataError(f"{type(self).__name__}: residual='climatology' needs the batch's 'phase' "
                                               "(wrap the dataset with s2kd.references.Calendared)")
             c = self.climatology[phase]; a = x - c[:, :t_in]                  # (B, T_in+T_out, C, H, W), anomalies
             base = c[:, t_in:] + self.damping[None, :, :, None, None] * a[:, -1:]  # damped persistence
-            return self._calendar(super().forward(a, *args, **kw) + base, t_in, calendar)
-        y = super().forward(x, *args, **kw)                                   # (B, T_out, C, H, W)
+            return self._calendar(self._s2kd_forward(a, *args, **kw) + base, t_in, calendar)
+        y = self._s2kd_forward(x, *args, **kw)                                         # (B, T_out, C, H, W)
         if self.residual == "last": y = y + x[:, -1:]
         return self._calendar(y, t_in, calendar)
+    def _s2kd_forward(self, x, *args, **kw):  # the registered model's own forward, its output's shape checked before anything is added to it
+        y = super().forward(x, *args, **kw)
+        if not torch.is_tensor(y) or y.dim() != 5 or y.shape[0] != x.shape[0] or y.shape[2:] != x.shape[2:]:
+            raise DataError(f"{type(self).__name__}.forward: inputs {tuple(x.shape)} (B, T_in, C, H, W) gave "
+                            f"{tuple(y.shape) if torch.is_tensor(y) else type(y).__name__}; a registered model returns (B, T_out, C, H, W)")
+        return y
     def _calendar(self, y, t_in, calendar):
         if getattr(self, "calendar_head", None) is not None:
             if calendar is None: raise DataError(f"{type(self).__name__}: built with calendar features but the batch has no 'calendar' "
@@ -92,6 +100,7 @@ class Forecaster:
         return y
 
 _FORECASTERS: dict[type, type] = {}
+MIXIN_NAMES = ("residual", "calendar_head", "climatology", "damping", "_calendar", "_s2kd_forward", "_s2kd_reads")  # what a model may not define itself
 
 def forecaster_class(cls:type):  # a model class
     "`cls` extended by `Forecaster` (one class per model class, keeping its name)."
@@ -99,9 +108,11 @@ def forecaster_class(cls:type):  # a model class
         def forward(self, x, *args, calendar=None, phase=None, **kw):
             return Forecaster.forward(self, x, *args, calendar=calendar, phase=phase, **kw)
         sig = inspect.signature(cls.forward); ps = [p for p in sig.parameters.values() if p.kind != p.VAR_KEYWORD]
-        kw_only = [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=None) for k in ("calendar", "phase")]
+        own = tuple(k for k in ("calendar", "phase") if k in sig.parameters)  # a model that reads them itself gets them too
+        kw_only = [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=None) for k in ("calendar", "phase") if k not in own]
         forward.__signature__ = sig.replace(parameters=ps + kw_only)
-        _FORECASTERS[cls] = type(cls.__name__, (Forecaster, cls), dict(__doc__=cls.__doc__, __module__=cls.__module__, forward=forward))
+        _FORECASTERS[cls] = type(cls.__name__, (Forecaster, cls), dict(__doc__=cls.__doc__, __module__=cls.__module__, forward=forward,
+                                                                         _s2kd_reads=own))
     return _FORECASTERS[cls]  # its `forward` shows the model's own arguments (+ `calendar`) to signature readers
 
 # %% ../../nbs/15_models.registry.ipynb #9d8eceaa
@@ -128,6 +139,10 @@ def build_model(name:str,          # a key of MODELS
     kw = model_kwargs(name, preset, **overrides)
     if residual not in RESIDUALS: raise ValueError(f"build_model: residual={residual!r}, expected one of {RESIDUALS}")
     m = forecaster_class(MODELS[name])(in_shape=tuple(in_shape), t_out=t_out, **kw)
+    if clash := [k for k in MIXIN_NAMES if any(k in d for d in (vars(m), m._modules, m._parameters, m._buffers))  # the mixin's would
+                 or any(k in vars(c) for c in MODELS[name].__mro__)]:                                             # replace the model's own
+        raise DataError(f"build_model({name!r}): {MODELS[name].__module__}.{MODELS[name].__qualname__} has {clash}, names the Forecaster "
+                        f"mixin sets on every registered model ({', '.join(MIXIN_NAMES)}); rename them in the model")
     m.residual, C, H, W = residual, *tuple(in_shape)[1:]
     m.calendar_head = nn.Linear(calendar, C * H * W, bias=False) if calendar else None
     if residual == "climatology":  # both set from the training split by the caller (s2kd.train.experiment.init_climatology)
@@ -135,15 +150,48 @@ def build_model(name:str,          # a key of MODELS
     if calendar: nn.init.zeros_(m.calendar_head.weight)  # starts as the plain (residual) model
     return m
 
+def _function(v):  # a class attribute
+    "The function a method, class or static method, property or decorated method (`functools.wraps`, `torch.no_grad`) runs; else `v`."
+    f = getattr(v, "__func__", getattr(v, "fget", v))
+    return inspect.unwrap(f) if isinstance(f, types.FunctionType) else f
+
+def _is_library(f:Path) -> bool:  # a resolved source file
+    "True for a file of Python itself or of an installed package: not a user's own code."
+    roots = {Path(p).resolve() for k in ("stdlib", "platstdlib", "purelib", "platlib") if (p := sysconfig.get_paths().get(k))}
+    return any(f.is_relative_to(r) for r in roots) or bool({"site-packages", "dist-packages"} & set(f.parts))
+
+def _imported_files(f:Path, package:str) -> set:  # a module's source file; its package ("" for a top-level module)
+    "The source files of the modules `f` imports that are a user's own (not Python's, not installed, not s2kd or torch), as imported now."
+    try: tree = ast.parse(f.read_text())
+    except (OSError, SyntaxError, ValueError): return set()
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import): names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            parts = package.split(".") if package else []  # `from ..x import y`: from the package `level` up
+            base = ".".join([*parts[:len(parts) - node.level + 1], *([node.module] if node.module else [])]) if node.level else node.module
+            names |= {base, *(f"{base}.{a.name}" for a in node.names)}  # `from pkg import module` imports a module too
+    out = set()
+    for n in names:
+        q = getattr(sys.modules.get(n), "__file__", None)
+        if q and q.endswith(".py") and n.partition(".")[0] not in ("s2kd", "torch") and not _is_library(q := Path(q).resolve()): out.add(q)
+    return out
+
 def _source_files(c:type) -> list:  # a class
-    "The .py files that define `c`: its module's, and every one of its top-level package (helpers, blocks, constants); [] when Python keeps none."
+    "The .py files that define `c`: its module's, every one of its top-level package, and the user's own modules they import (helpers in a flat folder, another package of one's own), transitively; [] when Python keeps none."
     mod = sys.modules.get(c.__module__); f = getattr(mod, "__file__", None)
     if not f or not f.endswith(".py"): return []
-    codes = [getattr(getattr(v, "__func__", getattr(v, "fget", v)), "__code__", None) for v in vars(c).values()]
+    codes = [getattr(_function(v), "__code__", None) for v in vars(c).values()]
     if any(co is not None and Path(co.co_filename).resolve() != Path(f).resolve() for co in codes): return []  # not from that file:
     top = sys.modules.get(c.__module__.partition(".")[0])  # a notebook cell's class in a __main__ that has a file
     pkg = [Path(d) for d in getattr(top, "__path__", [])]  # a package: all its files, not only the class's module
-    return sorted({Path(f).resolve(), *(q.resolve() for d in pkg for q in d.rglob("*.py") if "__pycache__" not in q.parts)})
+    files = {Path(f).resolve(), *(q.resolve() for d in pkg for q in d.rglob("*.py") if "__pycache__" not in q.parts)}
+    package = {Path(m.__file__).resolve(): m.__package__ or "" for m in list(sys.modules.values())
+               if isinstance(getattr(m, "__file__", None), str) and m.__file__.endswith(".py")}  # file -> its package, for relative imports
+    todo = list(files)
+    while todo:  # what they import of one's own, and what that imports
+        new = _imported_files(g := todo.pop(), package.get(g, "")) - files; files |= new; todo += new
+    return sorted(files)
 
 def _code_hash(c:type, h) -> None:  # a class; a hashlib object it updates
     "The bytecode, constants and names of `c`'s own methods (nested functions included), and its plain class attributes."
@@ -152,7 +200,7 @@ def _code_hash(c:type, h) -> None:  # a class; a hashlib object it updates
         for k in co.co_consts:
             if isinstance(k, types.CodeType): walk(k)
     for k, v in sorted(vars(c).items()):
-        f = getattr(v, "__func__", getattr(v, "fget", v))  # methods, class and static methods, properties
+        f = _function(v)  # methods, class and static methods, properties, decorated methods
         if isinstance(f, types.FunctionType): h.update(k.encode()); walk(f.__code__)
         elif isinstance(v, (str, int, float, bool, tuple, type(None))) and not k.startswith("__"): h.update(f"{k}={v!r}".encode())
 
@@ -164,7 +212,13 @@ def model_identity(name:str, preset:str="quick"):  # a key of MODELS and its pre
     if cls.__module__.partition(".")[0] == "s2kd":
         vs = code_versions(name)
         return None if set(vs.values()) == {1} else dict(cls=f"{cls.__module__}.{cls.__qualname__}", versions=vs)
-    own = [c for c in cls.__mro__ if c is not object and c.__module__.partition(".")[0] not in ("s2kd", "torch")]
+    return json.loads(json.dumps(dict(cls=f"{cls.__module__}.{cls.__qualname__}", source=code_hash(cls, f"model {name!r}"),
+                                      kwargs=model_kwargs(name, preset)), default=str))
+
+def code_hash(cls:type, what:str="") -> str|None:  # a model class (or a built model's type); what: how a warning names it
+    "A hash of the code of `cls` and its bases from outside s2kd and torch (`_source_files`, else their methods' code); None when there are none (s2kd's own models)."
+    own = [c for c in cls.__mro__ if c is not object and c not in _FORECASTERS.values() and c.__module__.partition(".")[0] not in ("s2kd", "torch")]
+    if not own: return None
     h = hashlib.sha256()
     for c in own:
         if files := _source_files(c):
@@ -173,10 +227,10 @@ def model_identity(name:str, preset:str="quick"):  # a key of MODELS and its pre
             _code_hash(c, h)
             if c not in _SAID:
                 _SAID.add(c)
-                warnings.warn(f"model {name!r}: {c.__module__}.{c.__qualname__} has no source file (a notebook cell?): its runs are keyed "
+                warnings.warn(f"{what or 'model'}: {c.__module__}.{c.__qualname__} has no source file (a notebook cell?): its runs are keyed "
                               "by its methods' code, not by helper classes or functions it calls; define it in a .py module "
                               "(then every file of its package keys them), or give it another name when only a helper changes", stacklevel=2)
-    return json.loads(json.dumps(dict(cls=f"{cls.__module__}.{cls.__qualname__}", source=h.hexdigest()[:16], kwargs=model_kwargs(name, preset)), default=str))
+    return h.hexdigest()[:16]
 
 def param_count(name:str, *, in_shape:tuple, t_out:int, preset:str="quick", **overrides):
     "Parameters of `build_model(...)`, counted on the meta device (no memory, no time)."

@@ -22,8 +22,10 @@ __all__ = ['state_hash', 'cache_key', 'TeacherCache', 'build_teacher_cache']
 
 # %% ../../nbs/42_train.cache.ipynb #97fee455
 def state_hash(m:nn.Module):  # a model
-    "SHA-256 of a model's class and weights (`weights_hash` of its state dict: names, shapes, dtypes and bytes)."
-    return hashlib.sha256(f"{type(m).__qualname__}:{weights_hash(m.state_dict())}".encode()).hexdigest()
+    "SHA-256 of a model's class, weights (`weights_hash` of its state dict: names, shapes, dtypes and bytes) and, for a class of one's own, its code (`code_hash`)."
+    from s2kd.models.registry import code_hash  # s2kd's own code is `package_hash`, in every key beside this one
+    code = code_hash(type(m), f"teacher {type(m).__qualname__}")  # None for s2kd's and torch's classes: their hashes stay as they were
+    return hashlib.sha256(f"{type(m).__qualname__}:{weights_hash(m.state_dict())}{f':{code}' if code else ''}".encode()).hexdigest()
 
 def cache_key(teacher:nn.Module, *, dataset_key:str, split:str, paths:list):  # what the outputs depend on
     "The cache folder name: a hash of the teacher's weights, the package's code, the dataset key, the split and the tap paths."

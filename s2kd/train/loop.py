@@ -4,7 +4,7 @@
 
 # %% ../../nbs/41_train.loop.ipynb #fad0925d
 from __future__ import annotations
-import hashlib, math, os, random, time, warnings
+import copy, hashlib, math, os, random, time, warnings
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -30,12 +30,14 @@ def to_device(batch:dict, device):  # a collated batch
 
 def trainable_state(m:nn.Module):  # the module being trained (a Distiller's frozen `teachers` are left out)
     "Plain state dict of `m` without frozen teachers: the student (and its projectors)."
-    return {k: v.detach().clone() for k, v in m.state_dict().items() if not k.startswith("teachers.")}
+    return {k: v.detach().clone() if torch.is_tensor(v) else copy.deepcopy(v)  # a module's `get_extra_state` may be any value
+            for k, v in m.state_dict().items() if not k.startswith("teachers.")}
 
 def weights_hash(state:dict) -> str:  # a state dict: a `trainable_state`, a loaded best.pt
     "SHA-256 of a state dict's names, shapes, dtypes and bytes: which weights a result was scored with (`fit` returns it)."
     h = hashlib.sha256()
     for k, v in sorted(state.items()):
+        if not torch.is_tensor(v): h.update(f"{k}:extra:{v!r}".encode()); continue  # a module's extra state (`get_extra_state`)
         v = v.detach().cpu().contiguous(); h.update(f"{k}:{tuple(v.shape)}:{v.dtype}".encode()); h.update(v.reshape(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()
 
@@ -252,13 +254,14 @@ def _finish_best(out):  # a fit out_dir
 
 def read_checkpoint(out, m:nn.Module, device):  # out: a fit out_dir
     "`(last, best)` of `out` when both load, match `m`'s trainable weights and best.pt is the best last.pt names; else None, with a warning naming the file."
-    want = {k: tuple(v.shape) for k, v in trainable_state(m).items()}
+    shape = lambda v: tuple(v.shape) if torch.is_tensor(v) else "extra"  # a module's extra state has no shape
+    want = {k: shape(v) for k, v in trainable_state(m).items()}
     if not (out/"last.pt").exists(): return None
     _finish_best(out)
     for name in ("last.pt", "best.pt"):
         try:
             sd = torch.load(out/name, map_location="cpu", weights_only=True)  # the RNG states must stay CPU tensors; load_state_dict moves the rest
-            got = {k: tuple(v.shape) for k, v in (sd["model"] if name == "last.pt" else sd).items()}
+            got = {k: shape(v) for k, v in (sd["model"] if name == "last.pt" else sd).items()}
         except Exception as e:  # torn, truncated or not a checkpoint: ours to rebuild
             warnings.warn(f"{out/name}: unreadable checkpoint ({type(e).__name__}: {e}); training from scratch"); return None
         if got != want:
