@@ -91,8 +91,14 @@ class Distiller(nn.Module):
                         hint_epochs=fitnet_hint_epochs, mkd=mkd_loss, solver=aekd_solver, cap=aekd_cap, margin=ab_margin)
         self.uses_feat = method in ("fitnet", "ab", "sdkd", "s2kd") or (method in MULTI and mkd_loss == "ab")
         self.find_unused_parameters = fitnet_stages == 2 and method == "fitnet"  # a stage leaves parts unused (DDP)
-        self.student_path = student_path or getattr(student, "feature_path", None)
-        paths = teacher_paths or [getattr(t, "feature_path", None) for t in ts]
+        self.student_path = student_path if student_path is not None else getattr(student, "feature_path", None)  # "": the whole model
+        if isinstance(teacher_paths, str): teacher_paths = [teacher_paths]  # one teacher's tap, not its characters
+        if teacher_paths is not None and len(teacher_paths) != len(ts):
+            raise ValueError(f"Distiller: {len(teacher_paths)} teacher_paths {list(teacher_paths)} for {len(ts)} teachers: one tap (or list of taps) per teacher")
+        paths = list(teacher_paths) if teacher_paths is not None else [getattr(t, "feature_path", None) for t in ts]
+        if self.uses_feat and not sdkd_branch and (none := [i for i, p in enumerate(paths) if p is None]):
+            raise ValueError(f"Distiller: method {method!r} matches features, and teacher {none[0]} ({type(ts[none[0]]).__name__}) has no "
+                             "`feature_path`; pass `teacher_paths=` (a module path per teacher)")
         if sdkd_branch:
             if method != "sdkd": raise ValueError(f"Distiller: sdkd_branch is SDKD's (method='sdkd'); method {method!r} would read the branches "
                                                     "instead of the teacher's fused latent")

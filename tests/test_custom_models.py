@@ -91,9 +91,11 @@ def test_own_models_key_their_runs_and_s2kd_models_keep_theirs(registered, tmp_p
     r_same = run(cfg, data=ds, threads=1)  # the same classes: the run and its teacher are reused
     assert r_same["fit"]["epochs_this_call"] == 0 and not r_same["teachers"][0]["trained"]
     registered("tiny", TinyTanh, "student"); registered("tinyt", TinyTanh, "teacher")  # same name, same weights' shapes
+    run_dir = tmp_path/"res"/cfg.run_name  # the old run, read with the new class: refused (until session 38 a warning), or said
+    with pytest.raises(DataError, match=r"is registered as .*TinyTanh.*check_code=False \(s2kd evaluate --any-code\)"):
+        load_student(run_dir, cache=cfg.cache_dir)
     with warnings.catch_warnings(record=True) as ws:
-        warnings.simplefilter("always"); run_dir = tmp_path/"res"/cfg.run_name
-        load_student(run_dir, cache=cfg.cache_dir)  # the old run, read with the new class: said
+        warnings.simplefilter("always"); load_student(run_dir, cache=cfg.cache_dir, check_code=False)
     assert any("is registered as" in str(w.message) and "TinyTanh" in str(w.message) for w in ws)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore"); r2 = run(cfg, data=ds, threads=1)
@@ -110,9 +112,8 @@ def test_bumped_code_version_keys_s2kd_models_runs_anew(monkeypatch, tmp_path):
     r1 = run(cfg, data=ds, threads=1)
     assert "models" not in r1 or r1["models"] == {}  # all at version 1: the keys of runs trained before versions existed
     monkeypatch.setitem(R.CODE_VERSIONS, R.UNet, 2)
-    with warnings.catch_warnings(record=True) as ws:
-        warnings.simplefilter("always"); load_student(tmp_path/"res"/cfg.run_name, cache=cfg.cache_dir)
-    assert any("is registered as" in str(w.message) and "'UNet': 2" in str(w.message) for w in ws), [str(w.message) for w in ws]
+    with pytest.raises(DataError, match="is registered as .*'UNet': 2"):
+        load_student(tmp_path/"res"/cfg.run_name, cache=cfg.cache_dir)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore"); r2 = run(cfg, data=ds, threads=1)
     assert r2["fit"]["epochs_this_call"] == 1, "a student whose code version was bumped reused the run trained before"
@@ -167,3 +168,34 @@ def test_cli_imports_the_module_that_registers_a_model(tmp_path, monkeypatch, ca
         assert cli_evaluate([str(run_dir), "--import", "my_models", "--cache", str(tmp_path/"cache")]) == 0  # by module name too
     finally:
         for d, v in saved.items(): getattr(R, d).clear(); getattr(R, d).update(v)
+
+
+def test_a_student_loads_without_its_teachers_code_and_a_missing_import_is_named(registered, monkeypatch, tmp_path):
+    "A new process that registers only the student loads it; one that registers neither is told which module to import."
+    ds = toy_dataset(n_member=3, n_time=24, h=8, w=8)
+    cfg = RunConfig(dataset="memory:toy", student="tiny", teacher="tinyt", method="kd", epochs=1, batch_size=8, device="cpu",
+                    cache_dir=str(tmp_path/"cache"), results_dir=str(tmp_path/"res"))
+    run(cfg, data=ds, threads=1); run_dir = tmp_path/"res"/cfg.run_name
+    monkeypatch.delitem(R.MODELS, "tinyt"); monkeypatch.delitem(R.ROLE, "tinyt")  # the teacher's code is not shipped
+    assert isinstance(load_student(run_dir, cache=cfg.cache_dir), Tiny)  # until session 38: "not a complete run result"
+    with pytest.raises(DataError, match=r"model 'tinyt' \(test_custom_models.Tiny, as its result records it\) is not registered in this "
+                                        r"process: import the module that registers it first \(import test_custom_models"):
+        load_teacher(run_dir, cache=cfg.cache_dir)
+    monkeypatch.delitem(R.MODELS, "tiny"); monkeypatch.delitem(R.ROLE, "tiny")
+    with pytest.raises(DataError, match="model 'tiny' .* is not registered in this process"):
+        load_student(run_dir, cache=cfg.cache_dir)
+
+
+def test_import_models_finds_a_package_where_the_command_runs(tmp_path, monkeypatch):
+    "`--import mylab.models` from the folder holding mylab/, and `--import mylab/models.py` with its relative imports."
+    from s2kd.train.api import import_models
+    (tmp_path/"mylab38").mkdir(); (tmp_path/"mylab38"/"__init__.py").write_text("")
+    (tmp_path/"mylab38"/"blocks.py").write_text("WIDTH = 3\n")
+    (tmp_path/"mylab38"/"models.py").write_text("from .blocks import WIDTH\n")
+    monkeypatch.chdir(tmp_path); monkeypatch.setattr("sys.path", [p for p in __import__("sys").path if p not in ("", str(tmp_path))])
+    try:
+        assert import_models("mylab38.models").WIDTH == 3  # until session 38: No module named 'mylab38' (a console script's path)
+        for m in ("mylab38", "mylab38.models", "mylab38.blocks"): __import__("sys").modules.pop(m, None)
+        assert import_models("mylab38/models.py").WIDTH == 3  # until session 38: attempted relative import with no known parent package
+    finally:
+        for m in ("mylab38", "mylab38.models", "mylab38.blocks"): __import__("sys").modules.pop(m, None)

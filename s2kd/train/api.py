@@ -17,7 +17,7 @@ from ..core import DataError, atomic_write_json, cache_dir
 from ..data.core import Normalizer, WindowDataset, check_data_meta, conform_dataset, split_dataset
 from ..distill import freeze, reads_text
 from ..references import Calendared
-from .config import ConfigError, RunConfig, results_path
+from .config import ConfigError, RunConfig, from_record, results_path
 from .experiment import REPLACED, check_teacher, check_weights, data_fingerprint, evaluate_split, run
 
 # %% auto #0
@@ -47,9 +47,22 @@ def read_run(run_dir):  # results/<name>/ (or its result.json)
     except ValueError as e: raise DataError(f"{f}: not valid JSON ({e}); damaged? run the config again to write it anew") from None
     if not isinstance(r, dict) or "config" not in r: raise DataError(f"{f}: not a run result (no config in it)")
     return r
+def _recorded_config(r:dict) -> RunConfig:  # a result dict
+    "The run's `RunConfig` as recorded: models this process has not registered are allowed (`from_record`), and named where one is built (`_registered`)."
+    with from_record(): return RunConfig.from_dict(r["config"])
+
+def _registered(r:dict, name:str):  # a result dict; a model of it about to be built
+    "Refuse, naming the module to import, when the run's model `name` is not registered in this process."
+    from s2kd.models.registry import MODELS
+    if name in MODELS: return
+    cls = ((r.get("models") or {}).get(name) or {}).get("cls"); mod = cls.rpartition(".")[0] if cls else None
+    raise DataError(f"run {r.get('name')!r}: model {name!r}" + (f" ({cls}, as its result records it)" if cls else "") +
+                    " is not registered in this process: import the module that registers it first" +
+                    (f" (import {mod}; from a shell, --import {mod} or its .py file)" if mod else " (from a shell, --import it)"))
+
 def _trained_on(r:dict, run_dir):
     try:
-        d = r["data"]; cfg = RunConfig.from_dict(r["config"])
+        d = r["data"]; cfg = _recorded_config(r)
         return TrainedOn(cfg, Normalizer.from_dict(d["normalizer"]), list(d["data_range"]),
                          tuple(d["in_shape"]), int(d["t_out"]), str(run_dir), d.get("meta"), d.get("key"))
     except (KeyError, TypeError, ValueError, ConfigError) as e:  # a result.json of another version, or edited by hand
@@ -73,7 +86,7 @@ def _cache_hint(cfg:RunConfig, cache:str|None):  # cache: the folder being searc
 
 def _best(r:dict, cache:str|None=None):  # a result dict (`read_run`); cache: the run's cache folder
     "`(folder, its best.pt)` of the run: the folder `result.json` names, else `cache_dir/runs/<name>`, else a folder a retrain set aside (`<name>.replaced-*`), the first holding the result's weights."
-    cfg = RunConfig.from_dict(r["config"]); cache = run_cache(cfg, cache); refused = None; hint = _cache_hint(cfg, cache)
+    cfg = _recorded_config(r); cache = run_cache(cfg, cache); refused = None; hint = _cache_hint(cfg, cache)
     runs = cache_dir(cache, "runs"); aside = sorted(runs.glob(f"{glob.escape(cfg.run_name)}{REPLACED}*"), reverse=True)  # newest first
     for p in dict.fromkeys(Path(p) for p in (resolve_path(r.get("checkpoints"), cache), runs/cfg.run_name, *aside) if p):
         if not (p/"best.pt").exists(): continue
@@ -91,13 +104,15 @@ def _read_weights(path:Path) -> dict:
     except Exception as e:  # truncated or overwritten: OSError, RuntimeError, UnpicklingError
         raise DataError(f"{path}: unreadable checkpoint ({type(e).__name__}: {e}); damaged? run the config again to train it anew") from None
 
-def _check_identity(r:dict, name:str, preset:str):  # a result dict, one of its models and that model's preset
-    "Warn when a model is now another class, source, preset or `CODE_VERSIONS` than the one the run trained (`model_identity`; a run keeps the identities that are not None)."
+def _check_identity(r:dict, name:str, preset:str, check_code:bool=True):  # a result dict, one of its models and its preset
+    "Refuse (warn, with `check_code=False`) a model that is now another class, source, preset or `CODE_VERSIONS` than the one the run trained (`model_identity`; a run keeps the identities that are not None)."
     from s2kd.models.registry import model_identity
-    was = (r.get("models") or {}).get(name)
-    if (now := model_identity(name, preset)) != was:
-        warnings.warn(f"run {r.get('name')!r}: model {name!r} is registered as {now} now; the run trained {was}: "
-                      "its weights are loaded into the model registered now")
+    _registered(r, name); was = (r.get("models") or {}).get(name)
+    if (now := model_identity(name, preset)) == was: return
+    msg = f"run {r.get('name')!r}: model {name!r} is registered as {now} now; the run trained {was}"
+    if check_code: raise DataError(f"{msg}: its weights would run under other code (`run` trains it anew); load them anyway with "
+                                   "check_code=False (s2kd evaluate --any-code)")
+    warnings.warn(f"{msg}: its weights are loaded into the model registered now (check_code=False)")
 
 def checkpoint_dir(r:dict, cache:str|None=None):  # a result dict (`read_run`); cache: the run's cache folder
     "The run's checkpoint folder: the one `result.json` names, else `cache_dir/runs/<name>` of its config; refused when retrained since (`check_weights`)."
@@ -105,10 +120,11 @@ def checkpoint_dir(r:dict, cache:str|None=None):  # a result dict (`read_run`); 
 
 def load_student(run_dir,             # results/<name>/ of a finished run
                  *, device="cpu",     # where the model goes
-                 cache:str|None=None):  # the cache folder the run used, when not the default ($S2KD_CACHE)
+                 cache:str|None=None, # the cache folder the run used, when not the default ($S2KD_CACHE)
+                 check_code:bool=True):  # refuse a model registered with other code than the run trained (False: warn)
     "The run's student, rebuilt from its config, best (validation-selected) weights loaded, in eval mode."
     from s2kd.models.registry import build_model
-    r = read_run(run_dir); info = _trained_on(r, run_dir); cfg = info.config; _check_identity(r, cfg.student, cfg.student_preset)
+    r = read_run(run_dir); info = _trained_on(r, run_dir); cfg = info.config; _check_identity(r, cfg.student, cfg.student_preset, check_code)
     model = build_model(cfg.student, in_shape=info.in_shape, t_out=info.t_out, preset=cfg.student_preset,
                         **r["data"].get("build", {}))  # how `run` built its models (residual, calendar inputs), when recorded
     folder, state = _best(r, cache); path = folder/"best.pt"
@@ -123,7 +139,8 @@ def load_student(run_dir,             # results/<name>/ of a finished run
 # %% ../../nbs/45_train.api.ipynb #7a58262d
 def load_teacher(run_dir,             # results/<name>/ of a finished distillation run
                  name:str|None=None,  # which teacher (multi-teacher runs); None -> the only one
-                 *, device="cpu", cache:str|None=None):  # cache: the cache folder the run used, when not the default
+                 *, device="cpu", cache:str|None=None,  # cache: the cache folder the run used, when not the default
+                 check_code:bool=True):  # refuse a model registered with other code than the run trained (False: warn)
     "A teacher of the run, rebuilt from its config, stored weights loaded, frozen and in eval mode."
     from s2kd.models.registry import build_model
     r = read_run(run_dir); info = _trained_on(r, run_dir); cfg = info.config
@@ -137,7 +154,7 @@ def load_teacher(run_dir,             # results/<name>/ of a finished distillati
     if not path.exists():
         hint = _cache_hint(cfg, run_cache(cfg, cache))
         raise FileNotFoundError(f"{path}: the stored teacher {t['name']!r} of run {cfg.run_name!r} is " + (f"not there: {hint}" if hint else "gone"))
-    _check_identity(r, t["name"], t.get("preset", cfg.teacher_preset))
+    _check_identity(r, t["name"], t.get("preset", cfg.teacher_preset), check_code)
     model = build_model(t["name"], in_shape=info.in_shape, t_out=info.t_out, preset=t.get("preset", cfg.teacher_preset),
                         **t.get("build", {}))
     model.load_state_dict(check_teacher(r, t, _read_weights(path), path))  # refused when retrained since
@@ -333,8 +350,15 @@ def import_models(spec:str):  # a module name (`my_lab.models`) or a .py file
     "Import the module whose import registers one's own models in `s2kd.models.registry` (`MODELS`, `ROLE`, `PRESETS`)."
     import importlib, importlib.util
     try:
-        if not spec.endswith(".py"): return importlib.import_module(spec)
+        if not spec.endswith(".py"):
+            if "" not in sys.path and os.getcwd() not in sys.path: sys.path.insert(0, os.getcwd())  # as `python -m` does: a console
+            return importlib.import_module(spec)                                                   # script's path lacks the folder
         if not Path(spec).is_file(): raise FileNotFoundError(f"no such file {spec}")
+        parts, root = [Path(spec).resolve().stem], Path(spec).resolve().parent
+        while (root/"__init__.py").is_file(): parts.insert(0, root.name); root = root.parent  # a file of a package: by its dotted
+        if len(parts) > 1:                                                                      # name, so its relative imports work
+            if str(root) not in sys.path: sys.path.insert(0, str(root))
+            return importlib.import_module(".".join(parts))
         s = importlib.util.spec_from_file_location(Path(spec).stem, spec); m = importlib.util.module_from_spec(s)
         sys.modules[s.name] = m; s.loader.exec_module(m)  # in sys.modules: `inspect` finds its classes' source (their key)
         return m
@@ -368,10 +392,11 @@ def cli_train(argv:list[str]|None=None):
     return 0
 
 # %% ../../nbs/45_train.api.ipynb #1cb8cd77
-def load_model(run_dir, which:str="student", cache:str|None=None):  # student | teacher | teacher:NAME
+def load_model(run_dir, which:str="student", cache:str|None=None, check_code:bool=True):  # student | teacher | teacher:NAME
     "A run's student or one of its teachers, by the name `s2kd evaluate --model` takes."
-    if which == "student": return load_student(run_dir, cache=cache)
-    if which == "teacher" or which.startswith("teacher:"): return load_teacher(run_dir, which.partition(":")[2] or None, cache=cache)
+    if which == "student": return load_student(run_dir, cache=cache, check_code=check_code)
+    if which == "teacher" or which.startswith("teacher:"):
+        return load_teacher(run_dir, which.partition(":")[2] or None, cache=cache, check_code=check_code)
     raise DataError(f"--model {which!r}: student | teacher | teacher:NAME")
 
 def cli_evaluate(argv:list[str]|None=None):
@@ -389,11 +414,13 @@ def cli_evaluate(argv:list[str]|None=None):
     p.add_argument("--cache", default=None, help="the cache folder the run used (default: $S2KD_CACHE or ~/.cache/s2kd)")
     p.add_argument("--any-data", action="store_true", help="score the run's own dataset even when its values are not the ones it "
                    "trained on (a changed file, data trained on in memory)")
+    p.add_argument("--any-code", action="store_true", help="load the run's weights even into a model of your own whose code changed "
+                   "since it trained (a warning, not a refusal)")
     _add_import(p)
     a = p.parse_args(argv)
     try:
         for m in a.imports: import_models(m)
-        model = load_model(a.run_dir, a.model, cache=a.cache); data = a.data or model.trained_on.config.dataset
+        model = load_model(a.run_dir, a.model, cache=a.cache, check_code=not a.any_code); data = a.data or model.trained_on.config.dataset
         m = evaluate(model, data, split=a.split, cache=a.cache, text=a.text, check_data=not a.any_data)
     except (ConfigError, DataError, FileNotFoundError) as e: return _fail(e, "evaluate")
     print(f"{a.model} on {data} ({a.split}): {_scalars(m)}")

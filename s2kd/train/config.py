@@ -4,7 +4,8 @@
 
 # %% ../../nbs/40_train.config.ipynb #ba8a0634
 from __future__ import annotations
-import dataclasses, hashlib, json, math, sys, warnings
+import contextvars, dataclasses, hashlib, json, math, sys, warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, asdict, fields, replace
 from pathlib import Path
 
@@ -14,8 +15,8 @@ from ..distill import METHOD_OPTIONS, config_options, method_reads  # which meth
 
 # %% auto #0
 __all__ = ['AMP_MODES', 'MEMORY', 'CACHE_PREFIX', 'ELSEWHERE', 'TEXT_FIELDS', 'TEACHER_FIELDS', 'ConfigError', 'RunConfig',
-           'check_names', 'results_path', 'file_label', 'dataset_label', 'validate', 'unread_options', 'warn_unread',
-           'canonical']
+           'from_record', 'check_names', 'results_path', 'file_label', 'dataset_label', 'validate', 'unread_options',
+           'warn_unread', 'canonical']
 
 # %% ../../nbs/40_train.config.ipynb #b85ec0a7
 AMP_MODES = ("none", "bf16", "fp16")
@@ -117,6 +118,14 @@ class RunConfig:
 
 # %% ../../nbs/40_train.config.ipynb #5b728f21
 MEMORY = "memory:"  # dataset prefix of data passed in memory: RunConfig(dataset="memory:mine") + run(cfg, data=ds)
+_RECORD = contextvars.ContextVar("s2kd_run_record", default=False)
+
+@contextmanager
+def from_record():
+    "Within: a `RunConfig` may name models this process has not registered — a run's record, read back (its student loads without its teacher's code; the model being built is checked where it is built)."
+    token = _RECORD.set(True)
+    try: yield
+    finally: _RECORD.reset(token)
 
 def check_names(cfg):  # a RunConfig
     "Raise `ConfigError` when `dataset`, `teacher`, `student` or `narrator` names nothing known, or a model has the wrong role."
@@ -130,6 +139,7 @@ def check_names(cfg):  # a RunConfig
                           f"or '{MEMORY}<label>' for data passed as run(cfg, data=ds)")
     for field, names, role in (("teacher", cfg.teachers, "teacher"), ("student", [cfg.student], "student")):
         for n in names:
+            if n not in ROLE and _RECORD.get(): continue  # a record's: `s2kd.train.api` names what to import when it builds it
             if n not in ROLE: raise ConfigError(f"RunConfig.{field}={n!r}: unknown model; {role}s are {sorted(k for k, r in ROLE.items() if r == role)} "
                                                "(one of your own: register it in s2kd.models.registry; on the command line, --import the module that does)")
             if ROLE[n] != role: raise ConfigError(f"RunConfig.{field}={n!r}: is a {ROLE[n]} model; {role}s are {sorted(k for k, r in ROLE.items() if r == role)}")
