@@ -22,7 +22,7 @@ from .multimodal import MultimodalTeacher
 # %% auto #0
 __all__ = ['MODELS', 'ROLE', 'PRESETS', 'MULTIMODAL_BACKBONE_PRESET', 'MULTIMODAL_BACKBONE_OF', 'MULTIMODAL_BACKBONE',
            'RESIDUALS', 'MIXIN_NAMES', 'CODE_VERSIONS', 'FINGERPRINT_SHAPE', 'Forecaster', 'forecaster_class',
-           'model_kwargs', 'build_model', 'model_identity', 'code_hash', 'param_count', 'code_versions',
+           'register', 'model_kwargs', 'build_model', 'model_identity', 'code_hash', 'param_count', 'code_versions',
            'model_fingerprint', 'param_table', 'cli_models']
 
 # %% ../../nbs/15_models.registry.ipynb #f0e12f81
@@ -91,6 +91,8 @@ class Forecaster:
             raise DataError(f"{type(self).__name__}.forward: inputs {tuple(x.shape)} (B, T_in, C, H, W) gave "
                             f"{tuple(y.shape) if torch.is_tensor(y) else type(y).__name__}; a registered model returns (B, T_out, C, H, W)")
         return y
+    def __reduce_ex__(self, protocol):  # pickled (torch.save(model), deepcopy) by its registered class, which has the name
+        return (_forecaster_of, (type(self).__bases__[1],), self.__getstate__())  # this generated class shadows there
     def _calendar(self, y, t_in, calendar):
         if getattr(self, "calendar_head", None) is not None:
             if calendar is None: raise DataError(f"{type(self).__name__}: built with calendar features but the batch has no 'calendar' "
@@ -100,6 +102,7 @@ class Forecaster:
         return y
 
 _FORECASTERS: dict[type, type] = {}
+def _forecaster_of(cls:type): k = forecaster_class(cls); return k.__new__(k)  # an empty one, for pickle's `__setstate__`
 MIXIN_NAMES = ("residual", "calendar_head", "climatology", "damping", "_calendar", "_s2kd_forward", "_s2kd_reads")  # what a model may not define itself
 
 def forecaster_class(cls:type):  # a model class
@@ -116,6 +119,27 @@ def forecaster_class(cls:type):  # a model class
     return _FORECASTERS[cls]  # its `forward` shows the model's own arguments (+ `calendar`) to signature readers
 
 # %% ../../nbs/15_models.registry.ipynb #9d8eceaa
+def register(name:str,          # the name configs and `build_model` use
+             cls:type,          # an nn.Module class: cls(in_shape=(T_in, C, H, W), t_out=..., **preset) maps (B, T_in, C, H, W) to (B, T_out, C, H, W)
+             role:str,          # "student" or "teacher"
+             presets:dict,      # {"smoke": {...}, "quick": {...}, "paper": {...}}: constructor arguments per preset (any of the three)
+             *, replace:bool=False):  # allow replacing one of s2kd's own models under its name
+    "Put model `cls` in `MODELS`, `ROLE` and `PRESETS` as `name`, its constructor, role and presets checked first; returns `cls`."
+    if role not in ("student", "teacher"): raise ValueError(f"register({name!r}): role={role!r}, expected 'student' or 'teacher'")
+    if name in MODELS and MODELS[name].__module__.partition(".")[0] == "s2kd" and not replace:
+        raise ValueError(f"register({name!r}): s2kd's own {MODELS[name].__name__} has that name (every config, notebook and table would "
+                         "get yours); choose another name, or pass replace=True")
+    if not (isinstance(cls, type) and issubclass(cls, nn.Module)): raise TypeError(f"register({name!r}): {cls!r} is not an nn.Module class")
+    if bad := [p for p in presets if p not in ("smoke", "quick", "paper")] or not presets:
+        raise ValueError(f"register({name!r}): presets {bad or '{}'}; name some of 'smoke', 'quick', 'paper'")
+    ps = inspect.signature(cls.__init__).parameters; open_kw = any(p.kind == p.VAR_KEYWORD for p in ps.values())
+    for p, kw in {"": dict(in_shape=0, t_out=0), **presets}.items():
+        if not open_kw and (unknown := [k for k in kw if k not in ps]):
+            raise TypeError(f"register({name!r}): {cls.__qualname__}.__init__ takes no {unknown}" + (f" (preset {p!r})" if p else
+                            " (build_model passes in_shape=(T_in, C, H, W) and t_out=)"))
+    MODELS[name], ROLE[name], PRESETS[name] = cls, role, {p: dict(kw) for p, kw in presets.items()}
+    return cls
+
 def model_kwargs(name:str, preset:str="quick", **overrides):
     "The keyword arguments `build_model` passes to `MODELS[name]` (without the shape)."
     if name not in MODELS: raise UnknownNameError(f"unknown model {name!r}; models: {list(MODELS)}")

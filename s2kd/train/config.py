@@ -131,7 +131,7 @@ def check_names(cfg):  # a RunConfig
     "Raise `ConfigError` when `dataset`, `teacher`, `student` or `narrator` names nothing known, or a model has the wrong role."
     from s2kd.data.embedded import EMBEDDED
     from s2kd.data.files import is_data_path  # .nc/.nc4/.netcdf/.cdf/.zarr, any case: what the loaders open
-    from s2kd.models.registry import ROLE
+    from s2kd.models.registry import PRESETS, ROLE
     from s2kd.narrate.core import NARRATORS
     d = cfg.dataset
     if d not in EMBEDDED and not is_data_path(d) and not (d.startswith(MEMORY) and len(d) > len(MEMORY)):
@@ -143,6 +143,9 @@ def check_names(cfg):  # a RunConfig
             if n not in ROLE: raise ConfigError(f"RunConfig.{field}={n!r}: unknown model; {role}s are {sorted(k for k, r in ROLE.items() if r == role)} "
                                                "(one of your own: register it in s2kd.models.registry; on the command line, --import the module that does)")
             if ROLE[n] != role: raise ConfigError(f"RunConfig.{field}={n!r}: is a {ROLE[n]} model; {role}s are {sorted(k for k, r in ROLE.items() if r == role)}")
+            preset = getattr(cfg, f"{field}_preset")  # a model of one's own may have only some presets: said now, not after the data loads
+            if preset not in PRESETS.get(n, {preset: None}):
+                raise ConfigError(f"RunConfig.{field}_preset={preset!r}: model {n!r} has presets {sorted(PRESETS[n])}")
     if cfg.narrator not in NARRATORS: raise ConfigError(f"RunConfig.narrator={cfg.narrator!r}: unknown; narrators are {sorted(NARRATORS)}")
 
 # %% ../../nbs/40_train.config.ipynb #3693bbef
