@@ -184,8 +184,8 @@ def _is_library(f:Path) -> bool:  # a resolved source file
     roots = {Path(p).resolve() for k in ("stdlib", "platstdlib", "purelib", "platlib") if (p := sysconfig.get_paths().get(k))}
     return any(f.is_relative_to(r) for r in roots) or bool({"site-packages", "dist-packages"} & set(f.parts))
 
-def _imported_files(f:Path, package:str) -> set:  # a module's source file; its package ("" for a top-level module)
-    "The source files of the modules `f` imports that are a user's own (not Python's, not installed, not s2kd or torch), as imported now."
+def _imported_files(f:Path, package:str) -> dict:  # a module's source file; its package ("" for a top-level module)
+    "The source files of the modules `f` imports that are a user's own (not Python's, not installed, not s2kd or torch), as imported now, each with its package."
     try: tree = ast.parse(f.read_text())
     except (OSError, SyntaxError, ValueError): return set()
     names = set()
@@ -195,10 +195,11 @@ def _imported_files(f:Path, package:str) -> set:  # a module's source file; its 
             parts = package.split(".") if package else []  # `from ..x import y`: from the package `level` up
             base = ".".join([*parts[:len(parts) - node.level + 1], *([node.module] if node.module else [])]) if node.level else node.module
             names |= {base, *(f"{base}.{a.name}" for a in node.names)}  # `from pkg import module` imports a module too
-    out = set()
+    out = {}
     for n in names:
-        q = getattr(sys.modules.get(n), "__file__", None)
-        if q and q.endswith(".py") and n.partition(".")[0] not in ("s2kd", "torch") and not _is_library(q := Path(q).resolve()): out.add(q)
+        m = sys.modules.get(n); q = getattr(m, "__file__", None)
+        if isinstance(q, str) and q.endswith(".py") and n.partition(".")[0] not in ("s2kd", "torch") and not _is_library(q := Path(q).resolve()):
+            out[q] = m.__package__ or ""
     return out
 
 def _source_files(c:type) -> list:  # a class
@@ -209,12 +210,11 @@ def _source_files(c:type) -> list:  # a class
     if any(co is not None and Path(co.co_filename).resolve() != Path(f).resolve() for co in codes): return []  # not from that file:
     top = sys.modules.get(c.__module__.partition(".")[0])  # a notebook cell's class in a __main__ that has a file
     pkg = [Path(d) for d in getattr(top, "__path__", [])]  # a package: all its files, not only the class's module
-    files = {Path(f).resolve(), *(q.resolve() for d in pkg for q in d.rglob("*.py") if "__pycache__" not in q.parts)}
-    package = {Path(m.__file__).resolve(): m.__package__ or "" for m in list(sys.modules.values())
-               if isinstance(getattr(m, "__file__", None), str) and m.__file__.endswith(".py")}  # file -> its package, for relative imports
+    files = {Path(f).resolve(): mod.__package__ or ""}  # file -> its package (for relative imports)
+    files |= {q.resolve(): ".".join([top.__name__, *q.relative_to(d).parent.parts]) for d in pkg for q in d.rglob("*.py") if "__pycache__" not in q.parts}
     todo = list(files)
     while todo:  # what they import of one's own, and what that imports
-        new = _imported_files(g := todo.pop(), package.get(g, "")) - files; files |= new; todo += new
+        g = todo.pop(); new = {q: p for q, p in _imported_files(g, files[g]).items() if q not in files}; files |= new; todo += new
     return sorted(files)
 
 def _code_hash(c:type, h) -> None:  # a class; a hashlib object it updates
