@@ -1265,7 +1265,7 @@ def training_plan(names:list, out_dir=".", preset:str="quick", cache=None) -> di
 def plan_text(plan:dict, cores:int) -> str:  # a `training_plan`; the cores the job may use
     "One line for the start of `s2kd reproduce`: what the job trains and a lower bound on its wall, from the committed records."
     n, many = plan["students"] + plan["teachers"], lambda k, w: f"{k} {w}{'s' * (k != 1)}"
-    left = ("nothing is left to train" if not plan["left_s"] else
+    left = ("nothing is left to train" if plan["stored"] >= n else "the rest have no recorded training time" if not plan["left_s"] else
             f"training the rest takes at least {plan['left_s'] / 60 / max(1, cores):.0f} min on {many(cores, 'core')}, at the records' speed")
     return (f"the committed results read {many(plan['students'], 'student run')} and {many(plan['teachers'], 'teacher')}, "
             f"{plan['seconds'] / 60:.0f} min of training when first trained (mostly one thread a run); this cache holds "

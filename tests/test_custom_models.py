@@ -192,10 +192,13 @@ def test_import_models_finds_a_package_where_the_command_runs(tmp_path, monkeypa
     (tmp_path/"mylab38").mkdir(); (tmp_path/"mylab38"/"__init__.py").write_text("")
     (tmp_path/"mylab38"/"blocks.py").write_text("WIDTH = 3\n")
     (tmp_path/"mylab38"/"models.py").write_text("from .blocks import WIDTH\n")
-    monkeypatch.chdir(tmp_path); monkeypatch.setattr("sys.path", [p for p in __import__("sys").path if p not in ("", str(tmp_path))])
+    import sys
+    bare = [p for p in sys.path if p not in ("", str(tmp_path))]  # a console script's path: not the folder it runs in
+    monkeypatch.chdir(tmp_path); monkeypatch.setattr(sys, "path", list(bare))
     try:
         assert import_models("mylab38.models").WIDTH == 3  # until session 38: No module named 'mylab38' (a console script's path)
-        for m in ("mylab38", "mylab38.models", "mylab38.blocks"): __import__("sys").modules.pop(m, None)
+        for m in ("mylab38", "mylab38.models", "mylab38.blocks"): sys.modules.pop(m, None)
+        monkeypatch.setattr(sys, "path", list(bare))  # the first import put the folder on the path: the file form finds it alone
         assert import_models("mylab38/models.py").WIDTH == 3  # until session 38: attempted relative import with no known parent package
     finally:
-        for m in ("mylab38", "mylab38.models", "mylab38.blocks"): __import__("sys").modules.pop(m, None)
+        for m in ("mylab38", "mylab38.models", "mylab38.blocks"): sys.modules.pop(m, None)

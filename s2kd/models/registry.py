@@ -130,8 +130,10 @@ def register(name:str,          # the name configs and `build_model` use
         raise ValueError(f"register({name!r}): s2kd's own {MODELS[name].__name__} has that name (every config, notebook and table would "
                          "get yours); choose another name, or pass replace=True")
     if not (isinstance(cls, type) and issubclass(cls, nn.Module)): raise TypeError(f"register({name!r}): {cls!r} is not an nn.Module class")
-    if bad := [p for p in presets if p not in ("smoke", "quick", "paper")] or not presets:
+    if (bad := [p for p in presets if p not in ("smoke", "quick", "paper")]) or not presets:
         raise ValueError(f"register({name!r}): presets {bad or '{}'}; name some of 'smoke', 'quick', 'paper'")
+    if odd := [p for p, kw in presets.items() if not isinstance(kw, dict)]:
+        raise TypeError(f"register({name!r}): preset {odd[0]!r} is {presets[odd[0]]!r}; each preset is a dict of constructor arguments")
     ps = inspect.signature(cls.__init__).parameters; open_kw = any(p.kind == p.VAR_KEYWORD for p in ps.values())
     for p, kw in {"": dict(in_shape=0, t_out=0), **presets}.items():
         if not open_kw and (unknown := [k for k in kw if k not in ps]):
@@ -184,10 +186,23 @@ def _is_library(f:Path) -> bool:  # a resolved source file
     roots = {Path(p).resolve() for k in ("stdlib", "platstdlib", "purelib", "platlib") if (p := sysconfig.get_paths().get(k))}
     return any(f.is_relative_to(r) for r in roots) or bool({"site-packages", "dist-packages"} & set(f.parts))
 
-def _imported_files(f:Path, package:str) -> dict:  # a module's source file; its package ("" for a top-level module)
-    "The source files of the modules `f` imports that are a user's own (not Python's, not installed, not s2kd or torch), as imported now, each with its package."
+def _find_file(name:str, near:Path|None) -> Path|None:  # a dotted module name; the importing file's folder (a top-level module's)
+    "The .py file `import name` loads, found on the file system without importing anything (`near` first, then `sys.path`); None if none."
+    from importlib.machinery import PathFinder
+    locs, parts = [*([str(near)] if near else []), *sys.path], name.split(".")
+    for i in range(len(parts)):
+        if not locs: return None  # a module, not a package: `name` is something inside it
+        try: spec = PathFinder.find_spec(".".join(parts[:i + 1]), locs)
+        except (ImportError, ValueError): return None
+        if spec is None: return None
+        locs = list(spec.submodule_search_locations or [])
+    return Path(spec.origin).resolve() if isinstance(spec.origin, str) and spec.origin.endswith(".py") else None
+
+def _imported_files(f:Path, module:str) -> dict:  # a module's source file; its dotted name
+    "The source files of the modules `f` imports that are a user's own (not Python's, not installed, not s2kd or torch), by module name: found by path, so the same whatever the process has imported so far."
     try: tree = ast.parse(f.read_text())
-    except (OSError, SyntaxError, ValueError): return set()
+    except (OSError, SyntaxError, ValueError): return {}
+    package = module if f.name == "__init__.py" else module.rpartition(".")[0]
     names = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import): names |= {a.name for a in node.names}
@@ -196,10 +211,10 @@ def _imported_files(f:Path, package:str) -> dict:  # a module's source file; its
             base = ".".join([*parts[:len(parts) - node.level + 1], *([node.module] if node.module else [])]) if node.level else node.module
             names |= {base, *(f"{base}.{a.name}" for a in node.names)}  # `from pkg import module` imports a module too
     out = {}
-    for n in names:
-        m = sys.modules.get(n); q = getattr(m, "__file__", None)
-        if isinstance(q, str) and q.endswith(".py") and n.partition(".")[0] not in ("s2kd", "torch") and not _is_library(q := Path(q).resolve()):
-            out[q] = m.__package__ or ""
+    for n in sorted(names):
+        if n.partition(".")[0] in ("s2kd", "torch", "__future__"): continue
+        q = _find_file(n, f.parent if not package else None)  # a plain folder's siblings first (a script's folder is on its path)
+        if q is not None and not _is_library(q): out[q] = n
     return out
 
 def _source_files(c:type) -> list:  # a class
@@ -210,12 +225,14 @@ def _source_files(c:type) -> list:  # a class
     if any(co is not None and Path(co.co_filename).resolve() != Path(f).resolve() for co in codes): return []  # not from that file:
     top = sys.modules.get(c.__module__.partition(".")[0])  # a notebook cell's class in a __main__ that has a file
     pkg = [Path(d) for d in getattr(top, "__path__", [])]  # a package: all its files, not only the class's module
-    files = {Path(f).resolve(): mod.__package__ or ""}  # file -> its package (for relative imports)
-    files |= {q.resolve(): ".".join([top.__name__, *q.relative_to(d).parent.parts]) for d in pkg for q in d.rglob("*.py") if "__pycache__" not in q.parts}
+    files = {Path(f).resolve(): c.__module__}  # file -> its module's dotted name
+    files |= {q.resolve(): ".".join([top.__name__, *q.relative_to(d).parent.parts, *([] if q.name == "__init__.py" else [q.stem])])
+              for d in pkg for q in d.rglob("*.py") if "__pycache__" not in q.parts}
     todo = list(files)
     while todo:  # what they import of one's own, and what that imports
-        g = todo.pop(); new = {q: p for q, p in _imported_files(g, files[g]).items() if q not in files}; files |= new; todo += new
-    return sorted(files)
+        g = todo.pop(); new = {q: n for q, n in _imported_files(g, files[g]).items() if q not in files}; files |= new; todo += new
+    rel = lambda q: files[q].replace(".", "/") + ("/__init__.py" if q.name == "__init__.py" else ".py")  # where it lies in its project
+    return sorted(files, key=rel)  # in that order, not by absolute path: the same key wherever the project lies
 
 def _code_hash(c:type, h) -> None:  # a class; a hashlib object it updates
     "The bytecode, constants and names of `c`'s own methods (nested functions included), and its plain class attributes."

@@ -56,9 +56,10 @@ def _registered(r:dict, name:str):  # a result dict; a model of it about to be b
     from s2kd.models.registry import MODELS
     if name in MODELS: return
     cls = ((r.get("models") or {}).get(name) or {}).get("cls"); mod = cls.rpartition(".")[0] if cls else None
+    how = (" (it was defined in the script that trained it: move it to a module, import that and register it there)" if mod == "__main__"
+           else f" (import {mod}; from a shell, --import {mod} or its .py file)" if mod else " (from a shell, --import it)")
     raise DataError(f"run {r.get('name')!r}: model {name!r}" + (f" ({cls}, as its result records it)" if cls else "") +
-                    " is not registered in this process: import the module that registers it first" +
-                    (f" (import {mod}; from a shell, --import {mod} or its .py file)" if mod else " (from a shell, --import it)"))
+                    " is not registered in this process: import the module that registers it first" + how)
 
 def _trained_on(r:dict, run_dir):
     try:
@@ -110,8 +111,9 @@ def _check_identity(r:dict, name:str, preset:str, check_code:bool=True):  # a re
     _registered(r, name); was = (r.get("models") or {}).get(name)
     if (now := model_identity(name, preset)) == was: return
     msg = f"run {r.get('name')!r}: model {name!r} is registered as {now} now; the run trained {was}"
-    if check_code: raise DataError(f"{msg}: its weights would run under other code (`run` trains it anew); load them anyway with "
-                                   "check_code=False (s2kd evaluate --any-code)")
+    if check_code: raise DataError(f"{msg}: what keys the model differs — an edited file, another class, import path or preset "
+                                   "arguments, or an s2kd that reads more of its files (since session 38: the helpers it imports) — so `run` would train it "
+                                   "anew; load these weights anyway with check_code=False (s2kd evaluate --any-code)")
     warnings.warn(f"{msg}: its weights are loaded into the model registered now (check_code=False)")
 
 def checkpoint_dir(r:dict, cache:str|None=None):  # a result dict (`read_run`); cache: the run's cache folder
@@ -274,31 +276,50 @@ def parse_value(k:str, text:str):  # a RunConfig field and the text of its value
 # %% ../../nbs/45_train.api.ipynb #f88900cc
 RECORDED = ("data_key", "models", "teacher_weights", "projector")  # what `run` adds to a checkpoint's config.json: what keyed its weights
 
-def run_record(path) -> dict|None:  # a run's results folder or result.json, its checkpoint folder or config.json; else None
-    "The RunConfig fields of a finished run's record, its recorded paths made this machine's; None when `path` is no run's record."
-    from s2kd.core import project_root
-    from s2kd.data.files import is_data_path
-    from s2kd.train.config import CACHE_PREFIX
-    p = Path(path)
+def _record(p:Path):  # a run's results folder or result.json, its checkpoint folder or config.json; else a config file
+    "`(fields, cache)` of a finished run's record as it was written (`cache`: the cache folder it lies in, when that shows), or None for a config file."
     if p.is_dir():
         f = next((p/n for n in ("result.json", "config.json") if (p/n).is_file()), None)
         if f is None: raise ConfigError(f"{p}: a folder without result.json (results/<name>/) or config.json (<cache>/runs/<name>/): no run")
-        p = f
-    if p.suffix != ".json": return None
-    try: r = json.loads(p.read_text())
-    except ValueError: return None  # not JSON: read as YAML, which names what is wrong
-    if not isinstance(r, dict): return None
-    if isinstance(r.get("config"), dict) and "metrics" in r:  # a result.json: its results folder is the one it lies in
-        d, here, name = dict(r["config"]), p.resolve().parent, Path(str(r.get("name", "")))
-        if name.parts and here.parts[-len(name.parts):] == name.parts: d["results_dir"] = str(here.parents[len(name.parts) - 1])
-    elif "data_key" in r: d = {k: v for k, v in r.items() if k not in RECORDED}  # a checkpoint's config.json (absolute paths)
-    else: return None
-    for k, v in d.items():  # `<cache>/…` into this machine's cache (the default one, or $S2KD_CACHE)
-        if isinstance(v, str) and (v == CACHE_PREFIX or v.startswith(CACHE_PREFIX + "/")): d[k] = str(cache_dir()/v[len(CACHE_PREFIX) + 1:])
+    else: f = p
+    r = None
+    if f.suffix == ".json":
+        try: r = json.loads(f.read_text())
+        except ValueError: pass  # a config file that is not JSON: read as YAML, which names what is wrong
+    if isinstance(r, dict) and isinstance(r.get("config"), dict) and "metrics" in r:  # a result.json: results folder, cache
+        d, here, name = dict(r["config"]), f.resolve().parent, Path(str(r.get("name", ""))); cache = None
+        if "run_method" in d: d["method"] = d.pop("run_method")  # a table's copy (`s2kd.artefacts.labelled`): the row's label out
+        if name.parts and here.parts[-len(name.parts):] == name.parts:  # in the results folder its run wrote: that folder, and
+            d["results_dir"], rec = str(top := here.parents[len(name.parts) - 1]), str(r["config"].get("results_dir", ""))
+            inner = Path(rec[len("<cache>/"):]).parts if rec.startswith("<cache>/") else None  # the cache it lies in
+            if inner and top.parts[-len(inner):] == inner: cache = top.parents[len(inner) - 1]
+        return d, cache
+    if isinstance(r, dict) and "data_key" in r: return {k: v for k, v in r.items() if k not in RECORDED}, None  # a checkpoint's config.json
+    if p.is_dir(): raise ConfigError(f"{f}: not one run's record (results/<name>/result.json as `run` writes it, or <cache>/runs/<name>/config.json)")
+    return None
+
+def _local(d:dict, cache:Path|None) -> dict:  # a record's fields (after any --set); the cache folder it lies in
+    "The record's paths made this machine's: `<cache>/…` under the run's cache (its `cache_dir`, else the default); a data file relative to the project found there."
+    from s2kd.core import project_root
+    from s2kd.data.files import is_data_path
+    from s2kd.train.config import CACHE_PREFIX
+    own = d.get("cache_dir") if isinstance(d.get("cache_dir"), str) and d.get("cache_dir") and not d["cache_dir"].startswith("<") else None
+    if cache is not None and not own and cache.resolve() != cache_dir().resolve():  # `cache_dir` is a setting (another one trains anew):
+        raise ConfigError(f"this run's record lies in the cache {cache}, not in the default one ({cache_dir()}): run it with "  # the
+                          f"S2KD_CACHE={cache}, where its checkpoints and teachers are")                                        # cache is chosen by the environment
+    root = Path(own) if own else cache_dir()
+    if d.get("cache_dir") == CACHE_PREFIX: d["cache_dir"] = str(root)
+    for k, v in d.items():
+        if isinstance(v, str) and v.startswith(CACHE_PREFIX + "/"): d[k] = str(root/v[len(CACHE_PREFIX) + 1:])
     ds = d.get("dataset", "")  # a data file recorded relative to the project: as typed, else from the project (as `evaluate` reads it)
     if isinstance(ds, str) and is_data_path(ds) and not Path(ds).is_absolute() and not Path(ds).exists() and (project_root()/ds).exists():
         d["dataset"] = str(project_root()/ds)
     return d
+
+def run_record(path) -> dict|None:  # a run's results folder or result.json, its checkpoint folder or config.json; else None
+    "The RunConfig fields of a finished run's record, its recorded paths made this machine's (`_local`); None when `path` is a config file."
+    rec = _record(Path(path))
+    return None if rec is None else _local(*rec)
 
 def config_from_yaml(path,                   # a YAML file of RunConfig fields, or a finished run's record (`run_record`)
                      sets:list[str]=()):     # overrides "key=value", applied in order
@@ -306,7 +327,7 @@ def config_from_yaml(path,                   # a YAML file of RunConfig fields, 
     import yaml
     p = Path(path)
     if not p.exists(): raise FileNotFoundError(f"{p}: no such config file")
-    if (d := run_record(p)) is not None: return _with_sets(d, sets, p, record=True)
+    if (rec := _record(p)) is not None: return _with_sets(rec[0], sets, p, cache=rec[1])
     class Unique(yaml.SafeLoader): pass  # a key given twice: YAML keeps the last, silently; a config refuses it
     def mapping(loader, node, deep=False):
         keys = [(loader.construct_object(k, deep=deep), k.start_mark.line + 1) for k, _ in node.value
@@ -327,12 +348,14 @@ def config_from_yaml(path,                   # a YAML file of RunConfig fields, 
         elif _FIELDS[k] == "float" and isinstance(v, int) and not isinstance(v, bool): d[k] = float(v)
     return _with_sets(d, sets, p)
 
-def _with_sets(d:dict, sets:list, p:Path, record:bool=False):  # fields read from `p`, then the --set overrides
+def _with_sets(d:dict, sets:list, p:Path, cache=False):  # fields read from `p`, then the --set overrides; cache: a record's (`_record`)
     from s2kd.train.config import ELSEWHERE
-    for k in d: _known(k, str(p))
+    record = cache is not False
+    for k in d: _known(k, str(p) + (" (a run's record: fields of another s2kd version?)" if record else ""))
     for s in sets:
         if "=" not in s: raise ConfigError(f"--set {s}: expected key=value")
         k, v = s.split("=", 1); d[k.strip()] = parse_value(k.strip(), v)
+    if record: d = _local(d, cache)  # after the --set: a cache_dir given there is where its `<cache>/…` paths go
     if record and (far := [k for k, v in d.items() if isinstance(v, str) and v.startswith(ELSEWHERE)]):
         raise ConfigError(f"{p}: the run's {far[0]}={d[far[0]]!r} lay outside the project and was recorded by its name only; "
                           f"give it: --set {far[0]}=PATH")

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/41_train.loop.ipynb #fad0925d
 from __future__ import annotations
-import copy, hashlib, math, os, random, time, warnings
+import copy, hashlib, io, math, os, random, time, warnings
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -37,9 +37,31 @@ def weights_hash(state:dict) -> str:  # a state dict: a `trainable_state`, a loa
     "SHA-256 of a state dict's names, shapes, dtypes and bytes: which weights a result was scored with (`fit` returns it)."
     h = hashlib.sha256()
     for k, v in sorted(state.items()):
-        if not torch.is_tensor(v): h.update(f"{k}:extra:{v!r}".encode()); continue  # a module's extra state (`get_extra_state`)
+        if not torch.is_tensor(v): h.update(f"{k}:extra:".encode()); _hash_value(h, v); continue  # a module's extra state (`get_extra_state`)
         v = v.detach().cpu().contiguous(); h.update(f"{k}:{tuple(v.shape)}:{v.dtype}".encode()); h.update(v.reshape(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()
+
+def _hash_value(h, v):  # a hashlib object; a value of a module's extra state
+    "Feed `v` to `h` by its content: tensors by their bytes, containers item by item (a set in sorted order), other values by type and repr."
+    if torch.is_tensor(v):
+        v = v.detach().cpu().contiguous(); h.update(f"T{tuple(v.shape)}{v.dtype}".encode()); h.update(v.reshape(-1).view(torch.uint8).numpy().tobytes())
+    elif isinstance(v, dict):
+        h.update(f"D{len(v)}".encode())
+        for k in sorted(v, key=repr): _hash_value(h, k); _hash_value(h, v[k])
+    elif isinstance(v, (list, tuple, set, frozenset)):
+        h.update(f"{type(v).__name__}{len(v)}".encode())
+        for x in (sorted(v, key=repr) if isinstance(v, (set, frozenset)) else v): _hash_value(h, x)
+    else: h.update(f"{type(v).__name__}:{v!r}".encode())
+
+def _check_loadable(state:dict, who:str):  # a `trainable_state`; the model's name
+    "Refuse extra state that `torch.load(weights_only=True)` cannot read back (how every s2kd checkpoint is read): its run could never resume."
+    extra = {k: v for k, v in state.items() if not torch.is_tensor(v)}
+    if not extra: return
+    buf = io.BytesIO(); torch.save(extra, buf); buf.seek(0)
+    try: torch.load(buf, weights_only=True)
+    except Exception as e:
+        raise DataError(f"fit: {who}'s extra state {sorted(extra)} does not load with torch.load(weights_only=True), as s2kd reads "
+                        f"every checkpoint ({type(e).__name__}); return tensors, numbers, strings, lists or dicts from get_extra_state") from None
 
 def load_trainable_state(m:nn.Module, state:dict):
     "Load a `trainable_state` back; anything missing other than teachers is an error."
@@ -144,6 +166,7 @@ def fit(m:nn.Module,            # m(batch) -> (loss, parts); m.predict(batch) ->
                                   find_unused_parameters=getattr(m, "find_unused_parameters", False)) if n_proc > 1 else m
     st = dict(epoch=-1, best_val=math.inf, best_epoch=-1, bad_epochs=0, stopped=False, history=[])
     out = Path(out_dir) if out_dir is not None else None; best = trainable_state(m)
+    if out is not None: _check_loadable(best, type(m).__name__)  # before any epoch: its checkpoints must load again
     if out is not None and resume and (ck := read_checkpoint(out, m, device)) is not None:
         ck, best = ck
         old = ck.get("config")  # fit's own settings are compared only with fit's own: a run config names other keys
