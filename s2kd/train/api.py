@@ -289,10 +289,13 @@ def _record(p:Path):  # a run's results folder or result.json, its checkpoint fo
     if isinstance(r, dict) and isinstance(r.get("config"), dict) and "metrics" in r:  # a result.json: results folder, cache
         d, here, name = dict(r["config"]), f.resolve().parent, Path(str(r.get("name", ""))); cache = None
         if "run_method" in d: d["method"] = d.pop("run_method")  # a table's copy (`s2kd.artefacts.labelled`): the row's label out
-        if name.parts and here.parts[-len(name.parts):] == name.parts:  # in the results folder its run wrote: that folder, and
-            d["results_dir"], rec = str(top := here.parents[len(name.parts) - 1]), str(r["config"].get("results_dir", ""))
-            inner = Path(rec[len("<cache>/"):]).parts if rec.startswith("<cache>/") else None  # the cache it lies in
-            if inner and top.parts[-len(inner):] == inner: cache = top.parents[len(inner) - 1]
+        rec = str(r["config"].get("results_dir", ""))
+        if name.parts and here.parts[-len(name.parts):] == name.parts:  # in the results folder its run wrote (not a table's copy):
+            top = here.parents[len(name.parts) - 1]
+            if rec.startswith("<cache>/"):  # the cache it lies in
+                inner = Path(rec[len("<cache>/"):]).parts
+                if top.parts[-len(inner):] == inner: cache = top.parents[len(inner) - 1]
+            elif Path(rec).name == top.name: d["results_dir"] = str(top)  # that folder (recorded relative, or outside the project)
         return d, cache
     if isinstance(r, dict) and "data_key" in r: return {k: v for k, v in r.items() if k not in RECORDED}, None  # a checkpoint's config.json
     if p.is_dir(): raise ConfigError(f"{f}: not one run's record (results/<name>/result.json as `run` writes it, or <cache>/runs/<name>/config.json)")
