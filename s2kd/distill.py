@@ -84,6 +84,11 @@ class Distiller(nn.Module):
         ts = [teachers] if isinstance(teachers, nn.Module) else list(teachers)
         if method != "baseline" and not ts: raise ValueError(f"Distiller: method {method!r} needs a teacher")
         if method in MULTI and len(ts) < 2: raise ValueError(f"Distiller: method {method!r} needs >= 2 teachers, got {len(ts)}")
+        dt = lambda m: next((p.dtype for p in m.parameters() if p.is_floating_point()), None)  # a model's float dtype (None: no weights)
+        if odd := [(i, t) for i, t in enumerate(ts) if None not in (dt(t), dt(student)) and dt(t) != dt(student)]:
+            i, t = odd[0]
+            raise ValueError(f"Distiller: teacher {i} ({type(t).__name__}) has {dt(t)} weights and the student {dt(student)}: both read the "
+                             f"same batch; cast one (teacher.to({dt(student)}), or train in mixed precision with amp='bf16')")
         self.student, self.teachers = student, nn.ModuleList(freeze(t) for t in ts)
         self.method, self.epoch = method, 0
         self.w = dict(task=w_task, kd_out=w_kd_out, kd_feat=w_kd_feat, spectral=w_spectral, low=w_low, semantic=w_semantic)
