@@ -4,7 +4,7 @@
 
 # %% ../../nbs/15_models.registry.ipynb #ca255fc0
 from __future__ import annotations
-import argparse, ast, hashlib, inspect, json, sys, sysconfig, types, warnings
+import argparse, ast, functools, hashlib, inspect, json, sys, sysconfig, types, warnings
 from pathlib import Path
 
 import torch
@@ -181,10 +181,14 @@ def _function(v):  # a class attribute
     f = getattr(v, "__func__", getattr(v, "fget", v))
     return inspect.unwrap(f) if isinstance(f, types.FunctionType) else f
 
+@functools.cache
+def _library_roots() -> tuple:
+    "The folders of Python's own modules and of installed packages (`sysconfig`), resolved once."
+    return tuple({Path(p).resolve() for k in ("stdlib", "platstdlib", "purelib", "platlib") if (p := sysconfig.get_paths().get(k))})
+
 def _is_library(f:Path) -> bool:  # a resolved source file
     "True for a file of Python itself or of an installed package: not a user's own code."
-    roots = {Path(p).resolve() for k in ("stdlib", "platstdlib", "purelib", "platlib") if (p := sysconfig.get_paths().get(k))}
-    return any(f.is_relative_to(r) for r in roots) or bool({"site-packages", "dist-packages"} & set(f.parts))
+    return any(f.is_relative_to(r) for r in _library_roots()) or bool({"site-packages", "dist-packages"} & set(f.parts))
 
 def _find_file(name:str, near:Path|None) -> Path|None:  # a dotted module name; the importing file's folder (a top-level module's)
     "The .py file `import name` loads, found on the file system without importing anything (`near` first, then `sys.path`); None if none."

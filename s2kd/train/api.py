@@ -17,7 +17,7 @@ from ..core import DataError, atomic_write_json, cache_dir
 from ..data.core import Normalizer, WindowDataset, check_data_meta, conform_dataset, split_dataset
 from ..distill import freeze, reads_text
 from ..references import Calendared
-from .config import ConfigError, RunConfig, from_record, results_path
+from .config import CACHE_PREFIX, ConfigError, RunConfig, from_record, in_cache, results_path
 from .experiment import REPLACED, check_teacher, check_weights, data_fingerprint, evaluate_split, run
 
 # %% auto #0
@@ -75,9 +75,13 @@ def run_cache(cfg:RunConfig, cache:str|None=None):  # cache: the cache folder th
     return cache or (cfg.cache_dir if cfg.cache_dir and os.path.isabs(cfg.cache_dir) else None)
 
 def resolve_path(p:str|None, cache:str|None=None):  # a path as `result.json` records it (`s2kd.core.portable_paths`)
-    "`<cache>/...` under the cache folder; other paths as they are."
-    if not p: return None
-    return cache_dir(cache)/p[len("<cache>/"):] if p.startswith("<cache>/") else Path(p)
+    "`<cache>/...` under the cache folder; other paths as they are (`s2kd.train.config.in_cache`)."
+    return in_cache(p, cache) if p else None
+
+def _from_project(p) -> Path:  # a relative data path as a result records it (`s2kd.core.portable_paths`: relative to the project)
+    "The path as typed where it exists, else from the project."
+    from s2kd.core import project_root
+    return project_root()/p if not Path(p).is_absolute() and not Path(p).exists() else Path(p)
 
 def _cache_hint(cfg:RunConfig, cache:str|None):  # cache: the folder being searched (None: the default)
     "What to say when a run that set its own `cache_dir` is looked for in the default cache (`result.json` keeps no absolute path)."
@@ -166,15 +170,13 @@ def load_teacher(run_dir,             # results/<name>/ of a finished distillati
 # %% ../../nbs/45_train.api.ipynb #423af548
 def _open(data, size:str, seed:int, cache:str|None, own:bool=False):  # own: `data` is the dataset the run's config records
     if isinstance(data, xr.Dataset): return data
-    from s2kd.core import project_root
     from s2kd.data.embedded import load_dataset
     from s2kd.data.files import is_data_path
-    from s2kd.train.config import MEMORY
-    if str(data).startswith("<elsewhere>/"):  # `portable_paths` keeps only the name of a file outside the project
+    from s2kd.train.config import ELSEWHERE, MEMORY
+    if str(data).startswith(ELSEWHERE):  # `portable_paths` keeps only the name of a file outside the project
         raise DataError(f"the run's dataset lay outside the project (recorded as {data!s}): pass the file (--data FILE / data=)")
     if str(data).startswith(MEMORY): raise DataError(f"the run trained on data held in memory ({data!s}): pass it (data=ds, --data FILE)")
-    if own and is_data_path(data) and not Path(data).is_absolute() and not Path(data).exists():  # as typed; else as `portable_paths`
-        data = project_root()/data                                                                # recorded it, from the project
+    if own and is_data_path(data): data = _from_project(data)  # as typed; else as `portable_paths` recorded it, from the project
     return load_dataset(str(data), size=size, seed=seed, cache_dir=cache)
 
 def _fingerprint(key:str|None) -> str|None:  # a data key (`s2kd.train.experiment.data_key`)
@@ -292,8 +294,8 @@ def _record(p:Path):  # a run's results folder or result.json, its checkpoint fo
         rec = str(r["config"].get("results_dir", ""))
         if name.parts and here.parts[-len(name.parts):] == name.parts:  # in the results folder its run wrote (not a table's copy):
             top = here.parents[len(name.parts) - 1]
-            if rec.startswith("<cache>/"):  # the cache it lies in
-                inner = Path(rec[len("<cache>/"):]).parts
+            if rec.startswith(CACHE_PREFIX + "/"):  # the cache it lies in
+                inner = Path(rec[len(CACHE_PREFIX) + 1:]).parts
                 if top.parts[-len(inner):] == inner: cache = top.parents[len(inner) - 1]
             elif Path(rec).name == top.name: d["results_dir"] = str(top)  # that folder (recorded relative, or outside the project)
         return d, cache
@@ -303,20 +305,14 @@ def _record(p:Path):  # a run's results folder or result.json, its checkpoint fo
 
 def _local(d:dict, cache:Path|None) -> dict:  # a record's fields (after any --set); the cache folder it lies in
     "The record's paths made this machine's: `<cache>/…` under the run's cache (its `cache_dir`, else the default); a data file relative to the project found there."
-    from s2kd.core import project_root
     from s2kd.data.files import is_data_path
-    from s2kd.train.config import CACHE_PREFIX
     own = d.get("cache_dir") if isinstance(d.get("cache_dir"), str) and d.get("cache_dir") and not d["cache_dir"].startswith("<") else None
     if cache is not None and not own and cache.resolve() != cache_dir().resolve():  # `cache_dir` is a setting (another one trains anew):
         raise ConfigError(f"this run's record lies in the cache {cache}, not in the default one ({cache_dir()}): run it with "  # the
                           f"S2KD_CACHE={cache}, where its checkpoints and teachers are")                                        # cache is chosen by the environment
-    root = Path(own) if own else cache_dir()
-    if d.get("cache_dir") == CACHE_PREFIX: d["cache_dir"] = str(root)
-    for k, v in d.items():
-        if isinstance(v, str) and v.startswith(CACHE_PREFIX + "/"): d[k] = str(root/v[len(CACHE_PREFIX) + 1:])
+    d = {k: str(in_cache(v, own)) if isinstance(v, str) and v.startswith(CACHE_PREFIX) else v for k, v in d.items()}
     ds = d.get("dataset", "")  # a data file recorded relative to the project: as typed, else from the project (as `evaluate` reads it)
-    if isinstance(ds, str) and is_data_path(ds) and not Path(ds).is_absolute() and not Path(ds).exists() and (project_root()/ds).exists():
-        d["dataset"] = str(project_root()/ds)
+    if isinstance(ds, str) and is_data_path(ds) and (q := _from_project(ds)).exists(): d["dataset"] = str(q)
     return d
 
 def run_record(path) -> dict|None:  # a run's results folder or result.json, its checkpoint folder or config.json; else None

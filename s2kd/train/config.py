@@ -15,8 +15,8 @@ from ..distill import METHOD_OPTIONS, config_options, method_reads  # which meth
 
 # %% auto #0
 __all__ = ['AMP_MODES', 'MEMORY', 'CACHE_PREFIX', 'ELSEWHERE', 'TEXT_FIELDS', 'TEACHER_FIELDS', 'ConfigError', 'RunConfig',
-           'from_record', 'check_names', 'results_path', 'file_label', 'dataset_label', 'validate', 'unread_options',
-           'warn_unread', 'canonical']
+           'from_record', 'check_names', 'in_cache', 'results_path', 'file_label', 'dataset_label', 'validate',
+           'unread_options', 'warn_unread', 'canonical']
 
 # %% ../../nbs/40_train.config.ipynb #b85ec0a7
 AMP_MODES = ("none", "bf16", "fp16")
@@ -151,11 +151,14 @@ def check_names(cfg):  # a RunConfig
 # %% ../../nbs/40_train.config.ipynb #3693bbef
 CACHE_PREFIX, ELSEWHERE = "<cache>", "<elsewhere>/"  # how `s2kd.core.portable_paths` records a path in the cache, and outside the project
 
+def in_cache(p:str, cache=None) -> Path:  # a path as a result records it; cache: the cache folder (None: the default)
+    "`<cache>` and `<cache>/…` under the cache folder `cache`; any other path as it is."
+    if p == CACHE_PREFIX or p.startswith(CACHE_PREFIX + "/"): return cache_dir(cache)/p[len(CACHE_PREFIX) + 1:]
+    return Path(p)
+
 def results_path(cfg) -> Path:  # a RunConfig
     "The folder `run` writes `<name>/result.json` in: `cfg.results_dir`, a recorded `<cache>/…` under this machine's cache."
-    r = cfg.results_dir
-    if r == CACHE_PREFIX or r.startswith(CACHE_PREFIX + "/"): return cache_dir(cfg.cache_dir or None)/r[len(CACHE_PREFIX) + 1:]
-    return Path(r)
+    return in_cache(cfg.results_dir, cfg.cache_dir or None)
 
 # %% ../../nbs/40_train.config.ipynb #4d9beee8
 _CHOICES = dict(method=METHODS, amp=AMP_MODES, size=("tiny", "quick", "paper"),

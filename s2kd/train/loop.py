@@ -38,13 +38,14 @@ def weights_hash(state:dict) -> str:  # a state dict: a `trainable_state`, a loa
     h = hashlib.sha256()
     for k, v in sorted(state.items()):
         if not torch.is_tensor(v): h.update(f"{k}:extra:".encode()); _hash_value(h, v); continue  # a module's extra state (`get_extra_state`)
-        v = v.detach().cpu().contiguous(); h.update(f"{k}:{tuple(v.shape)}:{v.dtype}".encode()); h.update(v.reshape(-1).view(torch.uint8).numpy().tobytes())
+        h.update(f"{k}:{tuple(v.shape)}:{v.dtype}".encode()); h.update(_bytes(v))
     return h.hexdigest()
+
+def _bytes(v:torch.Tensor) -> bytes: return v.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes()  # a tensor's memory
 
 def _hash_value(h, v):  # a hashlib object; a value of a module's extra state
     "Feed `v` to `h` by its content: tensors by their bytes, containers item by item (a set in sorted order), other values by type and repr."
-    if torch.is_tensor(v):
-        v = v.detach().cpu().contiguous(); h.update(f"T{tuple(v.shape)}{v.dtype}".encode()); h.update(v.reshape(-1).view(torch.uint8).numpy().tobytes())
+    if torch.is_tensor(v): h.update(f"T{tuple(v.shape)}{v.dtype}".encode()); h.update(_bytes(v))
     elif isinstance(v, dict):
         h.update(f"D{len(v)}".encode())
         for k in sorted(v, key=repr): _hash_value(h, k); _hash_value(h, v[k])
