@@ -33,6 +33,17 @@ class TinyTanh(Tiny):
     "Another network with the very same parameters."
     def __init__(self, in_shape, t_out, dim=4): super().__init__(in_shape, t_out, dim); self.body[1] = nn.Tanh()
 
+class Seer(Tiny):
+    "A privileged teacher of one's own: its forward takes the narrative (token states and mask), added as a shift per lead and channel."
+    seen = []  # the text shape of every call, None for a call without text (what the test checks)
+    def __init__(self, in_shape, t_out, dim=4, d_text=384):
+        super().__init__(in_shape, t_out, dim); self.text = nn.Linear(d_text, t_out * in_shape[1])
+    def forward(self, x, text=None, text_mask=None):
+        Seer.seen.append(None if text is None else tuple(text.shape)); y = super().forward(x)
+        if text is None: return y
+        m = text_mask.unsqueeze(-1).to(text.dtype); s = (text * m).sum(1) / m.sum(1).clamp_min(1)  # mean of the real tokens
+        return y + self.text(s).reshape(*y.shape[:3], 1, 1)
+
 class OneLead(Tiny):
     "Forecasts one lead time whatever t_out is: a wrong contract."
     def forward(self, x): return super().forward(x)[:, :1]
@@ -102,6 +113,28 @@ def test_own_models_key_their_runs_and_s2kd_models_keep_theirs(registered, tmp_p
     assert r2["teachers"][0]["trained"], "another teacher class under the same name reused the stored teacher"
     assert r2["fit"]["epochs_this_call"] == 1, "another student class under the same name reused the finished run"
     assert r2["models"]["tiny"]["cls"].endswith(".TinyTanh")
+
+
+def test_a_privileged_teacher_of_ones_own_reads_the_narratives(registered, tmp_path):
+    "A registered teacher whose forward takes `text` gets the narratives, as the multimodal teacher does, and S²-KD distils it."
+    from s2kd.train.api import evaluate
+    registered("seer", Seer, "teacher")
+    ds = toy_dataset(n_member=3, n_time=24, h=8, w=8)
+    cfg = RunConfig(dataset="memory:toy", student="tiny", teacher="seer", method="s2kd", encoder="hashing", epochs=1, batch_size=8,
+                    device="cpu", cache_dir=str(tmp_path/"cache"), results_dir=str(tmp_path/"res"))  # until session 39: refused
+    Seer.seen.clear(); r = run(cfg, data=ds, threads=1)
+    assert r["narratives"] and r["data"]["key"].endswith(f"-text:{r['narratives']}")  # the texts it read key its outputs
+    assert Seer.seen and None not in Seer.seen, "a call of the teacher without text"  # training, its cache, its scores
+    assert {"semantic", "spectral"} <= {k[len("train_"):] for k in r["fit"]["history"][0] if k.startswith("train_")}
+    t = load_teacher(tmp_path/"res"/cfg.run_name, cache=cfg.cache_dir)
+    own = evaluate(t, ds, cache=cfg.cache_dir, check_data=False)["mse"]
+    bare = evaluate(t, ds, cache=cfg.cache_dir, check_data=False, text="none")["mse"]
+    test = r["metrics"]["teacher:seer"]["test"]["mse"]
+    assert abs(own - test) <= 1e-6 * test, (own, test)  # scored again with the run's narratives: as `run` scored it (float32 sums)
+    assert abs(bare - test) > 1e-3 * test, (bare, test)  # and the text moves its forecast: it was read
+    kd = run(cfg.replace(method="kd"), data=ds, threads=1)  # any method: the teacher still reads its text
+    assert kd["narratives"] == r["narratives"] and not kd["teachers"][0]["trained"]
+    assert run(cfg.replace(method="baseline"), data=ds, threads=1)["narratives"] is None
 
 
 def test_bumped_code_version_keys_s2kd_models_runs_anew(monkeypatch, tmp_path):

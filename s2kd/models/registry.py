@@ -22,8 +22,8 @@ from .multimodal import MultimodalTeacher
 # %% auto #0
 __all__ = ['MODELS', 'ROLE', 'PRESETS', 'MULTIMODAL_BACKBONE_PRESET', 'MULTIMODAL_BACKBONE_OF', 'MULTIMODAL_BACKBONE',
            'RESIDUALS', 'MIXIN_NAMES', 'CODE_VERSIONS', 'FINGERPRINT_SHAPE', 'Forecaster', 'forecaster_class',
-           'register', 'model_kwargs', 'build_model', 'model_identity', 'code_hash', 'param_count', 'code_versions',
-           'model_fingerprint', 'param_table', 'cli_models']
+           'register', 'model_kwargs', 'build_model', 'model_identity', 'code_hash', 'param_count', 'model_reads_text',
+           'code_versions', 'model_fingerprint', 'param_table', 'cli_models']
 
 # %% ../../nbs/15_models.registry.ipynb #f0e12f81
 MODELS: dict[str, type] = {"unet": UNet, "resnet": ResNet, "mixer": MLPMixer,
@@ -280,6 +280,12 @@ def code_hash(cls:type, what:str="") -> str|None:  # a model class (or a built m
 def param_count(name:str, *, in_shape:tuple, t_out:int, preset:str="quick", **overrides):
     "Parameters of `build_model(...)`, counted on the meta device (no memory, no time)."
     with torch.device("meta"): return count_params(build_model(name, in_shape=in_shape, t_out=t_out, preset=preset, **overrides))
+
+# %% ../../nbs/15_models.registry.ipynb #150815af
+def model_reads_text(name:str) -> bool:  # a key of MODELS
+    "True if model `name` reads narrative text: its class's `forward` takes `text` (the multimodal teacher, a privileged teacher of one's own)."
+    if name not in MODELS: raise UnknownNameError(f"unknown model {name!r}; models: {list(MODELS)}")
+    return "text" in inspect.signature(MODELS[name].forward).parameters
 
 # %% ../../nbs/15_models.registry.ipynb #ea85c127
 CODE_VERSIONS: dict[type, int] = {Forecaster: 1, UNet: 1, ResNet: 1, MLPMixer: 1, SimVP: 1, STAlterNet: 1, Triton: 1,

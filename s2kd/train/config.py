@@ -14,9 +14,9 @@ from ..distill import METHODS, MULTI as MULTI_TEACHER, OPTIONS as DISTILL_OPTION
 from ..distill import METHOD_OPTIONS, config_options, method_reads  # which method reads which option
 
 # %% auto #0
-__all__ = ['AMP_MODES', 'MEMORY', 'CACHE_PREFIX', 'ELSEWHERE', 'TEXT_FIELDS', 'TEACHER_FIELDS', 'ConfigError', 'RunConfig',
-           'from_record', 'check_names', 'in_cache', 'results_path', 'file_label', 'dataset_label', 'validate',
-           'unread_options', 'warn_unread', 'canonical']
+__all__ = ['AMP_MODES', 'MEMORY', 'CACHE_PREFIX', 'ELSEWHERE', 'TEXT_FIELDS', 'MM_FIELDS', 'TEACHER_FIELDS', 'ConfigError',
+           'RunConfig', 'from_record', 'check_names', 'in_cache', 'results_path', 'file_label', 'dataset_label',
+           'text_teachers', 'validate', 'unread_options', 'warn_unread', 'canonical']
 
 # %% ../../nbs/40_train.config.ipynb #b85ec0a7
 AMP_MODES = ("none", "bf16", "fp16")
@@ -181,6 +181,11 @@ def dataset_label(dataset:str) -> str:  # RunConfig.dataset
     if "/" not in dataset and "\\" not in dataset: return dataset
     return f"{file_label(dataset)}-{hashlib.sha256(dataset.encode()).hexdigest()[:6]}"  # two files of one name: two runs
 
+def text_teachers(cfg) -> list:  # a RunConfig
+    "The teachers of `cfg` that read narrative text (`s2kd.models.registry.model_reads_text`): 'multimodal', or a privileged teacher of one's own; unknown names are left to `check_names`."
+    from s2kd.models.registry import MODELS, model_reads_text
+    return [t for t in cfg.teachers if t in MODELS and model_reads_text(t)]
+
 def validate(cfg):  # a RunConfig
     "Raise `ConfigError` naming the first bad field of `cfg`."
     for f in fields(cfg):
@@ -217,8 +222,10 @@ def validate(cfg):  # a RunConfig
                           "the task stage (what validation selects on) would never run")
     if cfg.method == "aekd" and cfg.aekd_cap * len(ts) < 1:
         raise ConfigError(f"RunConfig.aekd_cap={cfg.aekd_cap}: must be >= 1/{len(ts)} for {len(ts)} teachers")
-    if cfg.method == "s2kd" and ts != ["multimodal"]:
-        raise ConfigError(f"RunConfig.teacher={cfg.teacher!r}: method 's2kd' distils the 'multimodal' teacher")
+    from s2kd.models.registry import MODELS
+    if cfg.method == "s2kd" and len(ts) == 1 and ts[0] in MODELS and not text_teachers(cfg):  # an unknown name: `check_names` says so
+        raise ConfigError(f"RunConfig.teacher={cfg.teacher!r}: method 's2kd' distils a privileged teacher, one that reads the narrative "
+                          "text: 'multimodal', or a registered teacher of your own whose forward takes `text`")
     if cfg.sdkd_branch and (cfg.method != "sdkd" or ts != ["alternet"]):
         raise ConfigError("RunConfig.sdkd_branch=True: needs method 'sdkd' and teacher 'alternet' (its Z^l/Z^h branches)")
     from s2kd.models.registry import MULTIMODAL_BACKBONE_OF
@@ -253,14 +260,16 @@ def warn_unread(cfg:RunConfig):
                   "the default, and `run_name` does not tell the two apart", UserWarning, stacklevel=level)
 
 # %% ../../nbs/40_train.config.ipynb #0c2e7d59
-TEXT_FIELDS = ("mm_backbone", "mm_epochs", "narrator", "encoder", "text_tokens")  # read only when the teachers include "multimodal"
+TEXT_FIELDS = ("mm_backbone", "mm_epochs", "narrator", "encoder", "text_tokens")  # read only when a teacher reads text (`text_teachers`)
+MM_FIELDS = ("mm_backbone", "mm_epochs")  # read only by the multimodal teacher itself
 TEACHER_FIELDS = ("teacher", "teacher_preset", "teacher_epochs", "teacher_seed", "teacher_cache", *TEXT_FIELDS,  # read only with a teacher
                   "w_kd_out", "w_kd_feat", "w_spectral", "w_semantic", "w_low", "sdkd_cutoff", "sdkd_mask", "sdkd_kind",
                   "sdkd_branch", "fitnet_stages", "fitnet_hint_epochs", "mkd_loss", "aekd_solver", "aekd_cap", "ab_margin")
 
 def canonical(cfg:RunConfig) -> RunConfig:
-    "`cfg` with the fields its run never reads reset (`TEACHER_FIELDS` of a baseline, `TEXT_FIELDS` without the multimodal teacher)."
+    "`cfg` with the fields its run never reads reset (`TEACHER_FIELDS` of a baseline, `TEXT_FIELDS` without a teacher that reads text, `MM_FIELDS` without the multimodal teacher)."
     d = RunConfig()
     if cfg.method == "baseline": return cfg.replace(**{f: getattr(d, f) for f in TEACHER_FIELDS} | dict(teacher=""))
-    if "multimodal" not in cfg.teachers: return cfg.replace(**{f: getattr(d, f) for f in TEXT_FIELDS})
+    if not text_teachers(cfg): return cfg.replace(**{f: getattr(d, f) for f in TEXT_FIELDS})
+    if "multimodal" not in cfg.teachers: return cfg.replace(**{f: getattr(d, f) for f in MM_FIELDS})
     return cfg

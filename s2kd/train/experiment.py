@@ -42,7 +42,8 @@ def load_data(cfg:RunConfig, data=None):  # data: an xr.Dataset to use instead o
                      size=cfg.size, seed=cfg.data_seed, cache_dir=cfg.cache_dir or None)
     from s2kd.references import Calendared  # every item carries its calendar phase/features (references, calendar inputs)
     w = w._replace(**{s: Calendared(getattr(w, s)) for s in ("train", "val", "test")})
-    if "multimodal" not in cfg.teachers or cfg.method == "baseline": return w, None
+    from s2kd.train.config import text_teachers  # the multimodal teacher, or a privileged teacher of one's own
+    if not text_teachers(cfg) or cfg.method == "baseline": return w, None
     from s2kd.narrate.cache import TextConditioned, build_embeddings, narratives_key
     from s2kd.narrate.core import get_narrator
     from s2kd.narrate.encoders import get_encoder
