@@ -18,7 +18,8 @@ from .models.students import padded_size
 
 # %% auto #0
 __all__ = ['METHODS', 'MULTI', 'OPTIONS', 'BATCH_KEYS', 'METHOD_READS', 'METHOD_OPTIONS', 'batch_keys', 'reads_text', 'run_model',
-           'masked_mse', 'freeze', 'Distiller', 'grid_extent', 'options_for', 'config_options', 'method_reads']
+           'masked_mse', 'freeze', 'Distiller', 'grid_extent', 'as_map', 'options_for', 'config_options',
+           'method_reads']
 
 # %% ../nbs/35_distill.ipynb #a5a153a5
 METHODS = ("baseline", "kd", "fitnet", "ab", "sdkd", "s2kd", "aver", "aekd", "camkd")
@@ -129,11 +130,17 @@ class Distiller(nn.Module):
         if example is None: raise ValueError(f"Distiller: method {self.method!r} matches features; pass `example=` (a batch)")
         if self.student_path is None: raise ValueError("Distiller: the student has no `feature_path`; pass `student_path=`")
         with torch.no_grad(), FeatureTap(self.student, self.student_path) as tap: run_model(self.student, example)
-        fs = _tapped(tap[self.student_path], "student", self.student_path, self.student)
+        fs = as_map(_tapped(tap[self.student_path], "student", self.student_path, self.student), self.student, self.student_path)
         projs, hw = [], example["x"].shape[-2:]
         for m in range(len(self.teachers)):
             ft, ext = self.teacher_outputs(m, example, live=True), (grid_extent(self.student, hw), grid_extent(self.teachers[m], hw))
-            projs += [make_projector(fs, _tapped(ft[p], f"teacher {m}", p, self.teachers[m]), ext) for p in self.taps[m]]
+            for p in self.taps[m]:
+                t = as_map(_tapped(ft[p], f"teacher {m}", p, self.teachers[m]), self.teachers[m], p)
+                if t.ndim == 3 and self.method in ("sdkd", "s2kd") and not self.opt["branch"]:  # an FFT over (L, D) means nothing
+                    raise DataError(f"Distiller: method {self.method!r} takes FFTs of the teacher's latent over its spatial grid; teacher {m} "
+                                    f"({type(self.teachers[m]).__name__}) tap {p!r} gives tokens {tuple(t.shape)} (B, L, D) on no declared "
+                                    "grid: declare `token_grid = (h, w)` on the model (its tokens, row-major on that grid), or tap a map")
+                projs.append(make_projector(fs, t, ext))
         return projs
 
     def teacher_outputs(self, m:int, batch:dict, live:bool=False):  # teacher index; live=True ignores caches
@@ -161,13 +168,13 @@ class Distiller(nn.Module):
         "One step's `(loss, parts)`: the task loss plus the method's distillation term."
         w, o, y = self.w, self.opt, batch["y"]
         with FeatureTap(self.student, [self.student_path] if self.uses_feat else []) as tap: ys = run_model(self.student, batch)
-        fs = tap[self.student_path] if self.uses_feat else None
+        fs = as_map(tap[self.student_path], self.student, self.student_path) if self.uses_feat else None
         ys = ys.float()  # models may run under autocast; losses (FFTs, solvers) run in float32
         task = masked_mse(ys, y, batch["mask"]) if "mask" in batch else task_mse(ys, y); parts = {"task": _f(task)}
         if self.method == "baseline": return w["task"] * task, parts | {"loss": parts["task"] * w["task"]}
         outs = [self.teacher_outputs(m, batch) for m in range(len(self.teachers))]
         outs = [{k: v.float() for k, v in o_.items()} for o_ in outs]
-        fts = [[o_[p] for p in self.taps[m]] for m, o_ in enumerate(outs)]
+        fts = [[as_map(o_[p], self.teachers[m], p) for p in self.taps[m]] for m, o_ in enumerate(outs)]
         fps = [p(fs).float() for p in self.projectors] if self.uses_feat else []
         frac, frac_b = 1.0, torch.ones(1)  # output-space KD terms average over valid cells: scaled by 1/(fraction of valid cells)
         if "mask" in batch:  # masked cells enter no output-space term: student, teachers and truth all read 0 there
@@ -230,6 +237,17 @@ def _tapped(f, who:str, path:str, model:nn.Module):  # a tapped output; which mo
     if torch.is_tensor(f): return f
     raise DataError(f"Distiller: the {who} tap {path!r} ({type(model).__name__}) returns a {type(f).__name__}, not a tensor; "
                     "tap a module whose output is a map (B, C, H, W) or tokens (B, L, D)")
+
+def as_map(f:torch.Tensor, model:nn.Module, path:str):  # a tapped feature, the model it came from, its tap
+    "Tokens `(B, L, D)` of a model that declares `token_grid` — `(h, w)`, or `{path: (h, w)}` — as the map `(B, D, h, w)` (tokens row-major on the grid); any other feature as it is."
+    g = getattr(model, "token_grid", None)
+    if isinstance(g, dict): g = g.get(path)
+    if g is None or f.ndim != 3: return f
+    h, w = (int(n) for n in g)
+    if f.shape[1] != h * w:
+        raise DataError(f"Distiller: the tap {path!r} ({type(model).__name__}) gives {f.shape[1]} tokens, and its token_grid {h}×{w} "
+                        f"holds {h * w}: declare the grid its tokens lie on (a class token: leave it out of the tapped output)")
+    return f.transpose(1, 2).reshape(f.shape[0], f.shape[2], h, w)
 
 def _as_frames(f:torch.Tensor, t:int):  # (B, D, h, w) latent whose channels stack t frames
     "View a latent map as (B, t, D/t, h, w) for SDKD's 3-D (t, h, w) FFT."

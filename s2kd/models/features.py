@@ -135,6 +135,7 @@ def make_projector(fs:torch.Tensor,  # example student feature (B, C, H, W) or (
                    extents:tuple|None=None):  # maps: ((H, W) the student's map covers, (H, W) the teacher's) in data grid cells
     "A `Projector` mapping tensors shaped like `fs` to the shape of `ft` (batch aside)."
     if fs.ndim != ft.ndim or fs.ndim not in (3, 4):
-        raise DataError(f"make_projector: fs {tuple(fs.shape)} and ft {tuple(ft.shape)} must both be maps (B, C, H, W) or tokens (B, L, D)")
+        raise DataError(f"make_projector: fs {tuple(fs.shape)} and ft {tuple(ft.shape)} must both be maps (B, C, H, W) or tokens (B, L, D) "
+                        "(a model whose tapped tokens lie on a grid declares `token_grid = (h, w)` and is read as a map: s2kd.distill.as_map)")
     if fs.ndim == 4: return Projector(fs.shape[1], ft.shape[1], kind="map", size=ft.shape[-2:], in_size=fs.shape[-2:], extents=extents)
     return Projector(fs.shape[2], ft.shape[2], kind="tokens", size=ft.shape[1])
