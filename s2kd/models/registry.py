@@ -238,10 +238,15 @@ def _source_files(c:type) -> list:  # a class
     rel = lambda q: files[q].replace(".", "/") + ("/__init__.py" if q.name == "__init__.py" else ".py")  # where it lies in its project
     return sorted(files, key=rel)  # in that order, not by absolute path: the same key wherever the project lies
 
+def _stable(k):  # a constant of a code object
+    "`k` with each frozenset's elements in a fixed order: a set literal's constant is a frozenset, whose repr follows PYTHONHASHSEED."
+    if isinstance(k, frozenset): return ("frozenset", *sorted(repr(_stable(v)) for v in k))
+    return tuple(_stable(v) for v in k) if isinstance(k, tuple) else k
+
 def _code_hash(c:type, h) -> None:  # a class; a hashlib object it updates
     "The bytecode, constants and names of `c`'s own methods (nested functions included), and its plain class attributes."
     def walk(co):
-        h.update(co.co_code); h.update(repr((co.co_names, [k for k in co.co_consts if not isinstance(k, types.CodeType)])).encode())
+        h.update(co.co_code); h.update(repr((co.co_names, [_stable(k) for k in co.co_consts if not isinstance(k, types.CodeType)])).encode())
         for k in co.co_consts:
             if isinstance(k, types.CodeType): walk(k)
     for k, v in sorted(vars(c).items()):

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/20_narrate.core.ipynb #980cea52
 from __future__ import annotations
-import hashlib, importlib, inspect, json, re
+import hashlib, importlib, inspect, json, re, warnings
 from datetime import datetime
 
 import numpy as np
@@ -333,8 +333,21 @@ def text_traits(info:dict|None) -> list[str]:  # a sample's info dict
 
 SUMMARY_REVISIONS = {"periodic_lon": 1, "coarse_time": 1}  # `summarize`'s: moves across the date line the short way round; calendar words by time step
 
+_SAID_CONFIG: set = set()  # narrator classes whose unkeyed constructor arguments were said once
+
+def _check_config(cls:type):  # a narrator class of one's own
+    "Warn once when `cls` takes constructor arguments but keeps the base `config()`: its texts would be keyed without them."
+    if cls.config is not Narrator.config or cls in _SAID_CONFIG: return
+    ps = [p for p in list(inspect.signature(cls.__init__).parameters)[1:] if p not in ("args", "kwargs")]
+    if ps:
+        _SAID_CONFIG.add(cls)
+        warnings.warn(f"narrator {cls.__module__}.{cls.__qualname__}: its constructor takes {ps} but its config() is the base one (empty), "
+                      "so narrators built with other arguments share one identity and one cache of texts; return every argument "
+                      "that changes its texts from config()", stacklevel=3)
+
 class Narrator:
     "Base class: `narrate(samples) -> list[str]`, keyed by `identity(info)`."
+    _versioned = True  # s2kd's own narrators are keyed by `version` (bumped by hand), one's own by their code (`identity`)
     name:str = "narrator"
     version:int = 1   # bump when the code's phrasing changes, so cached texts of the old wording are not reused
     revised:dict = {} # text trait -> revision, for wording changed only on data with that trait (`text_traits`)
@@ -345,8 +358,10 @@ class Narrator:
         rev = {t: self.revised[t] for t in text_traits(info) if t in self.revised}
         if rev: d["revised"] = rev   # absent otherwise: identities of untouched data stay as they were
         if (info or {}).get("masked"): d["masked"] = 1  # data with masked cells: described over the valid ones (session 33)
-        from s2kd.models.registry import code_hash  # a narrator of one's own: the files that define it (s2kd's own: None, keys as they were)
-        if type(self).__module__ != Narrator.__module__ and (code := code_hash(type(self), f"narrator {self.name!r}")): d["code"] = code
+        if not vars(type(self)).get("_versioned"):  # a narrator of one's own: the files that define it (s2kd's own: by `version`)
+            from s2kd.models.registry import code_hash
+            if code := code_hash(type(self), f"narrator {self.name!r}"): d["code"] = code
+            _check_config(type(self))
         blob = json.dumps(d, sort_keys=True, default=str)
         return f"{_slug(self.name)}-{hashlib.sha256(blob.encode()).hexdigest()[:10]}"
     def identity_on(self, windows_ds) -> str:  # a window dataset: len, info(i)
@@ -410,6 +425,7 @@ def _fluid_sentences(s, x, names):
 
 class StatisticalNarrator(Narrator):
     "Deterministic narrative from the input frames alone, phrased for the domain."
+    _versioned = True  # keyed by `version`, not by its code (a subclass of one's own is keyed by its code)
     def __init__(self, level:str="rich",  # "coarse" (one generic sentence) | "rich" (several specific ones)
                  max_vars:int=2):         # variables described in `rich`
         if level not in ("coarse", "rich"): raise ValueError(f"StatisticalNarrator: level {level!r} not in ('coarse', 'rich')")
@@ -512,6 +528,7 @@ def event_phase(ev:dict, info:dict):  # one event dict; the sample's info
 
 class EventNarrator(Narrator):
     "Privileged narrative from generator metadata: events with time and place, physical parameters."
+    _versioned = True  # keyed by `version`, not by its code
     version = 2   # 2: "No events recorded" outside traffic (1 said "incidents" everywhere)
     def __init__(self, future:bool=False,  # also describe events that start in the forecast window
                  max_events:int=4):        # at most this many events per phase

@@ -91,6 +91,7 @@ def sample_seed(seed:int, *parts) -> int:  # parts: str or bytes, what the narra
 
 class SmolLMNarrator(Narrator):
     "SmolLM2-135M-Instruct writes a short narrative from each sample's standardized prompt."
+    _versioned = True  # keyed by `version` and its config (the weights' hash), not by its code
     name = "smollm2"
     revised = SUMMARY_REVISIONS  # its prompt reads `summarize`
     def __init__(self, *, max_new_tokens:int=60,  # generated tokens per narrative
@@ -189,6 +190,7 @@ def folder_fingerprint(folder:str|os.PathLike) -> str:  # a local model folder
 
 class VLMNarrator(Narrator):
     "A local vision-language model captions the rendered input frames, guided by the standardized prompt."
+    _versioned = True  # keyed by `version` and its config (the model folder's fingerprint), not by its code
     name = "vlm"
     revised = SUMMARY_REVISIONS  # its prompt reads `summarize`, as SmolLM2's does
     def __init__(self, model_path:str|os.PathLike|None=None,  # local folder of an image-text-to-text model
