@@ -500,6 +500,7 @@ def _stored(cfg, dkeys:dict):
     "The stored result of run `cfg` when its config and data key still match and its checkpoint holds its weights; else None."
     import torch
     from s2kd.core import portable_paths, project_root
+    from s2kd.train.config import text_teachers
     from s2kd.train.experiment import _own_models, data_key, holds_weights, load_data, read_result, stored_weights
     r, ck = read_result(Path(cfg.results_dir)/cfg.name), cache_dir(cfg.cache_dir or None, "runs", cfg.name)
     if r is None or not (ck/"last.pt").exists() or not (ck/"best.pt").exists(): return None
@@ -509,7 +510,7 @@ def _stored(cfg, dkeys:dict):
     roots = {"": project_root(), "<cache>": cache_dir(cfg.cache_dir or None)}; mine = portable_paths(cfg.to_dict(), roots)  # as run() wrote it
     if same(r["config"]) != same(mine): return None
     if r.get("models") != (portable_paths(_own_models(cfg), roots) or None): return None  # a model registered from outside s2kd, edited since
-    text = "multimodal" in cfg.teachers and cfg.method != "baseline"
+    text = bool(text_teachers(cfg)) and cfg.method != "baseline"
     k = json.dumps([cfg.dataset, cfg.size, cfg.data_seed, cfg.t_in, cfg.t_out, cfg.stride, cfg.cache_dir, text] +
                    ([cfg.narrator, cfg.encoder, cfg.text_tokens] if text else []))
     if k not in dkeys: dkeys[k] = data_key(cfg, *load_data(cfg))  # the data's values and the narratives, as run() keys them

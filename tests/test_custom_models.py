@@ -235,3 +235,63 @@ def test_import_models_finds_a_package_where_the_command_runs(tmp_path, monkeypa
         assert import_models("mylab38/models.py").WIDTH == 3  # until session 38: attempted relative import with no known parent package
     finally:
         for m in ("mylab38", "mylab38.models", "mylab38.blocks"): sys.modules.pop(m, None)
+
+
+NARRATOR_SRC = ("from s2kd.narrate.core import Narrator\n"
+                "class Trend(Narrator):\n    name, future = 'trend39', True\n"
+                "    def narrate_one(self, sample, i=0):\n"
+                "        return 'rising.' if (sample['y'] ** 2).mean() > (sample['x'][-1] ** 2).mean() else 'falling.'\n")
+
+def test_a_narrator_of_ones_own_is_checked_when_its_teacher_is_scored_again(registered, tmp_path, monkeypatch):
+    "An edited narrator (its code keys its texts) is refused when the run's teacher is scored again on the run's own data."
+    import importlib, sys
+    from s2kd.narrate import core as N
+    from s2kd.train.api import evaluate
+    registered("seer", Seer, "teacher")
+    (tmp_path/"trend39.py").write_text(NARRATOR_SRC); monkeypatch.syspath_prepend(str(tmp_path))
+    mod = importlib.import_module("trend39"); monkeypatch.setitem(N.NARRATORS, "trend39", mod.Trend)
+    try:
+        cfg = RunConfig(dataset="navier_stokes", size="tiny", student="tiny", teacher="seer", method="s2kd", narrator="trend39",
+                        encoder="hashing", epochs=1, max_steps=2, batch_size=8, device="cpu", cache_dir=str(tmp_path/"cache"),
+                        results_dir=str(tmp_path/"res"))
+        r = run(cfg, threads=1); run_dir = tmp_path/"res"/cfg.run_name
+        assert r["narratives"].startswith(mod.Trend().identity() + "/")
+        t = load_teacher(run_dir, cache=cfg.cache_dir)
+        score = evaluate(t, "navier_stokes", cache=cfg.cache_dir)["mse"]  # the same narrator: its texts, its score
+        assert abs(score - r["metrics"]["teacher:seer"]["test"]["mse"]) <= 1e-6 * score
+        (tmp_path/"trend39.py").write_text(NARRATOR_SRC.replace("'rising.'", "'up.'"))  # edited: other texts, another identity
+        monkeypatch.setitem(N.NARRATORS, "trend39", importlib.reload(mod).Trend)
+        with pytest.raises(DataError, match=r"the run's teacher read the texts of narrator trend39-\w+ .* changed since; .*check_data=False"):
+            evaluate(t, "navier_stokes", cache=cfg.cache_dir)  # until session 39: scored with the new texts, without a word
+        with pytest.warns(UserWarning, match="its texts may not be those it learnt from"):  # asked for: scored, and said
+            assert evaluate(t, "navier_stokes", cache=cfg.cache_dir, check_data=False)["mse"] > 0
+        monkeypatch.delitem(N.NARRATORS, "trend39")  # a process without the narrator's module still loads the run's models
+        assert isinstance(load_student(run_dir, cache=cfg.cache_dir), Tiny)  # until session 39: "not a complete run result"
+        with pytest.raises(Exception, match=r"unknown narrator 'trend39'.*--import the module that does"):
+            evaluate(t, "navier_stokes", cache=cfg.cache_dir)
+    finally: sys.modules.pop("trend39", None)
+
+
+class Declared(Tiny):
+    "Reads the narratives through **kw and says so in `batch_keys`."
+    batch_keys = ("text", "text_mask")
+    def forward(self, x, **kw): return super().forward(x)
+
+def test_text_readers_declared_or_by_signature_and_students_that_read_text_refused(registered):
+    registered("declared", Declared, "teacher"); registered("seers", Seer, "student")
+    assert R.model_reads_text("declared") and "text" in R.build_model("declared", in_shape=(2, 2, 6, 6), t_out=2, preset="smoke").batch_keys
+    RunConfig(method="s2kd", teacher="declared")  # a privileged teacher: accepted (the mixin hid its batch_keys until session 39)
+    with pytest.raises(Exception, match=r"RunConfig.student='seers': its forward takes `text`; a student forecasts from the frames alone"):
+        RunConfig(student="seers")  # it would be handed the teacher's narratives, future ones included
+
+
+def test_import_a_file_whose_helper_lies_beside_it(tmp_path, monkeypatch):
+    "`--import lab/models.py` imports `helpers` beside it, as `python lab/models.py` would (until session 39: No module named 'helpers')."
+    import sys
+    from s2kd.train.api import import_models
+    (tmp_path/"lab").mkdir(); (tmp_path/"lab"/"helpers39.py").write_text("N = 7\n")
+    (tmp_path/"lab"/"models39.py").write_text("from helpers39 import N\n")
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    try: assert import_models(str(tmp_path/"lab"/"models39.py")).N == 7
+    finally:
+        for m in ("helpers39", "models39"): sys.modules.pop(m, None)

@@ -70,7 +70,8 @@ class Forecaster:
     _s2kd_reads = ()   # ("calendar", "phase") that the model's own forward takes too: handed on to it
     @property
     def batch_keys(self):  # batch entries besides `x` that `forward` reads (s2kd.distill.run_model)
-        ps = inspect.signature(super().forward).parameters
+        own = getattr(super(), "batch_keys", None)  # the model's own declaration (a `forward(x, **kw)` says nothing by its signature)
+        ps = own if own is not None else inspect.signature(super().forward).parameters
         return (tuple(k for k in ("text", "text_mask") if k in ps)
                 + (("calendar",) if getattr(self, "calendar_head", None) is not None or "calendar" in self._s2kd_reads else ())
                 + (("phase",) if self.residual == "climatology" or "phase" in self._s2kd_reads else ()))
@@ -290,7 +291,8 @@ def param_count(name:str, *, in_shape:tuple, t_out:int, preset:str="quick", **ov
 def model_reads_text(name:str) -> bool:  # a key of MODELS
     "True if model `name` reads narrative text: its class's `forward` takes `text` (the multimodal teacher, a privileged teacher of one's own)."
     if name not in MODELS: raise UnknownNameError(f"unknown model {name!r}; models: {list(MODELS)}")
-    return "text" in inspect.signature(MODELS[name].forward).parameters
+    own = getattr(MODELS[name], "batch_keys", None)  # a class attribute declaring what it reads (a property says only once built)
+    return "text" in (own if isinstance(own, (tuple, list)) else inspect.signature(MODELS[name].forward).parameters)
 
 # %% ../../nbs/15_models.registry.ipynb #ea85c127
 CODE_VERSIONS: dict[type, int] = {Forecaster: 1, UNet: 1, ResNet: 1, MLPMixer: 1, SimVP: 1, STAlterNet: 1, Triton: 1,

@@ -589,7 +589,8 @@ def get_narrator(name:str, **kw):  # registry name; keyword arguments override t
             try: reg = getattr(importlib.import_module(mod), "NARRATORS", {})
             except ImportError: continue
             if name in reg and reg is not NARRATORS: fac = reg[name]; break
-    if fac is None: raise UnknownNameError(f"unknown narrator {name!r}; known: {sorted(NARRATORS)}")
+    if fac is None: raise UnknownNameError(f"unknown narrator {name!r}; known: {sorted(NARRATORS)} (one of your own: put it in "
+                                           "s2kd.narrate.core.NARRATORS; on the command line, --import the module that does)")
     if isinstance(fac, str):
         try: fac, dkw = _resolve(fac)
         except (ImportError, AttributeError) as e: raise UnknownNameError(f"narrator {name!r}: cannot load {NARRATORS.get(name)!r} ({e})") from e

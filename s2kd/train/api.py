@@ -200,16 +200,27 @@ def _valid_range(train:xr.Dataset) -> list:  # the training split, physical unit
     ok = train["mask"].astype(bool) if "mask" in train.coords else None
     return [float(d.max() - d.min()) for d in (train[v] if ok is None else train[v].where(ok) for v in train.data_vars)]
 
-def _with_narratives(w, split:str, stride:int, c:RunConfig|None, cache:str|None):
+def _with_narratives(w, split:str, stride:int, c:RunConfig|None, cache:str|None,
+                     recorded:str|None=None,  # what the run's teacher read: its data key's `-text:` part (narrator/encoder/texts)
+                     strict:bool=False):      # True (the run's own data, checked): another narrator or encoder is refused, else warned
     "`w` with each window's narrative embedding, from `c`'s narrator and encoder (built once per data, windows and split)."
     if c is None: raise DataError("evaluate: the model reads narrative text and is not a run's model (no narrator to describe the "
                                   "windows): pass text='none' to score it without text, or load it with load_teacher")
     from s2kd.narrate.cache import TextConditioned, build_embeddings
     from s2kd.narrate.core import get_narrator
     from s2kd.narrate.encoders import get_encoder
+    nar, enc = get_narrator(c.narrator), get_encoder(c.encoder, max_length=c.text_tokens)
+    if recorded and recorded != "None":  # the narrator's identity (its code and settings) and the encoder's, as the run read them
+        was_n, _, rest = recorded.partition("/"); was_e = rest.rpartition("/")[0]
+        now_n, now_e = nar.identity_on(w), json.dumps(enc.identity(), sort_keys=True)
+        if (was_n, was_e) != (now_n, now_e):
+            msg = (f"evaluate: the run's teacher read the texts of narrator {was_n} encoded by {was_e}; {c.narrator!r} here is {now_n}, "
+                   f"encoded by {now_e}: the narrator's code or settings, or the encoder, changed since")
+            if strict: raise DataError(msg + "; score it with check_data=False (s2kd evaluate --any-data) to use today's texts anyway, "
+                                             "or text='none' (--text none) without text")
+            warnings.warn(msg + " (or this data's traits give it another wording): its texts may not be those it learnt from", stacklevel=3)
     key = f"evaluate-{w.t_in}to{w.t_out}-stride{stride}"  # the cache's folder below it is keyed by the windows' values and info
-    e = build_embeddings(w, get_narrator(c.narrator), get_encoder(c.encoder, max_length=c.text_tokens), split=split,
-                         dataset_key=key, root=run_cache(c, cache), progress=False)
+    e = build_embeddings(w, nar, enc, split=split, dataset_key=key, root=run_cache(c, cache), progress=False)
     return TextConditioned(w, e)
 
 def evaluate(model:nn.Module,       # a loaded model (`load_student`/`load_teacher`) or any module `run_model` can call
@@ -250,7 +261,9 @@ def evaluate(model:nn.Module,       # a loaded model (`load_student`/`load_teach
     if info and tuple(w.in_shape) != tuple(info.in_shape):
         raise DataError(f"evaluate: the model takes windows (T_in, C, H, W) = {tuple(info.in_shape)}; the data gives {tuple(w.in_shape)}")
     if info and info.meta: check_data_meta(info.meta, ds, f"evaluate ({info.run_dir})")  # same shape, other cells, steps or units: refused
-    if reads_text(model) and text == "run": w = _with_narratives(w, split, stride, c, cache)  # as `run` scored it
+    if reads_text(model) and text == "run":  # as `run` scored it, with the narrator and encoder it read (refused or said otherwise)
+        w = _with_narratives(w, split, stride, c, cache, recorded=(info.data_key or "").rpartition("-text:")[2] if info else None,
+                             strict=own and check_data)
     rng = info.data_range if info else _valid_range(train)
     lat = torch.tensor(ds["lat"].values, dtype=torch.float64) if "lat" in ds.dims else None
     return evaluate_split(model.to(device), w, nrm, data_range=rng, lat=lat, batch_size=batch_size, device=device)
@@ -381,6 +394,7 @@ def import_models(spec:str):  # a module name (`my_lab.models`) or a .py file
         if len(parts) > 1:                                                                      # name, so its relative imports work
             if str(root) not in sys.path: sys.path.insert(0, str(root))
             return importlib.import_module(".".join(parts))
+        if str(root) not in sys.path: sys.path.insert(0, str(root))  # as `python file.py` does: its helpers beside it import
         s = importlib.util.spec_from_file_location(Path(spec).stem, spec); m = importlib.util.module_from_spec(s)
         sys.modules[s.name] = m; s.loader.exec_module(m)  # in sys.modules: `inspect` finds its classes' source (their key)
         return m

@@ -146,7 +146,9 @@ def check_names(cfg):  # a RunConfig
             preset = getattr(cfg, f"{field}_preset")  # a model of one's own may have only some presets: said now, not after the data loads
             if preset not in PRESETS.get(n, {preset: None}):
                 raise ConfigError(f"RunConfig.{field}_preset={preset!r}: model {n!r} has presets {sorted(PRESETS[n])}")
-    if cfg.narrator not in NARRATORS: raise ConfigError(f"RunConfig.narrator={cfg.narrator!r}: unknown; narrators are {sorted(NARRATORS)}")
+    if cfg.narrator not in NARRATORS and not _RECORD.get():  # a record's: it is looked up when its texts are built again
+        raise ConfigError(f"RunConfig.narrator={cfg.narrator!r}: unknown; narrators are {sorted(NARRATORS)} (one of your own: put it in "
+                          "s2kd.narrate.core.NARRATORS; on the command line, --import the module that does)")
 
 # %% ../../nbs/40_train.config.ipynb #3693bbef
 CACHE_PREFIX, ELSEWHERE = "<cache>", "<elsewhere>/"  # how `s2kd.core.portable_paths` records a path in the cache, and outside the project
@@ -222,7 +224,10 @@ def validate(cfg):  # a RunConfig
                           "the task stage (what validation selects on) would never run")
     if cfg.method == "aekd" and cfg.aekd_cap * len(ts) < 1:
         raise ConfigError(f"RunConfig.aekd_cap={cfg.aekd_cap}: must be >= 1/{len(ts)} for {len(ts)} teachers")
-    from s2kd.models.registry import MODELS
+    from s2kd.models.registry import MODELS, model_reads_text
+    if cfg.student in MODELS and model_reads_text(cfg.student):  # it would be handed the teacher's narratives, future ones included
+        raise ConfigError(f"RunConfig.student={cfg.student!r}: its forward takes `text`; a student forecasts from the frames alone (the "
+                          "narratives are the teacher's privileged input, and may describe the frames it must forecast)")
     if cfg.method == "s2kd" and len(ts) == 1 and ts[0] in MODELS and not text_teachers(cfg):  # an unknown name: `check_names` says so
         raise ConfigError(f"RunConfig.teacher={cfg.teacher!r}: method 's2kd' distils a privileged teacher, one that reads the narrative "
                           "text: 'multimodal', or a registered teacher of your own whose forward takes `text`")
