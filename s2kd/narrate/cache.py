@@ -349,12 +349,19 @@ def _parser():
     p.add_argument("--stride", type=int, default=1, help="stride between windows")
     p.add_argument("--batch-size", type=int, default=16, help="samples per narrator call")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
+                   help="a module or .py file whose import puts your own narrator in NARRATORS (repeatable; default: none)")
     return p
 
 def cli_narrate(argv:list[str]|None=None) -> int:  # arguments after `s2kd narrate`
     "Entry point of `s2kd narrate`: build (or resume) the narrative and embedding caches; returns the exit code."
     a = _parser().parse_args(argv)
     from s2kd.data.core import load_windows
+    from s2kd.train.api import import_models
+    from s2kd.train.config import ConfigError
+    try:
+        for m in a.imports: import_models(m)  # a narrator of one's own registers itself on import
+    except ConfigError as e: print(f"s2kd narrate: {e}", file=sys.stderr); return 2
     try: narrator = get_narrator(a.narrator)
     except KeyError as e: print(f"s2kd narrate: {e.args[0]}", file=sys.stderr); return 2
     encoder = None
