@@ -636,6 +636,11 @@ def skill_runs(dataset:str, teacher:str,   # dataset and its paper teacher
     runs += [dict(model=k, seed=0, metrics=v) for k, v in r["metrics"].items() if k.startswith("ref:")]
     return dict(dataset=dataset, runs=runs, checkpoints=cks, wall_s=time.time() - t0)
 
+def _worker(n:int, imports:list):  # a process pool's initializer: the pool's size, `own_imports()` of the process that made it
+    "One of `n` workers sharing the thread budget (`share_among`), with the models and narrators of one's own registered again."
+    from s2kd.models.registry import import_own
+    share_among(n); import_own(imports)
+
 def map_jobs(fn, calls:list, *, jobs:int=1,  # calls: one dict of keyword arguments per call
              after:dict|None=None,  # {i: [j, …]}: call i starts only once calls j (listed before i) have returned
              done=None) -> list:    # done(i, result) in this process as each call returns
@@ -651,7 +656,8 @@ def map_jobs(fn, calls:list, *, jobs:int=1,  # calls: one dict of keyword argume
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     n = min(jobs, len(calls))  # the workers divide this process's thread share (`share_among`), never multiply it
     todo, running, finished = list(range(len(calls))), {}, set()
-    with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn"), initializer=share_among, initargs=(n,)) as px:
+    from s2kd.models.registry import own_imports
+    with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn"), initializer=_worker, initargs=(n, own_imports())) as px:
         while todo or running:
             for i in [i for i in todo if after.get(i, set()) <= finished][:n - len(running)]:  # submitted only when a worker is free
                 todo.remove(i); running[px.submit(fn, **calls[i])] = i

@@ -295,3 +295,28 @@ def test_import_a_file_whose_helper_lies_beside_it(tmp_path, monkeypatch):
     try: assert import_models(str(tmp_path/"lab"/"models39.py")).N == 7
     finally:
         for m in ("helpers39", "models39"): sys.modules.pop(m, None)
+
+
+def test_spawned_workers_register_ones_own_models_again(tmp_path, monkeypatch):
+    "`s2kd.paper.map_jobs(jobs=2)` (the paper tables' worker processes) knows a model registered by a module of one's own."
+    import sys
+    from s2kd.paper import map_jobs
+    (tmp_path/"lab39").mkdir(); (tmp_path/"lab39"/"__init__.py").write_text("")
+    (tmp_path/"lab39"/"nets.py").write_text(
+        "from torch import nn\nclass Net39(nn.Module):\n    def __init__(self, in_shape, t_out, dim=3):\n"
+        "        super().__init__(); self.c = nn.Conv2d(in_shape[0] * in_shape[1], t_out * in_shape[1], 3, padding=1)\n"
+        "    def forward(self, x): return x\n")
+    (tmp_path/"reg39.py").write_text("from s2kd.models.registry import register\nfrom lab39.nets import Net39\n"
+                                     "register('net39', Net39, 'student', {'smoke': {'dim': 3}})\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    saved = {d: dict(getattr(R, d)) for d in ("MODELS", "ROLE", "PRESETS", "REGISTERED_BY")}
+    try:
+        import reg39  # noqa: F401  registers 'net39'
+        assert ("reg39", str(tmp_path.resolve())) in R.own_imports()
+        call = dict(name="net39", in_shape=(2, 2, 6, 6), t_out=2, preset="smoke")
+        here = R.param_count(**call)
+        monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(tmp_path)])  # the workers find it by the folder it names
+        assert map_jobs(R.param_count, [call, call], jobs=2) == [here, here]  # until session 39: "unknown model 'net39'" in the workers
+    finally:
+        for d, v in saved.items(): getattr(R, d).clear(); getattr(R, d).update(v)
+        for m in ("reg39", "lab39", "lab39.nets"): sys.modules.pop(m, None)

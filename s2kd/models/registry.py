@@ -21,9 +21,10 @@ from .multimodal import MultimodalTeacher
 
 # %% auto #0
 __all__ = ['MODELS', 'ROLE', 'PRESETS', 'MULTIMODAL_BACKBONE_PRESET', 'MULTIMODAL_BACKBONE_OF', 'MULTIMODAL_BACKBONE',
-           'RESIDUALS', 'MIXIN_NAMES', 'CODE_VERSIONS', 'FINGERPRINT_SHAPE', 'Forecaster', 'forecaster_class',
-           'register', 'model_kwargs', 'build_model', 'model_identity', 'code_hash', 'param_count', 'model_reads_text',
-           'code_versions', 'model_fingerprint', 'param_table', 'cli_models']
+           'RESIDUALS', 'MIXIN_NAMES', 'REGISTERED_BY', 'CODE_VERSIONS', 'FINGERPRINT_SHAPE', 'Forecaster',
+           'forecaster_class', 'register', 'own_imports', 'import_own', 'model_kwargs', 'build_model', 'model_identity',
+           'code_hash', 'param_count', 'model_reads_text', 'code_versions', 'model_fingerprint', 'param_table',
+           'cli_models']
 
 # %% ../../nbs/15_models.registry.ipynb #f0e12f81
 MODELS: dict[str, type] = {"unet": UNet, "resnet": ResNet, "mixer": MLPMixer,
@@ -141,7 +142,30 @@ def register(name:str,          # the name configs and `build_model` use
             raise TypeError(f"register({name!r}): {cls.__qualname__}.__init__ takes no {unknown}" + (f" (preset {p!r})" if p else
                             " (build_model passes in_shape=(T_in, C, H, W) and t_out=)"))
     MODELS[name], ROLE[name], PRESETS[name] = cls, role, {p: dict(kw) for p, kw in presets.items()}
+    REGISTERED_BY[name] = sys._getframe(1).f_globals.get("__name__", "")  # the module whose import registers it (`own_imports`)
     return cls
+
+REGISTERED_BY: dict[str, str] = {}  # model name -> the module that called `register` for it
+
+def own_imports() -> list:
+    "`[(module, folder)]` whose import registers again, in a fresh process, the models and narrators of one's own registered in this one: the module that called `register` (else the class's) and the folder its top package lies in; `__main__` is left out (no worker can import it)."
+    from s2kd.narrate.core import NARRATORS
+    mods = [REGISTERED_BY.get(n) or c.__module__ for n, c in MODELS.items() if c.__module__.partition(".")[0] != "s2kd"]
+    mods += [getattr(f, "__module__", "") for f in NARRATORS.values() if not isinstance(f, str)]  # 'module:factory' specs import by name
+    out = []
+    for m in dict.fromkeys(mods):
+        f = getattr(sys.modules.get(m), "__file__", None)
+        if not m or m == "__main__" or m.partition(".")[0] == "s2kd" or not f: continue
+        root = Path(f).resolve().parents[m.count(".") + (Path(f).name == "__init__.py")]  # where `import m` finds it
+        out.append((m, str(root)))
+    return out
+
+def import_own(imports:list):  # `own_imports()` of another process
+    "Import each `(module, folder)` (its folder first on `sys.path`), registering the models and narrators of one's own again: a spawned worker's initializer."
+    import importlib
+    for m, root in imports:
+        if root not in sys.path: sys.path.insert(0, root)
+        importlib.import_module(m)
 
 def model_kwargs(name:str, preset:str="quick", **overrides):
     "The keyword arguments `build_model` passes to `MODELS[name]` (without the shape)."
