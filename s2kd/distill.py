@@ -239,11 +239,19 @@ def _tapped(f, who:str, path:str, model:nn.Module):  # a tapped output; which mo
                     "tap a module whose output is a map (B, C, H, W) or tokens (B, L, D)")
 
 def as_map(f:torch.Tensor, model:nn.Module, path:str):  # a tapped feature, the model it came from, its tap
-    "Tokens `(B, L, D)` of a model that declares `token_grid` — `(h, w)`, or `{path: (h, w)}` — as the map `(B, D, h, w)` (tokens row-major on the grid); any other feature as it is."
+    "Tokens `(B, L, D)` of a model that declares `token_grid` — `(h, w)`, or `{path: (h, w)}` — as the map `(B, D, h, w)` (tokens row-major on the grid, as a ViT's `flatten(2).transpose(1, 2)` lays them); any other feature as it is. Patches over a grid padded to a multiple of the patch: declare `stride = patch` too, so the projector aligns the two grids (`grid_extent`)."
     g = getattr(model, "token_grid", None)
-    if isinstance(g, dict): g = g.get(path)
-    if g is None or f.ndim != 3: return f
+    if isinstance(g, dict):
+        if path not in g and f.ndim == 3:
+            raise DataError(f"Distiller: the tap {path!r} ({type(model).__name__}) gives tokens {tuple(f.shape)}, and its token_grid names "
+                            f"the taps {list(g)}: add {path!r} (its (h, w), or None for tokens on no grid)")
+        g = g.get(path)
+    if g is None: return f
     h, w = (int(n) for n in g)
+    if f.ndim == 4 and tuple(f.shape[1:3]) == (h, w) and tuple(f.shape[2:]) != (h, w):  # (B, h, w, D): channels last
+        raise DataError(f"Distiller: the tap {path!r} ({type(model).__name__}) gives {tuple(f.shape)}, channels last on its token_grid "
+                        f"{h}×{w}: tap tokens (B, h·w, D) or a map (B, D, h, w)")
+    if f.ndim != 3: return f
     if f.shape[1] != h * w:
         raise DataError(f"Distiller: the tap {path!r} ({type(model).__name__}) gives {f.shape[1]} tokens, and its token_grid {h}×{w} "
                         f"holds {h * w}: declare the grid its tokens lie on (a class token: leave it out of the tapped output)")

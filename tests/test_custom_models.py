@@ -132,6 +132,10 @@ def test_a_privileged_teacher_of_ones_own_reads_the_narratives(registered, tmp_p
     test = r["metrics"]["teacher:seer"]["test"]["mse"]
     assert abs(own - test) <= 1e-6 * test, (own, test)  # scored again with the run's narratives: as `run` scored it (float32 sums)
     assert abs(bare - test) > 1e-3 * test, (bare, test)  # and the text moves its forecast: it was read
+    import json  # a run whose teacher read no text (recorded '-text:None', as before session 39): scored as it was, without text
+    rp = tmp_path/"res"/cfg.run_name/"result.json"; rj = json.loads(rp.read_text())
+    rj["data"]["key"] = rj["data"]["key"].rpartition("-text:")[0] + "-text:None"; rp.write_text(json.dumps(rj))
+    assert evaluate(load_teacher(tmp_path/"res"/cfg.run_name, cache=cfg.cache_dir), ds, cache=cfg.cache_dir, check_data=False)["mse"] == bare  # exact: the same windows, weights and code, without text both times
     kd = run(cfg.replace(method="kd"), data=ds, threads=1)  # any method: the teacher still reads its text
     assert kd["narratives"] == r["narratives"] and not kd["teachers"][0]["trained"]
     assert run(cfg.replace(method="baseline"), data=ds, threads=1)["narratives"] is None
@@ -277,12 +281,36 @@ class Declared(Tiny):
     batch_keys = ("text", "text_mask")
     def forward(self, x, **kw): return super().forward(x)
 
+class DeclaredCalendar(Tiny):
+    "Reads the calendar itself through **kw, and a batch entry of its own."
+    batch_keys = ("calendar", "static")
+    seen = []
+    def forward(self, x, **kw): DeclaredCalendar.seen.append(sorted(k for k, v in kw.items() if v is not None)); return super().forward(x)
+
+class ByProperty(Tiny):
+    "Declares its batch entries by a property: known only once built, after a run has chosen what to load."
+    @property
+    def batch_keys(self): return ("text", "text_mask")
+    def forward(self, x, **kw): return super().forward(x)
+
 def test_text_readers_declared_or_by_signature_and_students_that_read_text_refused(registered):
+    from s2kd.distill import run_model
     registered("declared", Declared, "teacher"); registered("seers", Seer, "student")
     assert R.model_reads_text("declared") and "text" in R.build_model("declared", in_shape=(2, 2, 6, 6), t_out=2, preset="smoke").batch_keys
     RunConfig(method="s2kd", teacher="declared")  # a privileged teacher: accepted (the mixin hid its batch_keys until session 39)
+    registered("declcal", DeclaredCalendar, "teacher")  # declared keys of its own are read, the calendar handed on to it
+    m = R.build_model("declcal", in_shape=(2, 2, 6, 6), t_out=2, preset="smoke")
+    assert m.batch_keys == ("static", "calendar") and not R.model_reads_text("declcal")
+    DeclaredCalendar.seen.clear(); run_model(m, dict(x=torch.randn(1, 2, 2, 6, 6), calendar=torch.randn(1, 4, 3), static=torch.ones(1)))
+    assert DeclaredCalendar.seen == [["calendar", "static"]]
+    registered("byprop", ByProperty, "teacher")  # what a run loads and what the model is handed would disagree: refused, said how
+    with pytest.raises(DataError, match=r"batch_keys is a property: declare it as a tuple class attribute"):
+        R.build_model("byprop", in_shape=(2, 2, 6, 6), t_out=2, preset="smoke")
+    from s2kd.train.config import text_teachers
+    with pytest.raises(DataError, match=r"batch_keys is a property"): text_teachers(RunConfig(method="kd", teacher="byprop"))  # run's first step
     with pytest.raises(Exception, match=r"RunConfig.student='seers': its forward takes `text`; a student forecasts from the frames alone"):
-        RunConfig(student="seers")  # it would be handed the teacher's narratives, future ones included
+        RunConfig(student="seers", method="s2kd", teacher="multimodal")  # it would be handed the teacher's narratives, future ones included
+    RunConfig(student="seers", method="kd", teacher="simvp")  # no teacher reads text: no narratives are loaded, none reach it
 
 
 def test_import_a_file_whose_helper_lies_beside_it(tmp_path, monkeypatch):

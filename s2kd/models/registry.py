@@ -22,9 +22,9 @@ from .multimodal import MultimodalTeacher
 # %% auto #0
 __all__ = ['MODELS', 'ROLE', 'PRESETS', 'MULTIMODAL_BACKBONE_PRESET', 'MULTIMODAL_BACKBONE_OF', 'MULTIMODAL_BACKBONE',
            'RESIDUALS', 'MIXIN_NAMES', 'REGISTERED_BY', 'CODE_VERSIONS', 'FINGERPRINT_SHAPE', 'Forecaster',
-           'forecaster_class', 'register', 'own_imports', 'import_own', 'model_kwargs', 'build_model', 'model_identity',
-           'code_hash', 'param_count', 'model_reads_text', 'code_versions', 'model_fingerprint', 'param_table',
-           'cli_models']
+           'declared_keys', 'forecaster_class', 'register', 'own_imports', 'import_own', 'model_kwargs', 'build_model',
+           'model_identity', 'code_hash', 'param_count', 'model_reads_text', 'code_versions', 'model_fingerprint',
+           'param_table', 'cli_models']
 
 # %% ../../nbs/15_models.registry.ipynb #f0e12f81
 MODELS: dict[str, type] = {"unet": UNet, "resnet": ResNet, "mixer": MLPMixer,
@@ -69,11 +69,13 @@ class Forecaster:
     "Mixin over a registered model: residual forecast from the last input frame, plus a learned calendar term."
     residual = "none"  # set by `build_model`, with `calendar_head` (an nn.Linear or None)
     _s2kd_reads = ()   # ("calendar", "phase") that the model's own forward takes too: handed on to it
+    _s2kd_keys = None  # the model's own `batch_keys` declaration (a tuple class attribute), if any
     @property
     def batch_keys(self):  # batch entries besides `x` that `forward` reads (s2kd.distill.run_model)
-        own = getattr(super(), "batch_keys", None)  # the model's own declaration (a `forward(x, **kw)` says nothing by its signature)
-        ps = own if own is not None else inspect.signature(super().forward).parameters
-        return (tuple(k for k in ("text", "text_mask") if k in ps)
+        if self._s2kd_keys is not None:  # declared (a `forward(x, **kw)` says nothing by its signature): all of it, and the mixin's
+            own = tuple(k for k in self._s2kd_keys if k not in ("calendar", "phase"))
+        else: ps = inspect.signature(super().forward).parameters; own = tuple(k for k in ("text", "text_mask") if k in ps)
+        return (own
                 + (("calendar",) if getattr(self, "calendar_head", None) is not None or "calendar" in self._s2kd_reads else ())
                 + (("phase",) if self.residual == "climatology" or "phase" in self._s2kd_reads else ()))
     def forward(self, x, *args, calendar=None, phase=None, **kw):  # x (B, T_in, C, H, W); calendar (B, T_in+T_out, K); phase (B, T_in+T_out)
@@ -107,17 +109,25 @@ _FORECASTERS: dict[type, type] = {}
 def _forecaster_of(cls:type): k = forecaster_class(cls); return k.__new__(k)  # an empty one, for pickle's `__setstate__`
 MIXIN_NAMES = ("residual", "calendar_head", "climatology", "damping", "_calendar", "_s2kd_forward", "_s2kd_reads")  # what a model may not define itself
 
+def declared_keys(cls:type) -> tuple|None:  # a model class
+    "The batch entries `cls` declares it reads (`batch_keys`, a tuple class attribute), or None when it declares none (its `forward`'s signature says)."
+    v = next((vars(c)["batch_keys"] for c in cls.__mro__ if c is not Forecaster and "batch_keys" in vars(c)), None)
+    if v is None or isinstance(v, (tuple, list)): return None if v is None else tuple(v)
+    raise DataError(f"{cls.__module__}.{cls.__qualname__}.batch_keys is a {type(v).__name__}: declare it as a tuple class attribute, "
+                    "e.g. batch_keys = ('text', 'text_mask'), since a run decides what to load (narratives, calendar) before it builds the model")
+
 def forecaster_class(cls:type):  # a model class
     "`cls` extended by `Forecaster` (one class per model class, keeping its name)."
     if cls not in _FORECASTERS:
         def forward(self, x, *args, calendar=None, phase=None, **kw):
             return Forecaster.forward(self, x, *args, calendar=calendar, phase=phase, **kw)
         sig = inspect.signature(cls.forward); ps = [p for p in sig.parameters.values() if p.kind != p.VAR_KEYWORD]
-        own = tuple(k for k in ("calendar", "phase") if k in sig.parameters)  # a model that reads them itself gets them too
+        keys = declared_keys(cls)
+        own = tuple(k for k in ("calendar", "phase") if k in sig.parameters or k in (keys or ()))  # a model that reads them itself gets them too
         kw_only = [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=None) for k in ("calendar", "phase") if k not in own]
         forward.__signature__ = sig.replace(parameters=ps + kw_only)
         _FORECASTERS[cls] = type(cls.__name__, (Forecaster, cls), dict(__doc__=cls.__doc__, __module__=cls.__module__, forward=forward,
-                                                                         _s2kd_reads=own))
+                                                                         _s2kd_reads=own, _s2kd_keys=keys))
     return _FORECASTERS[cls]  # its `forward` shows the model's own arguments (+ `calendar`) to signature readers
 
 # %% ../../nbs/15_models.registry.ipynb #9d8eceaa
@@ -315,8 +325,8 @@ def param_count(name:str, *, in_shape:tuple, t_out:int, preset:str="quick", **ov
 def model_reads_text(name:str) -> bool:  # a key of MODELS
     "True if model `name` reads narrative text: its class's `forward` takes `text` (the multimodal teacher, a privileged teacher of one's own)."
     if name not in MODELS: raise UnknownNameError(f"unknown model {name!r}; models: {list(MODELS)}")
-    own = getattr(MODELS[name], "batch_keys", None)  # a class attribute declaring what it reads (a property says only once built)
-    return "text" in (own if isinstance(own, (tuple, list)) else inspect.signature(MODELS[name].forward).parameters)
+    keys = declared_keys(MODELS[name])  # declared, else its forward's signature: what its built model's `batch_keys` say
+    return "text" in (keys if keys is not None else inspect.signature(MODELS[name].forward).parameters)
 
 # %% ../../nbs/15_models.registry.ipynb #ea85c127
 CODE_VERSIONS: dict[type, int] = {Forecaster: 1, UNet: 1, ResNet: 1, MLPMixer: 1, SimVP: 1, STAlterNet: 1, Triton: 1,

@@ -335,14 +335,15 @@ SUMMARY_REVISIONS = {"periodic_lon": 1, "coarse_time": 1}  # `summarize`'s: move
 
 _SAID_CONFIG: set = set()  # narrator classes whose unkeyed constructor arguments were said once
 
-def _check_config(cls:type):  # a narrator class of one's own
-    "Warn once when `cls` takes constructor arguments but keeps the base `config()`: its texts would be keyed without them."
-    if cls.config is not Narrator.config or cls in _SAID_CONFIG: return
-    ps = [p for p in list(inspect.signature(cls.__init__).parameters)[1:] if p not in ("args", "kwargs")]
-    if ps:
-        _SAID_CONFIG.add(cls)
-        warnings.warn(f"narrator {cls.__module__}.{cls.__qualname__}: its constructor takes {ps} but its config() is the base one (empty), "
-                      "so narrators built with other arguments share one identity and one cache of texts; return every argument "
+def _check_config(n):  # a narrator of one's own
+    "Warn once per class when `n`'s constructor takes arguments its `config()` leaves out: narrators built with other values of them would share one identity and one cache of texts."
+    cls = type(n)
+    if cls in _SAID_CONFIG: return
+    _SAID_CONFIG.add(cls)
+    named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)  # not *args, **kwargs
+    if out := [p.name for p in list(inspect.signature(cls.__init__).parameters.values())[1:] if p.kind in named and p.name not in n.config()]:
+        warnings.warn(f"narrator {cls.__module__}.{cls.__qualname__}: its constructor takes {out}, which its config() leaves out, so "
+                      "narrators built with other values of them share one identity and one cache of texts; return every argument "
                       "that changes its texts from config()", stacklevel=3)
 
 class Narrator:
@@ -361,7 +362,7 @@ class Narrator:
         if not vars(type(self)).get("_versioned"):  # a narrator of one's own: the files that define it (s2kd's own: by `version`)
             from s2kd.models.registry import code_hash
             if code := code_hash(type(self), f"narrator {self.name!r}"): d["code"] = code
-            _check_config(type(self))
+            _check_config(self)
         blob = json.dumps(d, sort_keys=True, default=str)
         return f"{_slug(self.name)}-{hashlib.sha256(blob.encode()).hexdigest()[:10]}"
     def identity_on(self, windows_ds) -> str:  # a window dataset: len, info(i)

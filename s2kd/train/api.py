@@ -210,10 +210,12 @@ def _with_narratives(w, split:str, stride:int, c:RunConfig|None, cache:str|None,
     from s2kd.narrate.core import get_narrator
     from s2kd.narrate.encoders import get_encoder
     nar, enc = get_narrator(c.narrator), get_encoder(c.encoder, max_length=c.text_tokens)
-    if recorded and recorded != "None":  # the narrator's identity (its code and settings) and the encoder's, as the run read them
-        was_n, _, rest = recorded.partition("/"); was_e = rest.rpartition("/")[0]
+    if recorded and (i := recorded.find("/{")) > 0:  # `<narrator id>/<encoder JSON>[/<texts hash>]`: the narrator's identity (its code
+        was_n = recorded[:i]                          # and settings) and the encoder's, as the run read them
+        try: was_e = json.dumps(json.JSONDecoder().raw_decode(recorded[i + 1:])[0], sort_keys=True)
+        except ValueError: was_e = None  # not a record this version reads: the narrator alone is compared
         now_n, now_e = nar.identity_on(w), json.dumps(enc.identity(), sort_keys=True)
-        if (was_n, was_e) != (now_n, now_e):
+        if was_n != now_n or was_e not in (None, now_e):
             msg = (f"evaluate: the run's teacher read the texts of narrator {was_n} encoded by {was_e}; {c.narrator!r} here is {now_n}, "
                    f"encoded by {now_e}: the narrator's code or settings, or the encoder, changed since")
             if strict: raise DataError(msg + "; score it with check_data=False (s2kd evaluate --any-data) to use today's texts anyway, "
@@ -261,9 +263,9 @@ def evaluate(model:nn.Module,       # a loaded model (`load_student`/`load_teach
     if info and tuple(w.in_shape) != tuple(info.in_shape):
         raise DataError(f"evaluate: the model takes windows (T_in, C, H, W) = {tuple(info.in_shape)}; the data gives {tuple(w.in_shape)}")
     if info and info.meta: check_data_meta(info.meta, ds, f"evaluate ({info.run_dir})")  # same shape, other cells, steps or units: refused
-    if reads_text(model) and text == "run":  # as `run` scored it, with the narrator and encoder it read (refused or said otherwise)
-        w = _with_narratives(w, split, stride, c, cache, recorded=(info.data_key or "").rpartition("-text:")[2] if info else None,
-                             strict=own and check_data)
+    read = (info.data_key or "").rpartition("-text:")[2] if info else None  # what the run's teacher read ("None": no text)
+    if reads_text(model) and text == "run" and read != "None":  # as `run` scored it, with the narrator and encoder it read
+        w = _with_narratives(w, split, stride, c, cache, recorded=read, strict=own and check_data)  # (refused or said otherwise)
     rng = info.data_range if info else _valid_range(train)
     lat = torch.tensor(ds["lat"].values, dtype=torch.float64) if "lat" in ds.dims else None
     return evaluate_split(model.to(device), w, nrm, data_range=rng, lat=lat, batch_size=batch_size, device=device)

@@ -225,7 +225,8 @@ def validate(cfg):  # a RunConfig
     if cfg.method == "aekd" and cfg.aekd_cap * len(ts) < 1:
         raise ConfigError(f"RunConfig.aekd_cap={cfg.aekd_cap}: must be >= 1/{len(ts)} for {len(ts)} teachers")
     from s2kd.models.registry import MODELS, model_reads_text
-    if cfg.student in MODELS and model_reads_text(cfg.student):  # it would be handed the teacher's narratives, future ones included
+    if (cfg.student in MODELS and model_reads_text(cfg.student) and text_teachers(cfg) and cfg.method != "baseline"
+            and not _RECORD.get()):  # it would be handed the teacher's narratives, future ones included (a record of before: loads)
         raise ConfigError(f"RunConfig.student={cfg.student!r}: its forward takes `text`; a student forecasts from the frames alone (the "
                           "narratives are the teacher's privileged input, and may describe the frames it must forecast)")
     if cfg.method == "s2kd" and len(ts) == 1 and ts[0] in MODELS and not text_teachers(cfg):  # an unknown name: `check_names` says so
