@@ -348,3 +348,18 @@ def test_spawned_workers_register_ones_own_models_again(tmp_path, monkeypatch):
     finally:
         for d, v in saved.items(): getattr(R, d).clear(); getattr(R, d).update(v)
         for m in ("reg39", "lab39", "lab39.nets"): sys.modules.pop(m, None)
+
+
+def test_a_teacher_that_reads_no_text_is_keyed_by_the_data_alone(registered, tmp_path):
+    "Beside a text teacher (multi-teacher), a vision teacher is one stored teacher for every narrator and for runs without text."
+    registered("seer", Seer, "teacher")
+    ds = toy_dataset(n_member=3, n_time=24, h=8, w=8)
+    cfg = RunConfig(dataset="memory:toy", student="tiny", teacher="seer,tinyt", method="aver", narrator="stat-coarse", encoder="hashing",
+                    epochs=1, batch_size=8, device="cpu", cache_dir=str(tmp_path/"cache"), results_dir=str(tmp_path/"res"))
+    r1 = run(cfg, data=ds, threads=1)
+    assert [t["trained"] for t in r1["teachers"]] == [True, True]
+    r2 = run(cfg.replace(narrator="stat-rich", name="rich"), data=ds, threads=1)  # other texts: the text teacher anew, the vision teacher reused
+    assert [t["trained"] for t in r2["teachers"]] == [True, False]  # until session 39: retrained for every narrator
+    assert r2["metrics"]["teacher:tinyt"] == r1["metrics"]["teacher:tinyt"]  # its stored scores, as they were
+    kd = run(cfg.replace(method="kd", teacher="tinyt"), data=ds, threads=1)  # no text at all: the same stored teacher
+    assert not kd["teachers"][0]["trained"] and kd["teachers"][0]["checkpoint"] == r1["teachers"][1]["checkpoint"]

@@ -355,11 +355,13 @@ def run(cfg:RunConfig,        # the run
     if not wait and write and world()[1] == 1:
         with file_lock(f"{ck}.lock", f"run {cfg.run_name}", wait=False): pass  # busy now: say so before loading anything
     w, narratives = load_data(cfg, data); dkey = data_key(cfg, w, narratives)
-    from s2kd.models.registry import build_model
+    from s2kd.models.registry import build_model, model_reads_text
+    vkey = data_key(cfg, w, None) if narratives is not None else dkey  # what a teacher that reads no text depends on: the data alone,
+    tkey = lambda name: dkey if model_reads_text(name) else vkey      # not a text teacher's narratives beside it (one store for both)
     teachers, tinfo = [], []
     if cfg.method != "baseline":
         for name in cfg.teachers:
-            t, info = get_teacher(name, cfg, w, dkey, progress=progress, wait=wait); teachers.append(t.to(device)); tinfo.append(info)
+            t, info = get_teacher(name, cfg, w, tkey(name), progress=progress, wait=wait); teachers.append(t.to(device)); tinfo.append(info)
     seed_everything(cfg.seed)
     student = init_climatology(build_model(cfg.student, in_shape=w.train.in_shape, t_out=w.train.t_out,
                                            preset=cfg.student_preset, **model_build_kw(cfg, w)), w).to(device)
@@ -367,8 +369,8 @@ def run(cfg:RunConfig,        # the run
     d = Distiller.from_config(cfg, student, teachers, example=example)  # the config travels whole
     if cfg.teacher_cache and teachers and not cfg.max_steps:  # a dry run does not run the teachers over the whole split
         root = cache_dir(cfg.cache_dir or None, "teachers")
-        d.caches = [build_teacher_cache(t, w.train, paths=d.taps[m], dataset_key=dkey, split="train", root=root, device=device)
-                    for m, t in enumerate(teachers)]
+        d.caches = [build_teacher_cache(t, w.train, paths=d.taps[m], dataset_key=tkey(i["name"]), split="train", root=root, device=device)
+                    for m, (t, i) in enumerate(zip(teachers, tinfo))]
     out = results_path(cfg)/cfg.run_name  # a `<cache>/…` recorded in a result: this machine's cache
     fcfg, resume = cfg.to_dict() | dict(data_key=dkey), True  # the weights depend on the config and on the data's values
     if models := _own_models(cfg): fcfg["models"] = models  # and on the classes of models registered from outside s2kd
@@ -406,10 +408,10 @@ def run(cfg:RunConfig,        # the run
     def ref(k):  # the references are fitted only when a score of theirs is not stored
         if not refs: refs.update(fit_references(w.train))
         return refs[k].to(device)
-    once = lambda ident, fn: {s: evaluate_once(ident, fn, getattr(w, s), w.normalizer, data_key=dkey, split=s, root=cfg.cache_dir or None, **kw)
-                              for s in ("val", "test")}
+    once = lambda ident, fn, key=dkey: {s: evaluate_once(ident, fn, getattr(w, s), w.normalizer, data_key=key, split=s, root=cfg.cache_dir or None, **kw)
+                                       for s in ("val", "test")}
     metrics = {"student": {s: evaluate_split(student, getattr(w, s), w.normalizer, **kw) for s in ("val", "test")}}
-    metrics |= {f"teacher:{i['name']}": once(teacher_identity(i, t), lambda t=t: t) for i, t in zip(tinfo, teachers)}
+    metrics |= {f"teacher:{i['name']}": once(teacher_identity(i, t), lambda t=t: t, tkey(i["name"])) for i, t in zip(tinfo, teachers)}
     metrics |= {f"ref:{k}": once({"ref": k}, lambda k=k: ref(k)) for k in REFERENCES}  # scored like the models
     ref = best_reference(metrics); add_skill(metrics, ref)  # skill_<metric> = 1 − metric/metric(best reference)
     result = dict(name=cfg.run_name, config=cfg.to_dict(), metrics=metrics, fit=r, teachers=tinfo, narratives=narratives,
