@@ -1,7 +1,9 @@
-"""The "Your own data" tutorial (issue 11): it exists, runs under nbdev_test (not skipped, nothing exported), goes
+"""The "Your own data" tutorial (issue 11): it exists, runs under nbdev_test (as the "Your own models" one does) (not skipped, nothing exported), goes
 through the documented API, and the README's "Your own data" section links it and lists the tools for own data."""
 import json, re
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NB = ROOT/"nbs"/"own_data.ipynb"
@@ -10,11 +12,12 @@ NB = ROOT/"nbs"/"own_data.ipynb"
 def _code(nb=NB): return "\n".join("".join(c["source"]) for c in json.loads(nb.read_text())["cells"] if c["cell_type"] == "code")
 
 
-def test_tutorial_is_a_tested_docs_notebook():
+@pytest.mark.parametrize("nb", [NB, ROOT/"nbs"/"own_models.ipynb"], ids=lambda p: p.stem)  # both tutorials
+def test_tutorial_is_a_tested_docs_notebook(nb):
     "Run by nbdev_test: not in a .notest folder, no skip flag, nothing exported, no default_exp."
-    assert NB.exists()
-    assert not any((p/".notest").exists() for p in NB.parents if ROOT in p.parents or p == ROOT)
-    code = _code()
+    assert nb.exists()
+    assert not any((p/".notest").exists() for p in nb.parents if ROOT in p.parents or p == ROOT)
+    code = _code(nb)
     assert "#| export" not in code and "default_exp" not in code
     assert not re.search(r"^#\|\s*(slow|eval:\s*false|skip)", code, re.M), "every cell of the tutorial must run under nbdev_test"
 

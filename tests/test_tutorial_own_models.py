@@ -1,6 +1,6 @@
-"""The "Your own models" tutorial: it exists, runs under nbdev_test (not skipped, nothing exported), goes through the
-documented path for models of one's own, and the README's "Your own data" section links it."""
-import json, re
+"""The "Your own models" tutorial goes through the documented path for models of one's own, and the README's "Your own
+data" section links it (that it runs under nbdev_test, not skipped, nothing exported: tests/test_tutorial_own_data.py)."""
+import json
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -10,17 +10,12 @@ NB = ROOT/"nbs"/"own_models.ipynb"
 def _code(): return "\n".join("".join(c["source"]) for c in json.loads(NB.read_text())["cells"] if c["cell_type"] == "code")
 
 
-def test_tutorial_is_a_tested_docs_notebook():
-    code = _code()
-    assert "#| export" not in code and "default_exp" not in code
-    assert not re.search(r"^#\|\s*(slow|eval:\s*false|skip)", code, re.M), "every cell of the tutorial must run under nbdev_test"
-
-
 def test_tutorial_uses_the_documented_path():
-    "Models in a .py file with a helper -> register -> RunConfig -> run (baseline, kd, fitnet) -> references -> load back -> an edited helper refused -> Distiller -> --import."
+    "Models in a .py file with a helper -> register -> RunConfig -> run (baseline, kd, fitnet) -> references -> load back -> an edited helper refused -> Distiller -> --import -> a narrator and a text teacher of one's own, S²-KD."
     code = _code()
     for step in ('register("framenet"', "RunConfig(", "run(base.replace(method=m))", '"ref:"', "load_student(", "load_teacher(",
-                 "evaluate(", "model_identity(", "except DataError", "Distiller(", '"--import"'):
+                 "evaluate(", "model_identity(", "except DataError", "Distiller(", '"--import"', "NARRATORS[", 'method="s2kd"',
+                 'text="none"'):
         assert step in code, step
 
 

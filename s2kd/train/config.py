@@ -224,7 +224,7 @@ def validate(cfg):  # a RunConfig
                           "the task stage (what validation selects on) would never run")
     if cfg.method == "aekd" and cfg.aekd_cap * len(ts) < 1:
         raise ConfigError(f"RunConfig.aekd_cap={cfg.aekd_cap}: must be >= 1/{len(ts)} for {len(ts)} teachers")
-    from s2kd.models.registry import MODELS, model_reads_text
+    from s2kd.models.registry import MODELS, MULTIMODAL_BACKBONE_OF, model_reads_text
     if (cfg.student in MODELS and model_reads_text(cfg.student) and text_teachers(cfg) and cfg.method != "baseline"
             and not _RECORD.get()):  # it would be handed the teacher's narratives, future ones included (a record of before: loads)
         raise ConfigError(f"RunConfig.student={cfg.student!r}: its forward takes `text`; a student forecasts from the frames alone (the "
@@ -234,7 +234,6 @@ def validate(cfg):  # a RunConfig
                           "text: 'multimodal', or a registered teacher of your own whose forward takes `text`")
     if cfg.sdkd_branch and (cfg.method != "sdkd" or ts != ["alternet"]):
         raise ConfigError("RunConfig.sdkd_branch=True: needs method 'sdkd' and teacher 'alternet' (its Z^l/Z^h branches)")
-    from s2kd.models.registry import MULTIMODAL_BACKBONE_OF
     if cfg.mm_backbone and cfg.mm_backbone not in MULTIMODAL_BACKBONE_OF:
         raise ConfigError(f"RunConfig.mm_backbone={cfg.mm_backbone!r}: must be '' or one of {list(MULTIMODAL_BACKBONE_OF)}")
     if cfg.mm_epochs and not cfg.mm_backbone:

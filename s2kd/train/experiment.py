@@ -23,7 +23,7 @@ from ..references import REFERENCES, add_skill, best_reference, fit_references
 from ..data.core import data_meta
 
 # %% auto #0
-__all__ = ['REPLACED', 'load_data', 'data_fingerprint', 'key_name', 'data_key', 'evaluate_split', 'data_range',
+__all__ = ['REPLACED', 'load_data', 'data_fingerprint', 'key_name', 'data_key', 'without_text', 'evaluate_split', 'data_range',
            'teacher_identity', 'evaluate_once', 'metrics_rows', 'write_result', 'read_result', 'holds_weights',
            'stored_weights', 'check_teacher', 'check_weights', 'model_build_kw', 'init_climatology', 'get_teacher',
            'warm_start', 'set_aside', 'run']
@@ -88,6 +88,10 @@ def data_key(cfg:RunConfig, w, narratives:str|None=None):
     return (f"{key_name(cfg)}-{cfg.size}-seed{cfg.data_seed}-{data_fingerprint(w.ds)}-{w.train.t_in}to{w.train.t_out}"
             f"-stride{cfg.stride}{f'-phases:{kind}v{v}' if v > 1 or kind == 'year' else ''}{cf}"
             f"{f'-calendar:{c}' if (c := w.ds.attrs.get('calendar')) else ''}-text:{narratives}")  # a calendar the attribute names
+
+def without_text(key:str) -> str:  # a `data_key`
+    "`key` as `data_key` gives it without narratives (`-text:None`): what a teacher that reads no text depends on, without hashing the data again."
+    return key.rpartition("-text:")[0] + "-text:None"
 
 # %% ../../nbs/43_train.experiment.ipynb #815a4ab1
 @torch.no_grad()
@@ -234,7 +238,7 @@ def get_teacher(name:str, cfg:RunConfig, w, dkey:str, *, progress:bool=False,  #
     if name == "multimodal" and cfg.mm_backbone:
         build["backbone"] = MULTIMODAL_BACKBONE_OF[cfg.mm_backbone]  # the vision teacher's own architecture
     if name == "multimodal" and cfg.mm_epochs:  # start from the trained vision teacher: it reads the frames already
-        base, binfo = get_teacher(cfg.mm_backbone, cfg, w, data_key(cfg, w, None), progress=progress, wait=wait)
+        base, binfo = get_teacher(cfg.mm_backbone, cfg, w, without_text(dkey), progress=progress, wait=wait)
         epochs, init = cfg.mm_epochs, dict(teacher=cfg.mm_backbone, checkpoint=Path(binfo["checkpoint"]).name)
     loop = _loop_kw(cfg, epochs) | dict(seed=cfg.teacher_seed)  # one teacher for students of every seed
     spec = dict(teacher=name, preset=cfg.teacher_preset, data=dkey, **loop, **build) | (dict(init=init) if init else {})
@@ -356,8 +360,8 @@ def run(cfg:RunConfig,        # the run
         with file_lock(f"{ck}.lock", f"run {cfg.run_name}", wait=False): pass  # busy now: say so before loading anything
     w, narratives = load_data(cfg, data); dkey = data_key(cfg, w, narratives)
     from s2kd.models.registry import build_model, model_reads_text
-    vkey = data_key(cfg, w, None) if narratives is not None else dkey  # what a teacher that reads no text depends on: the data alone,
-    tkey = lambda name: dkey if model_reads_text(name) else vkey      # not a text teacher's narratives beside it (one store for both)
+    tkey = lambda name: dkey if model_reads_text(name) else without_text(dkey)  # a teacher that reads no text: keyed by the data alone,
+                                                                                 # not a text teacher's narratives beside it (one store for both)
     teachers, tinfo = [], []
     if cfg.method != "baseline":
         for name in cfg.teachers:
