@@ -20,11 +20,11 @@ __all__ = ['PRESETS', 'PRESET_CONFIG', 'PRESET_SEEDS', 'ARTEFACT_CONFIG', 'NOISE
            'within_noise', 'summary_table', 'add_paper_columns', 'verdict', 'relative_paths', 'run_models',
            'error_spectrum', 'shared_run_name', 'multimodal_start', 's2kd_config', 'note_read', 'reads_changed',
            's2kd_table_runs', 'teacher_walls', 'paper_teacher', 'teacher_scores', 'skill_runs', 'map_jobs',
-           'skill_models', 'skill_model', 'train_skill', 'model_costs', 'text_cost_note', 'run_builds', 's2kd_table',
-           'plot_methods', 'run_records', 'data_file', 'find_notebook', 'check_artefacts', 'notebook_params',
-           'package_hash', 'data_fingerprint', 'machine_id', 'installed_stack', 'artefact_key', 'artefact_manifests',
-           'NotebookFailed', 'cache_id', 'run_artefact', 'Progress', 'summary', 'ThreadShare', 'reproduce_notebooks',
-           'verdict_block', 'training_cost', 'training_plan', 'plan_text', 'write_gallery']
+           'skill_models', 'skill_model', 'train_skill', 'own_code', 'use_imports', 'model_costs', 'text_cost_note',
+           'run_builds', 's2kd_table', 'plot_methods', 'run_records', 'data_file', 'find_notebook', 'check_artefacts',
+           'notebook_params', 'package_hash', 'data_fingerprint', 'machine_id', 'installed_stack', 'artefact_key',
+           'artefact_manifests', 'NotebookFailed', 'cache_id', 'run_artefact', 'Progress', 'summary', 'ThreadShare',
+           'reproduce_notebooks', 'verdict_block', 'training_cost', 'training_plan', 'plan_text', 'write_gallery']
 
 # %% ../nbs/60_paper.ipynb #63f37005
 PRESETS = ("smoke", "quick", "paper")
@@ -451,7 +451,7 @@ def multimodal_start(teacher:str, preset:str) -> dict:  # the dataset's paper te
     return dict(mm_backbone=teacher, mm_epochs=MM_EPOCHS[preset]) if teacher in MULTIMODAL_BACKBONE_OF and preset in MM_EPOCHS else {}
 
 def s2kd_config(dataset:str,            # embedded dataset name, or a .nc/.zarr path
-                teacher:str,            # the paper's teacher of the dataset (Standard KD, FitNet); S²-KD uses "multimodal"
+                teacher:str,            # the dataset's teacher (Standard KD, FitNet); S²-KD uses "multimodal", or `teacher` if it reads text
                 student:str, method:str, seed:int,
                 *, preset:str="quick", device:str="auto",
                 overrides:dict|None=None,  # RunConfig fields over the preset (not those the table varies)
@@ -462,8 +462,10 @@ def s2kd_config(dataset:str,            # embedded dataset name, or a .nc/.zarr 
     overrides = dict(overrides or {})
     if bad := sorted(set(overrides) & set(_FIXED)):
         raise ConfigError(f"overrides={overrides}: {bad} are set by the notebook (its parameters and rows), not by overrides")
+    from s2kd.models.registry import MODELS, model_reads_text
+    own_text = teacher in MODELS and teacher != "multimodal" and model_reads_text(teacher)  # a privileged teacher of one's own: S²-KD's too
     d = preset_config(preset, artefact, **(multimodal_start(teacher, preset) | overrides)) | dict(dataset=dataset, student=student, method=method, seed=seed,
-            device=device, teacher="multimodal" if method == "s2kd" else teacher) | fields
+            device=device, teacher="multimodal" if method == "s2kd" and not own_text else teacher) | fields
     d["results_dir"] = str(cache_dir(d.get("cache_dir") or None, "results"))  # run() writes cache paths there, not under out_dir
     cfg = canonical(RunConfig(**d))
     return cfg.replace(name=shared_run_name(cfg))
@@ -713,6 +715,23 @@ def train_skill(datasets:dict,  # {dataset: its teacher}, in order of cost (the 
     echo = jobs > 1 and len(calls) > 1 and log is not None  # a worker's print reaches a notebook and `s2kd reproduce`'s terminal
     said = lambda i, r: None if echo or log is None else log(_skill_line(r))  # in this process: only the notebook's output
     return map_jobs(skill_model, [c | dict(threads=threads, echo=echo) for c in calls], jobs=jobs, after=after, done=said)
+
+# %% ../nbs/60_paper.ipynb #5857b1b4
+def own_code() -> dict:
+    "`{'model:<name>' | 'narrator:<name>': code hash}` of every model and narrator class of one's own registered in this process (`registry.code_hash`; None: no source file and no methods to hash)."
+    from s2kd.models.registry import MODELS, code_hash
+    from s2kd.narrate.core import NARRATORS
+    own = lambda c: isinstance(c, type) and c.__module__.partition(".")[0] != "s2kd"
+    out = {f"model:{n}": code_hash(c, f"model {n!r}") for n, c in MODELS.items() if own(c)}
+    out |= {f"narrator:{n}": code_hash(c, f"narrator {n!r}") for n, c in NARRATORS.items() if own(c)}
+    return dict(sorted(out.items()))
+
+def use_imports(imports) -> dict:  # modules (`my_lab.models`) or .py files, as `--import`: a list, or one comma-separated str
+    "Import each of `imports` (`s2kd.train.api.import_models`), registering the models and narrators of one's own it defines; returns `own_code()`, for the notebook's record."
+    from s2kd.train.api import import_models
+    for spec in ([s.strip() for s in imports.split(",") if s.strip()] if isinstance(imports, str) else list(imports or [])):
+        import_models(str(spec))
+    return own_code()
 
 # %% ../nbs/60_paper.ipynb #c49790b1
 TEXT = ":text"  # model_costs' name of a text-reading teacher's encoder call

@@ -186,3 +186,91 @@ def test_evaluate_gives_the_multimodal_teacher_its_narratives(ran):
     got = evaluate(t, t.trained_on.config.dataset, cache=str(root/"cache"))["mse"]
     assert abs(got - want) <= 1e-5 * want, (got, want)  # the same windows and texts; float32 sums batched otherwise
     assert evaluate(t, t.trained_on.config.dataset, cache=str(root/"cache"), text="none")["mse"] != got  # without: another forecast
+
+
+LAB = '''
+from torch import nn
+from s2kd.models.registry import register
+
+class LabNet(nn.Module):
+    "A student of one's own: one convolution from the input frames to the output frames."
+    feature_path = "body"
+    def __init__(self, in_shape, t_out, width=8):
+        super().__init__(); T, C, H, W = in_shape; self.t_out, self.C = t_out, C
+        self.body = nn.Sequential(nn.Conv2d(T * C, width, 3, padding=1), nn.GELU())
+        self.head = nn.Conv2d(width, t_out * C, 1)
+    def forward(self, x):
+        B, T, C, H, W = x.shape
+        return self.head(self.body(x.reshape(B, T * C, H, W))).reshape(B, self.t_out, C, H, W)
+
+class LabSeer(LabNet):
+    "A privileged teacher of one's own: LabNet whose latent is shifted by the mean of its narrative's tokens."
+    def __init__(self, in_shape, t_out, width=16, d_text=384):
+        super().__init__(in_shape, t_out, width); self.film = nn.Linear(d_text, width)
+    def forward(self, x, text=None, text_mask=None):
+        B, T, C, H, W = x.shape; z = self.body(x.reshape(B, T * C, H, W))
+        if text is not None:
+            m = text_mask.unsqueeze(-1).to(text.dtype)
+            z = z + self.film((text * m).sum(1) / m.sum(1).clamp_min(1))[..., None, None]
+        return self.head(z).reshape(B, self.t_out, C, H, W)
+
+register("labnet", LabNet, "student", {p: dict(width=8) for p in ("smoke", "quick", "paper")})
+register("labseer", LabSeer, "teacher", {p: dict(width=16) for p in ("smoke", "quick", "paper")})
+'''
+
+
+def test_table_distils_a_teacher_of_ones_own(tmp_path, monkeypatch):
+    """`teacher` and `imports`: Table 1 distils a text-reading teacher of one's own into a student of one's own, in two worker
+    processes (which import the file again); the records name the teacher and the code hashes, and no machine path."""
+    import papermill as pm
+    monkeypatch.setenv("S2KD_CACHE", str(tmp_path/"cache"))
+    (tmp_path/"lab").mkdir(); (tmp_path/"lab"/"mylab.py").write_text(LAB)
+    pm.execute_notebook(str(REPO/"nbs"/"table1_weather.ipynb"), str(tmp_path/"t1.ipynb"), cwd=str(tmp_path), kernel_name="python3",
+                        progress_bar=False, parameters=dict(preset="smoke", device="cpu", threads=2, jobs=2, out_dir=str(tmp_path/"out"),
+                                                            seeds=[42], students="labnet", teacher="labseer",
+                                                            imports=[str(tmp_path/"lab"/"mylab.py")], overrides={"encoder": "hashing"}))
+    p = artefact_paths(tmp_path/"out", "table1_weather")
+    runs = json.loads((p["results"]/"runs.json").read_text())
+    assert {r["method"]: r["teachers"] for r in runs} == dict(baseline="", kd="labseer", fitnet="labseer", s2kd="labseer"), runs
+    assert all(r["student"] == "labnet" and not r["reused"] for r in runs)
+    got = {(r["model"], r["method"]) for r in _rows(p["csv"])}
+    assert {("labseer", "teacher"), ("labnet", "s2kd"), ("labnet", "fitnet")} <= got and ("multimodal", "teacher") not in got, got
+    assert ("triton", "teacher") not in got  # the paper's teacher is not trained for nothing
+    run = json.loads((p["results"]/"run.json").read_text())
+    assert run["teacher"] == "labseer" and run["imports"] == ["lab/mylab.py"], run  # outside out_dir: its last two parts
+    assert {"model:labnet", "model:labseer"} <= set(run["own_code"]) and all(len(h) == 16 for h in run["own_code"].values())
+    md = p["md"].read_text()
+    assert "S²-KD distils labseer (it reads the narratives)" in md and "its own teacher (triton), not labseer" in md, md
+    for f in p["results"].rglob("*"):
+        if f.is_file(): assert str(tmp_path) not in f.read_text(), f
+
+
+NARR = '''
+from s2kd.narrate.core import NARRATORS, Narrator
+
+class LabTrend(Narrator):
+    "Whether the last input frame is stronger than the first (a narrator of one's own, from the inputs only)."
+    name = "lab-trend"
+    def narrate_one(self, sample, i=0):
+        a, b = (sample["x"][0] ** 2).mean(), (sample["x"][-1] ** 2).mean()
+        return "The winds strengthen." if b > a else "The winds weaken."
+
+NARRATORS["lab-trend"] = LabTrend
+'''
+
+
+def test_narrator_comparison_takes_a_narrator_of_ones_own(tmp_path, monkeypatch):
+    "`imports` in lmm_comparison: a narrator of one's own is a row (its S²-KD run reads its texts), recorded with its code hash."
+    import papermill as pm
+    monkeypatch.setenv("S2KD_CACHE", str(tmp_path/"cache"))
+    (tmp_path/"lab_narr.py").write_text(NARR)
+    pm.execute_notebook(str(REPO/"nbs"/"lmm_comparison.ipynb"), str(tmp_path/"lmm.ipynb"), cwd=str(tmp_path), kernel_name="python3",
+                        progress_bar=False, parameters=dict(preset="smoke", device="cpu", threads=1, out_dir=str(tmp_path/"out"),
+                                                            seeds=[42], datasets="winds", narrators="lab-trend",
+                                                            imports=[str(tmp_path/"lab_narr.py")], overrides={"encoder": "hashing"}))
+    p = artefact_paths(tmp_path/"out", "lmm_comparison")
+    run = json.loads((p["results"]/"run.json").read_text())
+    assert run["narrators"] == ["lab-trend"] and run["imports"] == [f"{tmp_path.name}/lab_narr.py"], run
+    assert list(run["own_code"]) == ["narrator:lab-trend"] and len(run["own_code"]["narrator:lab-trend"]) == 16
+    assert run["narratives"]["winds"]["lab-trend"].startswith("lab-trend-"), run["narratives"]  # its teacher read these texts
+    assert any(r["method"] == "lab-trend" for r in _rows(p["csv"])), _rows(p["csv"])
