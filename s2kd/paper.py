@@ -20,11 +20,12 @@ __all__ = ['PRESETS', 'PRESET_CONFIG', 'PRESET_SEEDS', 'ARTEFACT_CONFIG', 'NOISE
            'within_noise', 'summary_table', 'add_paper_columns', 'verdict', 'relative_paths', 'run_models',
            'error_spectrum', 'shared_run_name', 'multimodal_start', 's2kd_config', 'note_read', 'reads_changed',
            's2kd_table_runs', 'teacher_walls', 'paper_teacher', 'teacher_scores', 'skill_runs', 'map_jobs',
-           'skill_models', 'skill_model', 'train_skill', 'own_code', 'use_imports', 'model_costs', 'text_cost_note',
-           'run_builds', 's2kd_table', 'plot_methods', 'run_records', 'data_file', 'find_notebook', 'check_artefacts',
-           'notebook_params', 'package_hash', 'data_fingerprint', 'machine_id', 'installed_stack', 'artefact_key',
-           'artefact_manifests', 'NotebookFailed', 'cache_id', 'run_artefact', 'Progress', 'summary', 'ThreadShare',
-           'reproduce_notebooks', 'verdict_block', 'training_cost', 'training_plan', 'plan_text', 'write_gallery']
+           'skill_models', 'skill_model', 'train_skill', 'own_code', 'use_imports', 'table_teacher', 's2kd_teacher',
+           'model_costs', 'text_cost_note', 'run_builds', 's2kd_table', 'plot_methods', 'run_records', 'data_file',
+           'find_notebook', 'check_artefacts', 'notebook_params', 'package_hash', 'data_fingerprint', 'machine_id',
+           'installed_stack', 'artefact_key', 'artefact_manifests', 'NotebookFailed', 'cache_id', 'run_artefact',
+           'Progress', 'summary', 'ThreadShare', 'reproduce_notebooks', 'verdict_block', 'training_cost',
+           'training_plan', 'plan_text', 'write_gallery']
 
 # %% ../nbs/60_paper.ipynb #63f37005
 PRESETS = ("smoke", "quick", "paper")
@@ -593,6 +594,7 @@ def paper_teacher(dataset:str, teacher:str,  # dataset and its paper teacher
     if teacher == "multimodal": raise ValueError("paper_teacher: name the dataset's teacher and pass multimodal=True")
     c = s2kd_config(dataset, teacher, S2KD_STUDENTS[0], "s2kd" if multimodal else "kd", preset_seeds(preset)[0],
                     preset=preset, device=device, overrides=overrides)
+    if multimodal and c.teachers != ["multimodal"]: c = c.replace(teacher="multimodal")  # not S²-KD's teacher of one's own that reads text
     if teacher_seed is not None: c = c.replace(teacher_seed=teacher_seed)
     w, narr = load_data(c); dk = data_key(c, w, narr); t, info = get_teacher(c.teachers[0], c, w, dk)
     if info.get("checkpoint"): note_read(info["checkpoint"])
@@ -727,11 +729,34 @@ def own_code() -> dict:
     return dict(sorted(out.items()))
 
 def use_imports(imports) -> dict:  # modules (`my_lab.models`) or .py files, as `--import`: a list, or one comma-separated str
-    "Import each of `imports` (`s2kd.train.api.import_models`), registering the models and narrators of one's own it defines; returns `own_code()`, for the notebook's record."
+    "Import each of `imports` (`s2kd.train.api.import_models`), registering the models and narrators of one's own it defines; `{'imports': [each spec], 'own_code': own_code()}`, for the notebook's record."
     from s2kd.train.api import import_models
-    for spec in ([s.strip() for s in imports.split(",") if s.strip()] if isinstance(imports, str) else list(imports or [])):
-        import_models(str(spec))
-    return own_code()
+    specs = [s.strip() for s in imports.split(",") if s.strip()] if isinstance(imports, str) else [str(s).strip() for s in imports or []]
+    for spec in specs: import_models(spec)
+    return dict(imports=specs, own_code=own_code())
+
+def table_teacher(artefact:str, teacher:str="") -> str:  # an S²-KD table (`S2KD_TABLES`); a notebook's `teacher` parameter
+    "The teacher of the table's Standard KD and FitNet rows: `teacher`, else the paper's; refused early, naming `imports`, if no such teacher is registered."
+    from s2kd.core import UnknownNameError
+    from s2kd.models.registry import MODELS, ROLE
+    name = (teacher or "").strip() or S2KD_TABLES[artefact][2]
+    if name not in MODELS:
+        raise UnknownNameError(f"teacher={name!r}: no such model; teachers: {sorted(n for n in MODELS if ROLE.get(n) == 'teacher')}. "
+                               "One of your own: name the module or .py file that registers it in the notebook's `imports`")
+    if ROLE.get(name) != "teacher": raise ValueError(f"teacher={name!r} is a {ROLE.get(name)} model; name a teacher")
+    return name
+
+def s2kd_teacher(cfg, teacher:str|None=None) -> str:  # an S²-KD run's RunConfig (`s2kd_config`); the table's teacher
+    "What `cfg`'s S²-KD distils, in words: a teacher of one's own that reads the narratives, or the multimodal teacher and what it is built on."
+    from s2kd.models.registry import PRESETS
+    t = cfg.teachers[0]
+    if t != "multimodal": return f"{t} (it reads the narratives)"
+    if cfg.mm_backbone and cfg.mm_epochs:
+        return f"the multimodal teacher ({cfg.mm_backbone} with cross-attention to the narratives, from the trained {cfg.mm_backbone})"
+    if cfg.mm_backbone: return f"the multimodal teacher ({cfg.mm_backbone}'s architecture with cross-attention to the narratives, trained from scratch)"
+    bb = PRESETS["multimodal"].get(cfg.teacher_preset, {}).get("backbone", "?")
+    return (f"the multimodal teacher (s2kd's default {bb} backbone with cross-attention to the narratives, trained from scratch"
+            + (f"; it is not built on {teacher}, which is not one of its backbones)" if teacher else ")"))
 
 # %% ../nbs/60_paper.ipynb #c49790b1
 TEXT = ":text"  # model_costs' name of a text-reading teacher's encoder call

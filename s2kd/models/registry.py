@@ -23,8 +23,8 @@ from .multimodal import MultimodalTeacher
 __all__ = ['MODELS', 'ROLE', 'PRESETS', 'MULTIMODAL_BACKBONE_PRESET', 'MULTIMODAL_BACKBONE_OF', 'MULTIMODAL_BACKBONE',
            'RESIDUALS', 'MIXIN_NAMES', 'REGISTERED_BY', 'CODE_VERSIONS', 'FINGERPRINT_SHAPE', 'Forecaster',
            'declared_keys', 'forecaster_class', 'register', 'own_imports', 'import_own', 'model_kwargs', 'build_model',
-           'model_identity', 'code_hash', 'param_count', 'model_reads_text', 'code_versions', 'model_fingerprint',
-           'param_table', 'cli_models']
+           'CodeChangedError', 'remember_code', 'model_identity', 'code_hash', 'param_count', 'model_reads_text',
+           'code_versions', 'model_fingerprint', 'param_table', 'cli_models']
 
 # %% ../../nbs/15_models.registry.ipynb #f0e12f81
 MODELS: dict[str, type] = {"unet": UNet, "resnet": ResNet, "mixer": MLPMixer,
@@ -152,6 +152,7 @@ def register(name:str,          # the name configs and `build_model` use
             raise TypeError(f"register({name!r}): {cls.__qualname__}.__init__ takes no {unknown}" + (f" (preset {p!r})" if p else
                             " (build_model passes in_shape=(T_in, C, H, W) and t_out=)"))
     MODELS[name], ROLE[name], PRESETS[name] = cls, role, {p: dict(kw) for p, kw in presets.items()}
+    remember_code(cls)  # its files as imported: `code_hash` refuses them once edited on disk, until imported again
     REGISTERED_BY[name] = sys._getframe(1).f_globals.get("__name__", "")  # the module whose import registers it (`own_imports`)
     return cls
 
@@ -258,10 +259,14 @@ def _imported_files(f:Path, module:str) -> dict:  # a module's source file; its 
 
 def _source_files(c:type) -> list:  # a class
     "The .py files that define `c`: its module's, every one of its top-level package, and the user's own modules they import (helpers in a flat folder, another package of one's own), transitively; [] when Python keeps none."
+    m = _source_map(c); return sorted(m, key=lambda q: m[q][1])
+
+def _source_map(c:type) -> dict:  # a class
+    "`{file: (its module's dotted name, where it lies in its project)}` of `_source_files`."
     mod = sys.modules.get(c.__module__); f = getattr(mod, "__file__", None)
-    if not f or not f.endswith(".py"): return []
+    if not f or not f.endswith(".py"): return {}
     codes = [getattr(_function(v), "__code__", None) for v in vars(c).values()]
-    if any(co is not None and Path(co.co_filename).resolve() != Path(f).resolve() for co in codes): return []  # not from that file:
+    if any(co is not None and Path(co.co_filename).resolve() != Path(f).resolve() for co in codes): return {}  # not from that file:
     top = sys.modules.get(c.__module__.partition(".")[0])  # a notebook cell's class in a __main__ that has a file
     pkg = [Path(d) for d in getattr(top, "__path__", [])]  # a package: all its files, not only the class's module
     files = {Path(f).resolve(): c.__module__}  # file -> its module's dotted name
@@ -271,7 +276,35 @@ def _source_files(c:type) -> list:  # a class
     while todo:  # what they import of one's own, and what that imports
         g = todo.pop(); new = {q: n for q, n in _imported_files(g, files[g]).items() if q not in files}; files |= new; todo += new
     rel = lambda q: files[q].replace(".", "/") + ("/__init__.py" if q.name == "__init__.py" else ".py")  # where it lies in its project
-    return sorted(files, key=rel)  # in that order, not by absolute path: the same key wherever the project lies
+    return {q: (n, rel(q)) for q, n in files.items()}  # sorted by where they lie, not by absolute path: the same key wherever the project lies
+
+class CodeChangedError(RuntimeError):
+    "A file that defines a model or narrator of one's own changed on disk after this process imported it: the code that would run is not the code its runs would be keyed by."
+
+import weakref
+_LOADED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # class -> {file: digest} of its imported source files, as first seen
+
+def _loaded_digests(c:type, m:dict|None=None) -> dict:  # a class of one's own with source files; m: its `_source_map`
+    "`{file: digest}` of the files of `c` whose modules this process has imported (the code that runs), read now."
+    m = _source_map(c) if m is None else m
+    files = [q for q, (n, _) in m.items() if getattr(sys.modules.get(n), "__file__", None) and Path(sys.modules[n].__file__).resolve() == q]
+    return dict(zip(map(str, files), file_digests(files)))
+
+def remember_code(cls:type):  # a model or narrator class (at `register`, at a Narrator subclass's creation)
+    "Note the files of `cls` and its own bases as this process imported them, so `code_hash` can tell when they change on disk later."
+    for c in cls.__mro__:
+        if c is object or c.__module__.partition(".")[0] in ("s2kd", "torch") or c in _LOADED: continue
+        try: _LOADED[c] = _loaded_digests(c)
+        except (OSError, TypeError): pass  # no file to read: keyed by its methods' code (`_code_hash`)
+
+def _check_loaded(c:type, what:str, m:dict|None=None):  # m: its `_source_map`
+    "Raise `CodeChangedError` if a file of `c` this process imported has changed on disk since `remember_code` (or the first hash) saw it."
+    now = _loaded_digests(c, m); was = _LOADED.setdefault(c, now)
+    if changed := [f for f, d in was.items() if now.get(f, d) != d]:
+        raise CodeChangedError(f"{what or 'model'} {c.__module__}.{c.__qualname__}: {', '.join(Path(f).name for f in changed)} changed on disk "
+                               "after this process imported it, so the code that would run is not the code on disk that its runs, "
+                               "stored teachers and texts are keyed by. Restart the kernel (or the process), or import the changed "
+                               "modules again, and the module that registers it, before training, loading or scoring it")
 
 def _stable(k):  # a constant of a code object
     "`k` with each frozenset's elements in a fixed order: a set literal's constant is a frozenset, whose repr follows PYTHONHASHSEED."
@@ -306,7 +339,9 @@ def code_hash(cls:type, what:str="") -> str|None:  # a model class (or a built m
     if not own: return None
     h = hashlib.sha256()
     for c in own:
-        if files := _source_files(c):
+        if m := _source_map(c):
+            files = sorted(m, key=lambda q: m[q][1])
+            _check_loaded(c, what, m)  # edited after import: the key would name code this process does not run
             for f, d in zip(files, file_digests(files)): h.update(f"{f.name}\0{d}".encode())  # read again only when changed
         else:  # defined in a notebook cell or by exec: its methods' code, not the helpers they call
             _code_hash(c, h)

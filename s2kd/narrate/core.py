@@ -352,6 +352,11 @@ class Narrator:
     name:str = "narrator"
     version:int = 1   # bump when the code's phrasing changes, so cached texts of the old wording are not reused
     revised:dict = {} # text trait -> revision, for wording changed only on data with that trait (`text_traits`)
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        if cls.__module__.partition(".")[0] != "s2kd":  # one of one's own: its files as this process imports them, so that an
+            from s2kd.models.registry import remember_code  # edit on disk afterwards is refused, not keyed as code that does not run
+            remember_code(cls)
     def config(self) -> dict: return {}
     def identity(self, info:dict|None=None) -> str:  # a sample's info; None: data with no revised trait
         "`<name>-<10 hex>` from name, version, config, prompt version, format version and the revisions that apply to `info`'s data."
