@@ -37,7 +37,8 @@ def user_errors() -> tuple:
     from s2kd.core import DataError, UnknownNameError
     from s2kd.train.config import ConfigError
     from s2kd.narrate.encoders import MissingModelError
-    return (DataError, ConfigError, UnknownNameError, MissingModelError,  # a path that is missing, a file, a folder or not ours:
+    from s2kd.models.registry import CodeChangedError  # a file of one's own edited while the process ran: restart it
+    return (DataError, ConfigError, UnknownNameError, MissingModelError, CodeChangedError,  # a path that is missing, a file, a folder or not ours:
             FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError, FileExistsError)
 
 def main(argv:list[str]|None=None):

@@ -594,7 +594,8 @@ def paper_teacher(dataset:str, teacher:str,  # dataset and its paper teacher
     if teacher == "multimodal": raise ValueError("paper_teacher: name the dataset's teacher and pass multimodal=True")
     c = s2kd_config(dataset, teacher, S2KD_STUDENTS[0], "s2kd" if multimodal else "kd", preset_seeds(preset)[0],
                     preset=preset, device=device, overrides=overrides)
-    if multimodal and c.teachers != ["multimodal"]: c = c.replace(teacher="multimodal")  # not S²-KD's teacher of one's own that reads text
+    if multimodal and c.teachers != ["multimodal"]:  # not S²-KD's teacher of one's own that reads text, nor without the overrides' warm start
+        c = c.replace(teacher="multimodal", **{k: v for k, v in (overrides or {}).items() if k in ("mm_backbone", "mm_epochs")})
     if teacher_seed is not None: c = c.replace(teacher_seed=teacher_seed)
     w, narr = load_data(c); dk = data_key(c, w, narr); t, info = get_teacher(c.teachers[0], c, w, dk)
     if info.get("checkpoint"): note_read(info["checkpoint"])
@@ -720,12 +721,15 @@ def train_skill(datasets:dict,  # {dataset: its teacher}, in order of cost (the 
 
 # %% ../nbs/60_paper.ipynb #5857b1b4
 def own_code() -> dict:
-    "`{'model:<name>' | 'narrator:<name>': code hash}` of every model and narrator class of one's own registered in this process (`registry.code_hash`; None: no source file and no methods to hash)."
-    from s2kd.models.registry import MODELS, code_hash
+    "`{'model:<name>' | 'narrator:<name>': code hash}` of every model and narrator class of one's own registered in this process (`registry.code_hash`; None: no source file and no methods to hash; 'changed on disk': refused if used, `registry.CodeChangedError`)."
+    from s2kd.models.registry import MODELS, CodeChangedError, code_hash
     from s2kd.narrate.core import NARRATORS
+    def h(c, what):
+        try: return code_hash(c, what)
+        except CodeChangedError: return "changed on disk"  # not necessarily one this notebook uses: said where it is used
     own = lambda c: isinstance(c, type) and c.__module__.partition(".")[0] != "s2kd"
-    out = {f"model:{n}": code_hash(c, f"model {n!r}") for n, c in MODELS.items() if own(c)}
-    out |= {f"narrator:{n}": code_hash(c, f"narrator {n!r}") for n, c in NARRATORS.items() if own(c)}
+    out = {f"model:{n}": h(c, f"model {n!r}") for n, c in MODELS.items() if own(c)}
+    out |= {f"narrator:{n}": h(c, f"narrator {n!r}") for n, c in NARRATORS.items() if own(c)}
     return dict(sorted(out.items()))
 
 def use_imports(imports) -> dict:  # modules (`my_lab.models`) or .py files, as `--import`: a list, or one comma-separated str

@@ -23,8 +23,8 @@ from .multimodal import MultimodalTeacher
 __all__ = ['MODELS', 'ROLE', 'PRESETS', 'MULTIMODAL_BACKBONE_PRESET', 'MULTIMODAL_BACKBONE_OF', 'MULTIMODAL_BACKBONE',
            'RESIDUALS', 'MIXIN_NAMES', 'REGISTERED_BY', 'CODE_VERSIONS', 'FINGERPRINT_SHAPE', 'Forecaster',
            'declared_keys', 'forecaster_class', 'register', 'own_imports', 'import_own', 'model_kwargs', 'build_model',
-           'CodeChangedError', 'remember_code', 'model_identity', 'code_hash', 'param_count', 'model_reads_text',
-           'code_versions', 'model_fingerprint', 'param_table', 'cli_models']
+           'CodeChangedError', 'remember_code', 'accept_code', 'model_identity', 'code_hash', 'param_count',
+           'model_reads_text', 'code_versions', 'model_fingerprint', 'param_table', 'cli_models']
 
 # %% ../../nbs/15_models.registry.ipynb #f0e12f81
 MODELS: dict[str, type] = {"unet": UNet, "resnet": ResNet, "mixer": MLPMixer,
@@ -281,30 +281,44 @@ def _source_map(c:type) -> dict:  # a class
 class CodeChangedError(RuntimeError):
     "A file that defines a model or narrator of one's own changed on disk after this process imported it: the code that would run is not the code its runs would be keyed by."
 
-import weakref
-_LOADED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # class -> {file: digest} of its imported source files, as first seen
+_SEEN: dict = {}  # source file -> (its module's __spec__ when first seen, the file's digest then): the code this process runs
 
-def _loaded_digests(c:type, m:dict|None=None) -> dict:  # a class of one's own with source files; m: its `_source_map`
-    "`{file: digest}` of the files of `c` whose modules this process has imported (the code that runs), read now."
-    m = _source_map(c) if m is None else m
-    files = [q for q, (n, _) in m.items() if getattr(sys.modules.get(n), "__file__", None) and Path(sys.modules[n].__file__).resolve() == q]
-    return dict(zip(map(str, files), file_digests(files)))
+def _note(m:dict) -> list:  # a `_source_map`
+    "Note each file of `m` whose module this process imported from it, as first seen (and again once the module is imported anew: a new `__spec__`); the `(file, module)` of those whose bytes changed since."
+    loaded = {q: mod for q, (n, _) in m.items() if getattr(mod := sys.modules.get(n), "__file__", None) and Path(mod.__file__).resolve() == q}
+    stale = []
+    for q, d in zip(loaded, file_digests(list(loaded))):
+        spec = getattr(loaded[q], "__spec__", None) or loaded[q]  # `python script.py`'s __main__ has none: the module itself
+        was = _SEEN.get(q)
+        if was is None or was[0] is not spec: _SEEN[q] = (spec, d)  # kept alive by the entry: never another module's id
+        elif was[1] != d: stale.append((q, m[q][0]))
+    return stale
+
+def _own(c:type) -> bool:  # a class in a model's or narrator's MRO
+    "A class of one's own: not `object`, not s2kd's or torch's, not from Python or an installed package."
+    if c is object or c.__module__.partition(".")[0] in ("s2kd", "torch"): return False
+    f = getattr(sys.modules.get(c.__module__), "__file__", None)
+    return not (f and _is_library(Path(f).resolve()))
 
 def remember_code(cls:type):  # a model or narrator class (at `register`, at a Narrator subclass's creation)
-    "Note the files of `cls` and its own bases as this process imported them, so `code_hash` can tell when they change on disk later."
-    for c in cls.__mro__:
-        if c is object or c.__module__.partition(".")[0] in ("s2kd", "torch") or c in _LOADED: continue
-        try: _LOADED[c] = _loaded_digests(c)
+    "Note the files of `cls` and its own bases as this process imported them, so `code_hash` can tell when one changes on disk later."
+    for c in filter(_own, cls.__mro__):
+        try: _note(_source_map(c))
         except (OSError, TypeError): pass  # no file to read: keyed by its methods' code (`_code_hash`)
 
-def _check_loaded(c:type, what:str, m:dict|None=None):  # m: its `_source_map`
-    "Raise `CodeChangedError` if a file of `c` this process imported has changed on disk since `remember_code` (or the first hash) saw it."
-    now = _loaded_digests(c, m); was = _LOADED.setdefault(c, now)
-    if changed := [f for f, d in was.items() if now.get(f, d) != d]:
-        raise CodeChangedError(f"{what or 'model'} {c.__module__}.{c.__qualname__}: {', '.join(Path(f).name for f in changed)} changed on disk "
-                               "after this process imported it, so the code that would run is not the code on disk that its runs, "
-                               "stored teachers and texts are keyed by. Restart the kernel (or the process), or import the changed "
-                               "modules again, and the module that registers it, before training, loading or scoring it")
+def accept_code():
+    "Take the files on disk as the code this process runs, for every model and narrator of one's own: after IPython's `%autoreload`, which updates the code in place (nothing to do after a restart or a fresh import)."
+    _SEEN.clear()
+
+def _check_loaded(c:type, what:str, m:dict):  # m: its `_source_map`
+    "Raise `CodeChangedError` if a file of `c` whose module this process imported has changed on disk since it was first seen."
+    if stale := _note(m):
+        files = ", ".join(f"{m[q][1]} (module {n})" for q, n in stale)
+        raise CodeChangedError(f"{what or 'model'} {c.__module__}.{c.__qualname__}: {files} changed on disk after this process imported it, "
+                               "so the code that would run is not the code on disk that its runs, stored teachers and texts are keyed by. "
+                               "Restart the kernel (or the process); or remove from sys.modules the changed modules and every module of "
+                               "yours that imports them, and import the one that registers it again; after %autoreload, which updates "
+                               "the code in place, call s2kd.models.registry.accept_code()")
 
 def _stable(k):  # a constant of a code object
     "`k` with each frozenset's elements in a fixed order: a set literal's constant is a frozenset, whose repr follows PYTHONHASHSEED."
@@ -335,7 +349,7 @@ def model_identity(name:str, preset:str="quick"):  # a key of MODELS and its pre
 
 def code_hash(cls:type, what:str="") -> str|None:  # a model class (or a built model's type); what: how a warning names it
     "A hash of the code of `cls` and its bases from outside s2kd and torch (`_source_files`, else their methods' code); None when there are none (s2kd's own models)."
-    own = [c for c in cls.__mro__ if c is not object and c not in _FORECASTERS.values() and c.__module__.partition(".")[0] not in ("s2kd", "torch")]
+    own = [c for c in cls.__mro__ if c not in _FORECASTERS.values() and _own(c)]  # an installed package's classes: not one's own code
     if not own: return None
     h = hashlib.sha256()
     for c in own:

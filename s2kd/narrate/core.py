@@ -380,7 +380,9 @@ class Narrator:
         return [self.narrate_one(s, i) for i, s in enumerate(samples)]
     def narrate_one(self, sample:dict, i:int=0) -> str: raise NotImplementedError(f"{type(self).__name__}.narrate_one")
     def __call__(self, samples:list[dict]) -> list[str]: return self.narrate(samples)
-    def __repr__(self): return f"{type(self).__name__}({self.identity()})"
+    def __repr__(self):
+        try: return f"{type(self).__name__}({self.identity()})"
+        except RuntimeError as e: return f"{type(self).__name__}(<{type(e).__name__}: its file changed on disk after import>)"  # CodeChangedError
 
 # %% ../../nbs/20_narrate.core.ipynb #387d96cc
 def _trend_word(v):
