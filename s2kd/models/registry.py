@@ -344,7 +344,8 @@ def model_identity(name:str, preset:str="quick"):  # a key of MODELS and its pre
     if cls.__module__.partition(".")[0] == "s2kd":
         vs = code_versions(name)
         return None if set(vs.values()) == {1} else dict(cls=f"{cls.__module__}.{cls.__qualname__}", versions=vs)
-    return json.loads(json.dumps(dict(cls=f"{cls.__module__}.{cls.__qualname__}", source=code_hash(cls, f"model {name!r}"),
+    mod = "__main__" if cls.__module__ == "__mp_main__" else cls.__module__  # a script's classes, as a spawned worker imports them
+    return json.loads(json.dumps(dict(cls=f"{mod}.{cls.__qualname__}", source=code_hash(cls, f"model {name!r}"),
                                       kwargs=model_kwargs(name, preset)), default=str))
 
 def code_hash(cls:type, what:str="") -> str|None:  # a model class (or a built model's type); what: how a warning names it
