@@ -4,12 +4,12 @@
 
 # %% ../nbs/92_notebooks.ipynb #f8a703ee
 from __future__ import annotations
-import argparse, shutil, sys
+import argparse, os, shutil, sys
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['notebooks_dir', 'list_notebooks', 'get_notebook', 'copy_notebooks', 'notebook_parameters', 'convert_parameters',
-           'run_notebook', 'cli_notebooks']
+__all__ = ['PATH_PARAMETERS', 'notebooks_dir', 'list_notebooks', 'get_notebook', 'copy_notebooks', 'notebook_parameters',
+           'convert_parameters', 'caller_paths', 'run_notebook', 'cli_notebooks']
 
 # %% ../nbs/92_notebooks.ipynb #ceaa08d5
 def notebooks_dir() -> Path:
@@ -63,6 +63,25 @@ def convert_parameters(name:str, params:dict) -> dict:  # params: name -> value 
         except (ValueError, yaml.YAMLError): raise ValueError(f"{name}: parameter {k}={v!r} is not a {t}") from None
     return out
 
+PATH_PARAMETERS = ("data_dir", "cache_dir")  # parameters that name a file or folder
+
+def _import_path(spec:str, here:Path) -> str:  # an `imports` entry: a .py file or a module name
+    "A relative .py path, or a module of one's own that lies in `here` (`my_models`, `mylab.models`), as an absolute path; an installed module's name as it is."
+    if spec.endswith(".py") or "/" in spec or "\\" in spec: return str((here/spec).resolve())
+    for p in (here/(spec.replace(".", "/") + ".py"), here/spec.replace(".", "/")/"__init__.py"):
+        if p.is_file(): return str(p.resolve())  # `import_models` imports a package's file by its dotted name
+    return spec
+
+def caller_paths(params:dict, here=None) -> dict:  # converted parameters; here: the folder relative paths are meant from (cwd)
+    "`params` with relative paths made absolute against `here`: `data_dir`, `cache_dir` and each of `imports` (a notebook's kernel runs in a stage folder)."
+    here, out = Path(here or os.getcwd()), dict(params)
+    for k in PATH_PARAMETERS:
+        if isinstance(out.get(k), str) and out[k] and not Path(out[k]).is_absolute(): out[k] = str((here/out[k]).resolve())
+    if isinstance(v := out.get("imports"), str):
+        out["imports"] = ",".join(_import_path(s.strip(), here) for s in v.split(",") if s.strip())
+    elif isinstance(v, list): out["imports"] = [_import_path(str(s).strip(), here) for s in v]
+    return out
+
 def run_notebook(name:str,                  # shipped notebook name
                  out_dir=".",               # results/, figures/ and the executed notebook go here
                  parameters:dict|None=None, # overrides of the parameters cell (strings are converted)
@@ -72,7 +91,7 @@ def run_notebook(name:str,                  # shipped notebook name
     import papermill as pm
     from s2kd.core import temp_path
     from s2kd.paper import _promote
-    params = convert_parameters(name, parameters or {})
+    params = caller_paths(convert_parameters(name, parameters or {}))  # the kernel runs in a stage folder, not here
     out = Path(out_dir).resolve(); out.mkdir(parents=True, exist_ok=True)
     dst = Path(output) if output else out/f"{get_notebook(name).stem}.out.ipynb"
     stage = temp_path(out/f"stage-{get_notebook(name).stem}", dir=True)  # a killed run's stage: swept by the next one

@@ -391,9 +391,9 @@ def import_models(spec:str):  # a module name (`my_lab.models`) or a .py file
             if "" not in sys.path and os.getcwd() not in sys.path: sys.path.insert(0, os.getcwd())  # as `python -m` does: a console
             return importlib.import_module(spec)                                                   # script's path lacks the folder
         if not Path(spec).is_file(): raise FileNotFoundError(f"no such file {spec}")
-        parts, root = [Path(spec).resolve().stem], Path(spec).resolve().parent
+        p = Path(spec).resolve(); parts, root = ([] if p.name == "__init__.py" else [p.stem]), p.parent  # a package's __init__.py: the package
         while (root/"__init__.py").is_file(): parts.insert(0, root.name); root = root.parent  # a file of a package: by its dotted
-        if len(parts) > 1:                                                                      # name, so its relative imports work
+        if len(parts) > 1 or p.name == "__init__.py":                                          # name, so its relative imports work
             if str(root) not in sys.path: sys.path.insert(0, str(root))
             return importlib.import_module(".".join(parts))
         if str(root) not in sys.path: sys.path.insert(0, str(root))  # as `python file.py` does: its helpers beside it import
