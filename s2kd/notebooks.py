@@ -65,21 +65,28 @@ def convert_parameters(name:str, params:dict) -> dict:  # params: name -> value 
 
 PATH_PARAMETERS = ("data_dir", "cache_dir")  # parameters that name a file or folder
 
+def _absolute(v, here:Path) -> str:  # a path (str or PathLike)
+    p = Path(v).expanduser(); return str(p if p.is_absolute() else (here/p).resolve())
+
 def _import_path(spec:str, here:Path) -> str:  # an `imports` entry: a .py file or a module name
-    "A relative .py path, or a module of one's own that lies in `here` (`my_models`, `mylab.models`), as an absolute path; an installed module's name as it is."
-    if spec.endswith(".py") or "/" in spec or "\\" in spec: return str((here/spec).resolve())
-    for p in (here/(spec.replace(".", "/") + ".py"), here/spec.replace(".", "/")/"__init__.py"):
-        if p.is_file(): return str(p.resolve())  # `import_models` imports a package's file by its dotted name
-    return spec
+    "A relative .py path, or a module of one's own that lies in `here` (`my_models`, `mylab.models`) as Python would find it, as an absolute path; any other module name as it is."
+    if spec.endswith(".py") or "/" in spec or "\\" in spec or spec.startswith("~"): return _absolute(spec, here)
+    parts = spec.split(".")
+    if all((here.joinpath(*parts[:i])/"__init__.py").is_file() for i in range(1, len(parts))):  # a regular package along the way
+        for p in (here.joinpath(*parts)/"__init__.py", here.joinpath(*parts[:-1])/(parts[-1] + ".py")):  # a package wins, as in Python
+            if p.is_file(): return str(p.resolve())  # `import_models` imports a package's file by its dotted name
+    return spec  # installed, a namespace package, or not here: by name
 
 def caller_paths(params:dict, here=None) -> dict:  # converted parameters; here: the folder relative paths are meant from (cwd)
     "`params` with relative paths made absolute against `here`: `data_dir`, `cache_dir` and each of `imports` (a notebook's kernel runs in a stage folder)."
     here, out = Path(here or os.getcwd()), dict(params)
     for k in PATH_PARAMETERS:
-        if isinstance(out.get(k), str) and out[k] and not Path(out[k]).is_absolute(): out[k] = str((here/out[k]).resolve())
+        if isinstance(out.get(k), (str, os.PathLike)) and str(out[k]): out[k] = _absolute(out[k], here)
+    if isinstance(ov := out.get("overrides"), dict) and isinstance(ov.get("cache_dir"), (str, os.PathLike)) and str(ov["cache_dir"]):
+        out["overrides"] = ov | dict(cache_dir=_absolute(ov["cache_dir"], here))  # RunConfig.cache_dir through overrides
     if isinstance(v := out.get("imports"), str):
         out["imports"] = ",".join(_import_path(s.strip(), here) for s in v.split(",") if s.strip())
-    elif isinstance(v, list): out["imports"] = [_import_path(str(s).strip(), here) for s in v]
+    elif isinstance(v, list): out["imports"] = [_import_path(str(s).strip(), here) for s in v if str(s).strip()]
     return out
 
 def run_notebook(name:str,                  # shipped notebook name
@@ -92,6 +99,8 @@ def run_notebook(name:str,                  # shipped notebook name
     from s2kd.core import temp_path
     from s2kd.paper import _promote
     params = caller_paths(convert_parameters(name, parameters or {}))  # the kernel runs in a stage folder, not here
+    env = os.environ.get("S2KD_CACHE")  # a relative cache folder: this one, not one inside the stage (deleted after)
+    if env and not Path(env).expanduser().is_absolute(): os.environ["S2KD_CACHE"] = _absolute(env, Path.cwd())
     out = Path(out_dir).resolve(); out.mkdir(parents=True, exist_ok=True)
     dst = Path(output) if output else out/f"{get_notebook(name).stem}.out.ipynb"
     stage = temp_path(out/f"stage-{get_notebook(name).stem}", dir=True)  # a killed run's stage: swept by the next one
@@ -100,7 +109,9 @@ def run_notebook(name:str,                  # shipped notebook name
                             kernel_name="python3", progress_bar=progress)
         _promote(stage, out)  # only a finished run replaces results/ and figures/
     except pm.PapermillExecutionError as e: e.executed = dst; raise  # the copy written, with the traceback, for the message
-    finally: shutil.rmtree(stage, ignore_errors=True)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+        if env is not None: os.environ["S2KD_CACHE"] = env
     return dst
 
 # %% ../nbs/92_notebooks.ipynb #e109c062

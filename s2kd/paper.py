@@ -735,7 +735,7 @@ def own_code() -> dict:
 def use_imports(imports) -> dict:  # modules (`my_lab.models`) or .py files, as `--import`: a list, or one comma-separated str
     "Import each of `imports` (`s2kd.train.api.import_models`), registering the models and narrators of one's own it defines; `{'imports': [each spec], 'own_code': own_code()}`, for the notebook's record."
     from s2kd.train.api import import_models
-    specs = [s.strip() for s in imports.split(",") if s.strip()] if isinstance(imports, str) else [str(s).strip() for s in imports or []]
+    specs = [s.strip() for s in imports.split(",") if s.strip()] if isinstance(imports, str) else [str(s).strip() for s in imports or [] if str(s).strip()]
     for spec in specs: import_models(spec)
     return dict(imports=specs, own_code=own_code())
 

@@ -275,7 +275,8 @@ def _source_map(c:type) -> dict:  # a class
     todo = list(files)
     while todo:  # what they import of one's own, and what that imports
         g = todo.pop(); new = {q: n for q, n in _imported_files(g, files[g]).items() if q not in files}; files |= new; todo += new
-    rel = lambda q: files[q].replace(".", "/") + ("/__init__.py" if q.name == "__init__.py" else ".py")  # where it lies in its project
+    name = lambda q: "__main__" if files[q] == "__mp_main__" else files[q]  # a script, as a spawned worker imports it: the same place
+    rel = lambda q: name(q).replace(".", "/") + ("/__init__.py" if q.name == "__init__.py" else ".py")  # where it lies in its project
     return {q: (n, rel(q)) for q, n in files.items()}  # sorted by where they lie, not by absolute path: the same key wherever the project lies
 
 class CodeChangedError(RuntimeError):

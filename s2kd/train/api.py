@@ -113,6 +113,8 @@ def _check_identity(r:dict, name:str, preset:str, check_code:bool=True):  # a re
     "Refuse (warn, with `check_code=False`) a model that is now another class, source, preset or `CODE_VERSIONS` than the one the run trained (`model_identity`; a run keeps the identities that are not None)."
     from s2kd.models.registry import model_identity
     _registered(r, name); was = (r.get("models") or {}).get(name)
+    if isinstance(was, dict) and str(was.get("cls", "")).startswith("__mp_main__."):  # a script's model as a worker named it
+        was = was | dict(cls="__main__." + was["cls"].partition(".")[2])                # before session 40: the same class
     if (now := model_identity(name, preset)) == was: return
     msg = f"run {r.get('name')!r}: model {name!r} is registered as {now} now; the run trained {was}"
     if check_code: raise DataError(f"{msg}: what keys the model differs — an edited file, another class, import path or preset "
