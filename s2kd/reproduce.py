@@ -127,7 +127,8 @@ def cli_reproduce(argv:list[str]|None=None):
         raise DataError(f"no paper notebook in {a.notebooks or 'nbs/ or the package'}: expected some of {', '.join(f'{n}.ipynb' for n in ARTEFACTS)}")
     datasets = check_names(a.datasets.split(",") if a.datasets else None)
     saved = os.environ.get("S2KD_CACHE")
-    if a.cache: os.environ["S2KD_CACHE"] = str(Path(a.cache).resolve())  # the notebooks' kernels inherit it
+    if a.cache or saved:  # the notebooks' kernels inherit it, and run in stage folders: a relative one is this folder's
+        os.environ["S2KD_CACHE"] = str(Path(a.cache or saved).expanduser().resolve())
     try: rows, ms = _job(a, names, datasets)
     finally:
         if saved is None: os.environ.pop("S2KD_CACHE", None)

@@ -231,3 +231,13 @@ def test_notebook_edited_while_it_runs_is_run_again(tmp_path):
     again = reproduce_notebooks(["efficiency"], preset="smoke", out_dir=out, nbs_dir=nbs, progress=False, jobs=1, threads=1)
     assert again[0]["status"] == "ok", "results of the notebook as it was were kept as the edited notebook's"
     assert again[0]["key"] != first[0]["key"]
+
+
+def test_a_relative_cache_is_the_callers(tmp_path, monkeypatch):
+    "A relative S2KD_CACHE reaches the kernels (which run in stage folders) as the caller's folder, and is put back after."
+    import s2kd.reproduce as R
+    seen = []
+    monkeypatch.setattr(R, "_job", lambda a, names, datasets: (seen.append(os.environ.get("S2KD_CACHE")), ([], []))[1])
+    monkeypatch.chdir(tmp_path); monkeypatch.setenv("S2KD_CACHE", "rel-cache")
+    assert cli_reproduce(["--no-notebooks", "--out", str(tmp_path)]) == 0
+    assert seen == [str((tmp_path/"rel-cache").resolve())] and os.environ["S2KD_CACHE"] == "rel-cache"  # before: "rel-cache", read from the stage

@@ -397,7 +397,11 @@ def import_models(spec:str):  # a module name (`my_lab.models`) or a .py file
         while (root/"__init__.py").is_file(): parts.insert(0, root.name); root = root.parent  # a file of a package: by its dotted
         if len(parts) > 1 or p.name == "__init__.py":                                          # name, so its relative imports work
             if str(root) not in sys.path: sys.path.insert(0, str(root))
-            return importlib.import_module(".".join(parts))
+            m = importlib.import_module(".".join(parts))
+            if Path(getattr(m, "__file__", "") or "").resolve() != p:  # another module of that name, imported before or found first
+                raise ImportError(f"module {'.'.join(parts)} is {getattr(m, '__file__', None)}, not this file; rename the package, "
+                                  "or restart the process if another of that name was imported before")
+            return m
         if str(root) not in sys.path: sys.path.insert(0, str(root))  # as `python file.py` does: its helpers beside it import
         s = importlib.util.spec_from_file_location(Path(spec).stem, spec); m = importlib.util.module_from_spec(s)
         sys.modules[s.name] = m; s.loader.exec_module(m)  # in sys.modules: `inspect` finds its classes' source (their key)
