@@ -295,15 +295,20 @@ def _note(m:dict) -> list:  # a `_source_map`
         elif was[1] != d: stale.append((q, m[q][0]))
     return stale
 
-def _own(c:type) -> bool:  # a class in a model's or narrator's MRO
-    "A class of one's own: not `object`, not s2kd's or torch's, not from Python or an installed package."
+def _own(c:type, registered:bool=False) -> bool:  # a class in a model's or narrator's MRO; registered: the class itself
+    "A class of one's own: not `object`, not s2kd's or torch's; a base class also not from Python or an installed package (a model class itself is one's own even when installed: a lab's package upgraded re-keys its runs)."
     if c is object or c.__module__.partition(".")[0] in ("s2kd", "torch"): return False
     f = getattr(sys.modules.get(c.__module__), "__file__", None)
-    return not (f and _is_library(Path(f).resolve()))
+    return registered or not (f and _is_library(Path(f).resolve()))
+
+def _own_classes(cls:type) -> list:  # a model or narrator class, or a built model's type (its Forecaster)
+    "The classes of `cls`'s MRO whose code keys its runs: the class itself (under its Forecaster) and its bases of one's own."
+    mro = [c for c in cls.__mro__ if c not in _FORECASTERS.values()]
+    return [c for i, c in enumerate(mro) if _own(c, registered=i == 0)]
 
 def remember_code(cls:type):  # a model or narrator class (at `register`, at a Narrator subclass's creation)
     "Note the files of `cls` and its own bases as this process imported them, so `code_hash` can tell when one changes on disk later."
-    for c in filter(_own, cls.__mro__):
+    for c in _own_classes(cls):
         try: _note(_source_map(c))
         except (OSError, TypeError): pass  # no file to read: keyed by its methods' code (`_code_hash`)
 
@@ -351,7 +356,7 @@ def model_identity(name:str, preset:str="quick"):  # a key of MODELS and its pre
 
 def code_hash(cls:type, what:str="") -> str|None:  # a model class (or a built model's type); what: how a warning names it
     "A hash of the code of `cls` and its bases from outside s2kd and torch (`_source_files`, else their methods' code); None when there are none (s2kd's own models)."
-    own = [c for c in cls.__mro__ if c not in _FORECASTERS.values() and _own(c)]  # an installed package's classes: not one's own code
+    own = _own_classes(cls)  # an installed package's base classes are not one's own code (a model that subclasses transformers')
     if not own: return None
     h = hashlib.sha256()
     for c in own:
