@@ -389,6 +389,10 @@ def import_models(spec:str):  # a module name (`my_lab.models`) or a .py file
     "Import the module whose import registers one's own models in `s2kd.models.registry` (`MODELS`, `ROLE`, `PRESETS`)."
     import importlib, importlib.util
     try:
+        if Path(spec).is_dir() and ("/" in spec or "\\" in spec or (Path(spec)/"__init__.py").is_file()):  # a package's folder
+            if not (Path(spec)/"__init__.py").is_file():
+                raise FileNotFoundError(f"{spec} is a folder without __init__.py: name the .py file that registers the models")
+            spec = str(Path(spec)/"__init__.py")
         if not spec.endswith(".py"):
             if "" not in sys.path and os.getcwd() not in sys.path: sys.path.insert(0, os.getcwd())  # as `python -m` does: a console
             return importlib.import_module(spec)                                                   # script's path lacks the folder
